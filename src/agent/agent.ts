@@ -1,0 +1,84 @@
+/**
+ * @module
+ * Starts leash inside a service: loads the policy, builds one host per enabled module, installs
+ * each module's observers and enforcers, and learns through a learner that flushes to the store.
+ * A policy that cannot be read stops the start in every mode: enforcing without it would be
+ * failing open, and learning over it would overwrite what a person wrote.
+ */
+import type { ResolvedConfig } from '../config/load.ts';
+import type { PolicyTree } from '../core/tree.ts';
+import { treeFor } from '../core/policy.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import type { ModuleHost, ModuleRegistry } from '../module/module.ts';
+import { registryWith } from '../modules/builtin.ts';
+import { createFileStore } from '../store/file-store.ts';
+import { createLearner, type Learner } from '../store/learner.ts';
+import type { PolicyStore } from '../store/store.ts';
+import { createHost } from './host.ts';
+
+export interface Agent {
+  readonly config: ResolvedConfig;
+  readonly modules: ModuleRegistry;
+  /** Hosts of the modules that are not `off`, by module name. */
+  readonly hosts: ReadonlyMap<string, ModuleHost>;
+  readonly learner: Learner;
+  readonly logger: Logger;
+  /** Writes what was learned and recorded so far. */
+  flush(): void;
+  /** Uninstalls every module and flushes a last time. */
+  stop(): void;
+}
+
+export interface AgentOptions {
+  readonly store?: PolicyStore;
+  readonly logger?: Logger;
+  /** Install the flush timer and exit/signal handlers (default true; tests may drive flushes). */
+  readonly autoFlush?: boolean;
+}
+
+export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): Agent {
+  const modules = registryWith(config.modules);
+  const store = options.store ?? createFileStore({ file: config.policyFile, modules });
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const policy = store.load();
+  const trees = new Map<string, PolicyTree>(policy.modules);
+  const learner = createLearner({
+    store,
+    modules,
+    flushIntervalMs: config.flushIntervalMs,
+    simplifyOptions: config.simplify,
+  });
+  const hosts = new Map<string, ModuleHost>();
+  const uninstalls: Array<() => void> = [];
+  for (const module of modules.values()) {
+    const mode = config.modeOf(module.name);
+    if (mode === 'off') continue;
+    const host = createHost({
+      module,
+      mode,
+      tree: treeFor(trees, module.name, modules),
+      policyFile: config.policyFile,
+      sink: learner,
+      logger,
+    });
+    hosts.set(module.name, host);
+    const uninstall = module.install?.(host);
+    if (uninstall) uninstalls.push(uninstall);
+  }
+  if (options.autoFlush !== false && hosts.size > 0) learner.start();
+  let stopped = false;
+  return {
+    config,
+    modules,
+    hosts,
+    learner,
+    logger,
+    flush: () => void learner.flush(),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const uninstall of uninstalls.reverse()) uninstall();
+      learner.stop();
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * @module
+ * The decision point every module calls: `check(facts, use)` against the policy, with the module's
+ * mode deciding what a refusal does. learn records and allows; report allows, logs each distinct
+ * violation once and records it for review; enforce refuses with ERR_LEASH_DENIED.
+ */
+import type { Facts, PolicyTree } from '../core/tree.ts';
+import { add, allows } from '../core/tree.ts';
+import { LeashError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import type { LeashModule, Mode, ModuleHost, UseContext, Verdict } from '../module/module.ts';
+
+/** Where learned facts and violations go (the learner of src/store). */
+export interface HostSink {
+  learn(module: string, facts: Facts): boolean;
+  recordViolation(module: string, facts: Facts, mode: 'report' | 'enforce', nearest?: readonly string[]): void;
+}
+
+export interface HostOptions {
+  readonly module: LeashModule;
+  readonly mode: Mode;
+  /** The live tree, consulted on every check; learning adds to it too. */
+  readonly tree: PolicyTree;
+  readonly policyFile: string;
+  readonly sink: HostSink;
+  readonly logger: Logger;
+}
+
+const ALLOWED: Verdict = Object.freeze({ allowed: true, rule: undefined });
+
+export function createHost(options: HostOptions): ModuleHost {
+  const { module, mode, tree, policyFile, sink, logger } = options;
+  const log = logger.child({ module: module.name });
+  /** Distinct violations already logged by this process: key → count. */
+  const seen = new Map<string, number>();
+
+  const decide = (facts: Facts, use: UseContext, refuse: boolean): Verdict => {
+    if (mode === 'off') return ALLOWED;
+    const decision = allows(tree, facts);
+    if (decision.allowed) return { allowed: true, rule: decision.rule };
+    if (mode === 'learn') {
+      add(tree, facts);
+      sink.learn(module.name, facts);
+      return ALLOWED;
+    }
+    const key = JSON.stringify(facts);
+    const count = (seen.get(key) ?? 0) + 1;
+    seen.set(key, count);
+    sink.recordViolation(module.name, facts, mode, decision.nearest);
+    if (count === 1) {
+      log.warn(
+        {
+          event: 'violation',
+          mode,
+          facts,
+          scope: use.scope,
+          package: use.package,
+          nearest: decision.nearest ?? null,
+          policy: policyFile,
+          count,
+        },
+        `${mode === 'enforce' ? 'refused' : 'would refuse'}: ${describe(module, facts)}`,
+      );
+    }
+    if (mode === 'enforce' && refuse) throw denied(module, facts, use, policyFile, decision.nearest);
+    return mode === 'enforce' ? { allowed: false, nearest: decision.nearest } : ALLOWED;
+  };
+
+  return {
+    mode,
+    policyFile,
+    check: (facts, use) => decide(facts, use, true),
+    observe: (facts, use) => decide(facts, use, false),
+    log: {
+      warn: (object, message) => log.warn(object, message),
+      info: (object, message) => log.info(object, message),
+    },
+  };
+}
+
+function describe(module: LeashModule, facts: Facts): string {
+  return facts.map((fact, i) => `${module.positions[i] ?? i}=${JSON.stringify(fact)}`).join(' ');
+}
+
+export function denied(
+  module: LeashModule,
+  facts: Facts,
+  use: UseContext,
+  policyFile: string,
+  nearest: readonly string[] | undefined,
+): LeashError {
+  const near = nearest === undefined ? 'no rule shares a prefix' : `nearest rule: ${nearest.join(' › ')}`;
+  return new LeashError(
+    'ERR_LEASH_DENIED',
+    `leash refused ${describe(module, facts)} (module ${module.name}, scope ${use.scope}, package ${use.package}): not granted by ${policyFile}; ${near}`,
+    {
+      module: module.name,
+      facts,
+      scope: use.scope,
+      package: use.package,
+      file: policyFile,
+      ...(nearest === undefined ? {} : { nearest }),
+    },
+  );
+}

@@ -1,0 +1,49 @@
+/**
+ * @module
+ * The `leash` command line. Every failure is one line on stderr and a non-zero exit: 2 for bad
+ * input (policy, config, usage), 1 for a finding (a diff that grants more, lint warnings).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { isLeashError } from '../errors.ts';
+import { registerPolicyCommands } from './commands/policy.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('leash')
+    .description('learn what a Node.js service needs, write it down as a policy, refuse everything else')
+    .version(version, '-v, --version')
+    .option('-c, --config <file>', 'config file (default: leash.config.{js,mjs,json} in the working directory)')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `leash: ${text}` : text) });
+  registerPolicyCommands(program);
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    process.exitCode = exitCodeOf(error);
+  }
+}
+
+function exitCodeOf(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version are exits with code 0; commander has already printed its message.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (isLeashError(error)) {
+    process.stderr.write(`leash: ${error.message}\n`);
+    return 2;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`leash: unexpected error: ${message}\n`);
+  if (process.env.LEASH_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+  return 70;
+}

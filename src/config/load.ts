@@ -1,0 +1,175 @@
+/**
+ * @module
+ * Finds, loads and resolves the configuration. Precedence: environment (`LEASH_MODE`,
+ * `LEASH_POLICY`, `LEASH_CONFIG`) over the config file over defaults.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { SimplifyOptions } from '../core/kind.ts';
+import { SYSTEM_DIRS } from '../core/kinds/path.ts';
+import { LeashError } from '../errors.ts';
+import { type LeashModule, MODES, type Mode } from '../module/module.ts';
+import { configSchema, type LeashConfig } from './schema.ts';
+
+export const CONFIG_FILES = ['leash.config.js', 'leash.config.mjs', 'leash.config.json'] as const;
+export const DEFAULT_POLICY_FILE = 'leash.policy.json';
+
+export interface ResolvedConfig {
+  /** The config file used, if any. */
+  readonly file: string | undefined;
+  /** The app directory: the config file's directory, else the working directory. */
+  readonly root: string;
+  readonly policyFile: string;
+  /** Mode of a module by name. */
+  modeOf(module: string): Mode;
+  readonly modes: Readonly<Record<string, Mode>>;
+  readonly defaultMode: Mode;
+  readonly simplify: SimplifyOptions;
+  readonly flushIntervalMs: number;
+  readonly principal: string | ((request: unknown) => unknown) | undefined;
+  readonly modules: readonly LeashModule[];
+  readonly logLevel: string;
+}
+
+export interface LoadOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function loadConfig(options: LoadOptions = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const file = findConfigFile(cwd, env);
+  const raw = file === undefined ? {} : await readConfigFile(file);
+  return resolveConfig(raw, { file, cwd, env });
+}
+
+function findConfigFile(cwd: string, env: NodeJS.ProcessEnv): string | undefined {
+  const explicit = env.LEASH_CONFIG;
+  if (explicit !== undefined && explicit !== '') {
+    const file = resolve(cwd, explicit);
+    if (!existsSync(file)) {
+      throw new LeashError('ERR_LEASH_CONFIG', `${file}: LEASH_CONFIG names a file that does not exist`, { file });
+    }
+    return file;
+  }
+  const found = CONFIG_FILES.map((name) => join(cwd, name)).filter((f) => existsSync(f));
+  if (found.length > 1) {
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${cwd}: found ${found.map((f) => f.slice(cwd.length + 1)).join(' and ')}; keep one config file`,
+      { file: found[0]! },
+    );
+  }
+  return found[0];
+}
+
+async function readConfigFile(file: string): Promise<unknown> {
+  if (file.endsWith('.json')) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new LeashError('ERR_LEASH_CONFIG', `${file}: cannot read: ${(error as Error).message}`, { file });
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new LeashError('ERR_LEASH_CONFIG', `${file}: invalid JSON: ${(error as Error).message}`, { file });
+    }
+  }
+  let loaded: { default?: unknown };
+  try {
+    loaded = await import(pathToFileURL(file).href);
+  } catch (error) {
+    throw new LeashError('ERR_LEASH_CONFIG', `${file}: cannot load: ${(error as Error).message}`, { file }, { cause: error });
+  }
+  if (loaded.default === undefined) {
+    throw new LeashError('ERR_LEASH_CONFIG', `${file}: expected \`export default defineConfig({ ... })\``, { file });
+  }
+  return loaded.default;
+}
+
+export function resolveConfig(
+  raw: unknown,
+  context: { readonly file: string | undefined; readonly cwd: string; readonly env: NodeJS.ProcessEnv },
+): ResolvedConfig {
+  const { file, cwd, env } = context;
+  const where = file ?? 'config';
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new LeashError('ERR_LEASH_CONFIG', `${where}: ${path}${issue.message}`, file === undefined ? {} : { file });
+  }
+  const config: LeashConfig = parsed.data;
+  const root = file === undefined ? cwd : dirname(file);
+
+  const policyFile = resolve(env.LEASH_POLICY ? cwd : root, env.LEASH_POLICY || config.policy || DEFAULT_POLICY_FILE);
+
+  const { defaultMode, modes } = resolveModes(config.mode, env.LEASH_MODE, where);
+
+  const dataDirs = (config.dataDirs ?? []).map((dir) => resolve(root, dir));
+  for (const dir of dataDirs) checkRoot(dir, where);
+  const roots = [...new Set([root, join(root, 'node_modules'), tmpdir(), ...dataDirs])];
+
+  return {
+    file,
+    root,
+    policyFile,
+    modes,
+    defaultMode,
+    modeOf: (module) => modes[module] ?? defaultMode,
+    simplify: Object.freeze({ threshold: config.threshold ?? 3, roots, homes: [homedir()] }),
+    flushIntervalMs: config.flushIntervalMs ?? 5000,
+    principal: config.principal as ResolvedConfig['principal'],
+    modules: config.modules ?? [],
+    logLevel: config.log?.level ?? 'info',
+  };
+}
+
+/** `LEASH_MODE=enforce` or `LEASH_MODE=runtime=enforce,sql=report`; it wins over the file. */
+export function resolveModes(
+  fromFile: LeashConfig['mode'],
+  fromEnv: string | undefined,
+  where: string,
+): { defaultMode: Mode; modes: Record<string, Mode> } {
+  let defaultMode: Mode = 'learn';
+  const modes: Record<string, Mode> = {};
+  const apply = (name: string, mode: Mode) => {
+    if (name === 'default') defaultMode = mode;
+    else modes[name] = mode;
+  };
+  if (typeof fromFile === 'string') defaultMode = fromFile;
+  else if (fromFile !== undefined) for (const [name, mode] of Object.entries(fromFile)) apply(name, mode);
+
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    for (const part of fromEnv.split(',')) {
+      const [name, mode] = part.includes('=') ? part.split('=', 2).map((s) => s.trim()) : ['default', part.trim()];
+      if (!isMode(mode)) {
+        throw new LeashError(
+          'ERR_LEASH_CONFIG',
+          `LEASH_MODE: ${JSON.stringify(part)} is not a mode; expected ${MODES.join(' | ')} or module=mode pairs (runtime=enforce,sql=report)`,
+        );
+      }
+      apply(name!, mode);
+    }
+    void where;
+  }
+  return { defaultMode, modes };
+}
+
+function isMode(value: string | undefined): value is Mode {
+  return (MODES as readonly string[]).includes(value ?? '');
+}
+
+function checkRoot(dir: string, where: string): void {
+  if (!isAbsolute(dir) || dir === '/' || SYSTEM_DIRS.some((sys) => dir === sys || dir.startsWith(`${sys}/`))) {
+    throw new LeashError('ERR_LEASH_CONFIG', `${where}: dataDirs: ${dir} cannot be a data directory (it is / or a system directory)`);
+  }
+  if (dir === homedir() || dir === '/root' || /^\/(home|Users)(\/[^/]+)?$/.test(dir)) {
+    throw new LeashError('ERR_LEASH_CONFIG', `${where}: dataDirs: ${dir} is a home directory; name a directory inside it`);
+  }
+}

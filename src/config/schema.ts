@@ -1,0 +1,45 @@
+/**
+ * @module
+ * The shape of `leash.config.{js,mjs,json}`, validated with zod. Every field is optional: with no
+ * config at all leash learns into `leash.policy.json` next to where it was started.
+ */
+import { z } from 'zod';
+import { MODES, type LeashModule } from '../module/module.ts';
+
+export const modeSchema = z.enum(MODES, {
+  error: (issue) => `expected one of ${MODES.join(' | ')}, got ${JSON.stringify(issue.input)}`,
+});
+
+const moduleSchema = z.custom<LeashModule>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as LeashModule).name === 'string' &&
+    typeof (value as LeashModule).root === 'object',
+  { message: 'expected a module made with defineModule()' },
+);
+
+export const configSchema = z.strictObject({
+  /** Policy file, relative to the config file's directory. Default `leash.policy.json`. */
+  policy: z.string().min(1).optional(),
+  /** One mode for every module, or a mode per module name (`default` for the rest). */
+  mode: z.union([modeSchema, z.record(z.string(), modeSchema)]).optional(),
+  /** Distinct siblings before a collapse. Default 3. */
+  threshold: z.int().min(2, 'threshold must be at least 2 (1 would turn any fact into a wildcard)').max(1000).optional(),
+  /** Directories whose contents may be generalised, besides the app directory, its node_modules and the OS temp dir. */
+  dataDirs: z.array(z.string().min(1)).optional(),
+  /** How often learned facts are written, in ms. Default 5000. */
+  flushIntervalMs: z.int().min(10).max(3_600_000).optional(),
+  /** Where the logged-in user comes from: a property path of the request, or a function of it. */
+  principal: z.union([z.string().min(1), z.function()]).optional(),
+  /** Third-party modules, made with defineModule(). */
+  modules: z.array(moduleSchema).optional(),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).optional() }).optional(),
+});
+
+export type LeashConfig = z.input<typeof configSchema>;
+
+/** Typed identity: `export default defineConfig({ ... })` gets completion and checking. */
+export function defineConfig(config: LeashConfig): LeashConfig {
+  return config;
+}

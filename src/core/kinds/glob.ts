@@ -1,0 +1,209 @@
+/**
+ * @module
+ * leash's path globs: absolute POSIX paths whose segments may use `*` (within one segment: `*`,
+ * `*.png`, `img-*`) and `**` (a whole segment: any depth). Nothing else is special: no `?`, `[...]`
+ * or `{a,b}`, so that a reviewer reads exactly what is allowed and lint can compare two globs.
+ * A `\` escapes the next character, which is how a file literally named `*` is stored.
+ *
+ * Wildcards never match a name that starts with `.` unless the pattern segment does: `/data/*`
+ * does not grant `/data/.env`.
+ */
+
+/** One parsed segment: `**`, or a sequence of literal text and `*` wildcards. */
+export type Segment = { readonly kind: 'globstar' } | { readonly kind: 'part'; readonly parts: readonly string[] };
+// `parts` alternates literal text and wildcards: ['img-', '*', '.png'] (a '*' entry is a wildcard,
+// literal text is stored unescaped, so '*' as text never appears in parts except as the wildcard).
+
+export interface Glob {
+  readonly source: string;
+  readonly segments: readonly Segment[];
+  readonly isPattern: boolean;
+}
+
+const SPECIAL = new Set(['\\', '*', '?', '[', ']', '{', '}']);
+const UNSUPPORTED = new Set(['?', '[', ']', '{', '}']);
+
+export function escapePath(path: string): string {
+  let out = '';
+  for (const ch of path) out += SPECIAL.has(ch) ? `\\${ch}` : ch;
+  return out;
+}
+
+export class GlobSyntaxError extends Error {
+  readonly source: string;
+  constructor(source: string, reason: string) {
+    super(`${JSON.stringify(source)}: ${reason}`);
+    this.source = source;
+    this.name = 'GlobSyntaxError';
+  }
+}
+
+const WILDCARD = '*';
+
+export function parseGlob(source: string): Glob {
+  if (!source.startsWith('/')) throw new GlobSyntaxError(source, 'a path must be absolute (start with /)');
+  if (source === '/') return { source, segments: [], isPattern: false };
+  if (source.endsWith('/')) throw new GlobSyntaxError(source, 'a path must not end with /');
+  const segments: Segment[] = [];
+  let isPattern = false;
+  for (const raw of splitSegments(source.slice(1), source)) {
+    if (raw === '') throw new GlobSyntaxError(source, 'empty path segment (//)');
+    if (raw === '**') {
+      segments.push({ kind: 'globstar' });
+      isPattern = true;
+      continue;
+    }
+    const parts: string[] = [];
+    let text = '';
+    for (let i = 0; i < raw.length; i++) {
+      const ch = raw[i]!;
+      if (ch === '\\') {
+        const next = raw[i + 1];
+        if (next === undefined) throw new GlobSyntaxError(source, 'a \\ must escape a character');
+        text += next;
+        i++;
+      } else if (ch === '*') {
+        if (raw[i + 1] === '*') {
+          throw new GlobSyntaxError(source, `'**' must be a whole segment, not part of '${raw}'`);
+        }
+        if (text) parts.push(text);
+        text = '';
+        parts.push(WILDCARD);
+        isPattern = true;
+      } else if (UNSUPPORTED.has(ch)) {
+        throw new GlobSyntaxError(
+          source,
+          `'${ch}' is not supported (leash globs have only * and **; write \\${ch} for the character itself)`,
+        );
+      } else {
+        text += ch;
+      }
+    }
+    if (text) parts.push(text);
+    if (parts.length === 1 && (parts[0] === '.' || parts[0] === '..')) {
+      throw new GlobSyntaxError(source, `'${parts[0]}' segments are not allowed; write the resolved path`);
+    }
+    segments.push({ kind: 'part', parts });
+  }
+  return { source, segments, isPattern };
+}
+
+/** Splits on unescaped `/`. */
+function splitSegments(body: string, source: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i]!;
+    if (ch === '\\') {
+      if (i + 1 >= body.length) throw new GlobSyntaxError(source, 'a \\ must escape a character');
+      current += ch + body[i + 1];
+      i++;
+    } else if (ch === '/') {
+      out.push(current);
+      current = '';
+    } else current += ch;
+  }
+  out.push(current);
+  return out;
+}
+
+export function segmentSource(segment: Segment): string {
+  if (segment.kind === 'globstar') return '**';
+  return segment.parts.map((p) => (p === WILDCARD ? '*' : escapePath(p))).join('');
+}
+
+export function globSource(segments: readonly Segment[]): string {
+  return segments.length === 0 ? '/' : `/${segments.map(segmentSource).join('/')}`;
+}
+
+export function literalSegment(text: string): Segment {
+  return { kind: 'part', parts: text === '' ? [] : [text] };
+}
+
+export function isLiteralSegment(segment: Segment): segment is { kind: 'part'; parts: readonly string[] } {
+  return segment.kind === 'part' && !segment.parts.includes(WILDCARD);
+}
+
+export function literalText(segment: Segment): string | undefined {
+  return isLiteralSegment(segment) ? segment.parts.join('') : undefined;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function segmentRegex(segment: Segment): string {
+  if (segment.kind === 'globstar') throw new Error('unreachable');
+  const startsWithWildcard = segment.parts[0] === WILDCARD;
+  const body = segment.parts.map((p) => (p === WILDCARD ? '[^/]*' : escapeRegex(p))).join('');
+  // A wildcard at the start of a segment must not match a dot file; an empty name is no name.
+  return startsWithWildcard ? `(?!\\.)(?=[^/])${body}` : body;
+}
+
+/** Compiles a glob to an anchored regular expression over concrete absolute paths. */
+export function globRegex(glob: Glob): RegExp {
+  if (glob.segments.length === 0) return /^\/$/;
+  let re = '';
+  glob.segments.forEach((segment, i) => {
+    const last = i === glob.segments.length - 1;
+    if (segment.kind === 'globstar') re += last ? '(?:/(?!\\.)[^/]+)+' : '(?:/(?!\\.)[^/]+)*';
+    else re += `/${segmentRegex(segment)}`;
+  });
+  return new RegExp(`^${re}$`);
+}
+
+/** Whether the literal segment text is matched by a pattern segment. */
+function segmentMatches(pattern: Segment, text: string): boolean {
+  if (pattern.kind === 'globstar') return text !== '' && !text.startsWith('.');
+  return new RegExp(`^${segmentRegex(pattern)}$`).test(text);
+}
+
+/** Conservative inclusion of one segment pattern in another. */
+function segmentCovers(outer: Segment, inner: Segment): boolean {
+  if (outer.kind === 'globstar' || inner.kind === 'globstar') return false;
+  const innerText = literalText(inner);
+  if (innerText !== undefined) return segmentMatches(outer, innerText);
+  if (segmentSource(outer) === segmentSource(inner)) return true;
+  // `*` covers any wildcard segment that cannot start with a dot.
+  const innerDotSafe = inner.parts[0] === WILDCARD || !inner.parts[0]!.startsWith('.');
+  const o = outer.parts;
+  if (o.length === 1 && o[0] === WILDCARD) return innerDotSafe;
+  // `*SUFFIX` covers any segment ending with SUFFIX that cannot start with a dot; `PREFIX*` the same.
+  const innerSource = inner.parts;
+  if (o.length === 2 && o[0] === WILDCARD && o[1] !== WILDCARD) {
+    const last = innerSource[innerSource.length - 1]!;
+    return innerDotSafe && last !== WILDCARD && last.endsWith(o[1]!);
+  }
+  if (o.length === 2 && o[1] === WILDCARD && o[0] !== WILDCARD) {
+    const first = innerSource[0]!;
+    return first !== WILDCARD && first.startsWith(o[0]!);
+  }
+  return false;
+}
+
+/**
+ * Whether every path `inner` matches is matched by `outer`. Sound but incomplete: `false` when
+ * unsure.
+ */
+export function globCovers(outer: Glob, inner: Glob): boolean {
+  return coversFrom(outer.segments, 0, inner.segments, 0);
+}
+
+function coversFrom(o: readonly Segment[], i: number, n: readonly Segment[], j: number): boolean {
+  if (i === o.length) return j === n.length;
+  const seg = o[i]!;
+  if (seg.kind === 'globstar') {
+    const trailing = i === o.length - 1;
+    // A trailing ** needs at least one more segment; an inner ** may match none.
+    if (!trailing && coversFrom(o, i + 1, n, j)) return true;
+    if (j === n.length) return false;
+    const next = n[j]!;
+    const dotSafe =
+      next.kind === 'globstar' || next.parts[0] === WILDCARD || !next.parts[0]?.startsWith('.');
+    if (!dotSafe) return false;
+    // The outer ** absorbs the inner segment (an inner ** too: any depth within any depth).
+    return coversFrom(o, i, n, j + 1) || (trailing && j + 1 === n.length);
+  }
+  if (j === n.length) return false;
+  return segmentCovers(seg, n[j]!) && coversFrom(o, i + 1, n, j + 1);
+}

@@ -1,0 +1,264 @@
+/**
+ * @module
+ * The file path kind. Collapse rules, safe by construction (docs/policy-format.md has examples):
+ * - three (the threshold) files in one directory become `dir/*.ext` when they share an extension,
+ *   else `dir/*`;
+ * - three directories at one position become `*` (`/data/u1/*.png` ... → `/data/*\/*.png`);
+ * - files at mixed depths below one directory become `dir/**` (or `dir/**\/*.ext`);
+ * - a wildcard is placed only at or below a configured root, never in `/`, never anywhere in
+ *   `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, and in `/root` or a home directory only strictly
+ *   inside a root that is itself inside that home (a project checked out in `~/src/app`).
+ */
+import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
+import {
+  escapePath,
+  type Glob,
+  globCovers,
+  globRegex,
+  globSource,
+  GlobSyntaxError,
+  literalText,
+  parseGlob,
+  type Segment,
+} from './glob.ts';
+
+/** Directories whose contents are never generalised, whatever the roots say. */
+export const SYSTEM_DIRS = ['/etc', '/proc', '/sys', '/dev', '/boot'] as const;
+const HOME_PARENTS = ['/home', '/Users'] as const;
+
+export function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
+/** The home directory containing `path`, if any (`/root`, `/home/<u>`, `/Users/<u>`, extra homes). */
+function homeOf(path: string, extraHomes: readonly string[]): string | undefined {
+  if (isUnder(path, '/root')) return '/root';
+  for (const parent of HOME_PARENTS) {
+    if (path === parent) return parent;
+    if (isUnder(path, parent)) return path.split('/').slice(0, 3).join('/');
+  }
+  return extraHomes.find((home) => isUnder(path, home));
+}
+
+/**
+ * Whether a wildcard may stand for an entry of the literal directory `dir`.
+ */
+export function wildcardAllowedIn(dir: string, options: SimplifyOptions): boolean {
+  if (dir === '/' || dir === '') return false;
+  if (SYSTEM_DIRS.some((sys) => isUnder(dir, sys))) return false;
+  const roots = options.roots.filter((root) => root !== '/' && isUnder(dir, root));
+  if (roots.length === 0) return false;
+  const home = homeOf(dir, options.homes);
+  if (home === undefined) return true;
+  return roots.some((root) => root !== home && isUnder(root, home));
+}
+
+/** The literal directory a pattern's first wildcard sits in, e.g. `/data/u` for `/data/u/*.png`. */
+function literalPrefix(segments: readonly Segment[], upTo: number): string | undefined {
+  const names: string[] = [];
+  for (let i = 0; i < upTo; i++) {
+    const text = literalText(segments[i]!);
+    if (text === undefined) return undefined;
+    names.push(text);
+  }
+  return `/${names.join('/')}`;
+}
+
+function extensionOf(name: string): string | undefined {
+  const dot = name.lastIndexOf('.');
+  // `.env` has no extension; `a.` has none either.
+  if (dot <= 0 || dot === name.length - 1) return undefined;
+  return name.slice(dot);
+}
+
+function wildcardSegment(names: readonly (string | undefined)[]): Segment {
+  const exts = new Set(names.map((n) => (n === undefined ? undefined : extensionOf(n))));
+  const [ext] = exts;
+  if (exts.size === 1 && ext !== undefined) return { kind: 'part', parts: ['*', ext] };
+  return { kind: 'part', parts: ['*'] };
+}
+
+interface Parsed {
+  readonly key: string;
+  readonly glob: Glob;
+}
+
+export function pathKind(options: { readonly child?: (key: string) => Kind | null } = {}): Kind {
+  const cache = new Map<string, { glob: Glob; regex: RegExp } | null>();
+  const compiled = (key: string) => {
+    let entry = cache.get(key);
+    if (entry === undefined) {
+      try {
+        const glob = parseGlob(key);
+        entry = { glob, regex: globRegex(glob) };
+      } catch {
+        entry = null;
+      }
+      if (cache.size > 10_000) cache.clear();
+      cache.set(key, entry);
+    }
+    return entry;
+  };
+  const child = options.child ?? (() => null);
+  return {
+    name: 'path',
+    key: escapePath,
+    matches(key, fact) {
+      const entry = compiled(key);
+      return entry !== null && entry.regex.test(fact);
+    },
+    covers(outer, inner) {
+      if (outer === inner) return true;
+      const o = compiled(outer);
+      const i = compiled(inner);
+      return o !== null && i !== null && globCovers(o.glob, i.glob);
+    },
+    isPattern: (key) => compiled(key)?.glob.isPattern ?? false,
+    collapse(keys, simplifyOptions) {
+      const parsed: Parsed[] = [];
+      for (const key of keys) {
+        const entry = compiled(key);
+        if (entry !== null) parsed.push({ key, glob: entry.glob });
+      }
+      return collapsePaths(parsed, simplifyOptions);
+    },
+    child,
+    validate(key) {
+      try {
+        parseGlob(key);
+        return undefined;
+      } catch (error) {
+        if (error instanceof GlobSyntaxError) return error.message;
+        throw error;
+      }
+    },
+    breadth(key, simplifyOptions) {
+      const entry = compiled(key);
+      if (entry === null || !entry.glob.isPattern) return undefined;
+      const segments = entry.glob.segments;
+      const first = segments.findIndex((s) => literalText(s) === undefined);
+      const dir = literalPrefix(segments, first) ?? '/';
+      if (dir === '/') return `a wildcard directly under / allows the whole file system`;
+      if (!wildcardAllowedIn(dir, simplifyOptions)) {
+        return `a wildcard in ${dir}, which is not inside a configured root or is a system or home directory`;
+      }
+      return undefined;
+    },
+  };
+}
+
+function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Collapse[] {
+  const out: Collapse[] = [];
+  const used = new Set<string>();
+  const take = (pattern: string, members: readonly Parsed[]): void => {
+    const fresh = members.filter((m) => !used.has(m.key) && m.key !== pattern);
+    if (fresh.length === 0 || members.length < options.threshold) return;
+    for (const m of fresh) used.add(m.key);
+    out.push({ pattern, members: fresh.map((m) => m.key) });
+  };
+
+  // 1. Files in one directory.
+  const byDir = groupBy(parsed, (p) => {
+    const segs = p.glob.segments;
+    const last = segs[segs.length - 1];
+    if (last === undefined || last.kind === 'globstar') return undefined;
+    const name = literalText(last);
+    if (name?.startsWith('.')) return undefined; // dot files stay explicit
+    return globSource(segs.slice(0, -1));
+  });
+  for (const [dirSource, members] of byDir) {
+    if (members.length < options.threshold) continue;
+    const dirSegs = members[0]!.glob.segments.slice(0, -1);
+    const dir = literalPrefix(dirSegs, dirSegs.length);
+    if (dir === undefined ? !wildcardDirAllowed(dirSegs, options) : !wildcardAllowedIn(dir, options)) {
+      continue;
+    }
+    const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
+    const wildcard = names.some((n) => n === undefined)
+      ? { kind: 'part' as const, parts: ['*'] }
+      : wildcardSegment(names);
+    const pattern = globSource([...dirSegs, wildcard]);
+    if (dirSource === '/' && pattern === '/*') continue;
+    take(pattern, members);
+  }
+  if (out.length > 0) return out;
+
+  // 2. Directories at one position, the rest equal.
+  const remaining = parsed.filter((p) => !used.has(p.key));
+  const maxDepth = Math.max(0, ...remaining.map((p) => p.glob.segments.length));
+  for (let position = maxDepth - 2; position >= 1; position--) {
+    const groups = groupBy(remaining, (p) => {
+      const segs = p.glob.segments;
+      if (segs.length < position + 2 || used.has(p.key)) return undefined;
+      const varying = segs[position]!;
+      const name = literalText(varying);
+      if (varying.kind === 'globstar' || name === undefined || name.startsWith('.')) return undefined;
+      return `${segs.length}\u0000${globSource(segs.slice(0, position))}\u0000${globSource(segs.slice(position + 1))}`;
+    });
+    for (const members of groups.values()) {
+      if (members.length < options.threshold) continue;
+      const segs = members[0]!.glob.segments;
+      const dir = literalPrefix(segs, position);
+      if (dir === undefined || !wildcardAllowedIn(dir, options)) continue;
+      const pattern = globSource([...segs.slice(0, position), { kind: 'part', parts: ['*'] }, ...segs.slice(position + 1)]);
+      take(pattern, members);
+    }
+  }
+  if (out.length > 0) return out;
+
+  // 3. Mixed depths below one directory: the deepest directory that gathers enough of them.
+  const candidates = new Map<string, Parsed[]>();
+  for (const p of remaining) {
+    const segs = p.glob.segments;
+    for (let depth = 1; depth <= segs.length - 1; depth++) {
+      const dir = literalPrefix(segs, depth);
+      if (dir === undefined) break;
+      if (!segs.slice(depth).every(dotSafe)) continue;
+      let list = candidates.get(dir);
+      if (list === undefined) candidates.set(dir, (list = []));
+      list.push(p);
+    }
+  }
+  const dirs = [...candidates.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  for (const dir of dirs) {
+    const members = candidates.get(dir)!.filter((m) => !used.has(m.key));
+    if (members.length < options.threshold || !wildcardAllowedIn(dir, options)) continue;
+    const depths = new Set(members.map((m) => m.glob.segments.length));
+    if (depths.size < 2) continue;
+    const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
+    const last = names.some((n) => n === undefined) ? undefined : wildcardSegment(names);
+    const base = globSource(parseGlob(escapeDir(dir)).segments);
+    const pattern = last && last.kind === 'part' && last.parts.length > 1 ? `${base}/**/${'*' + last.parts[1]}` : `${base}/**`;
+    take(pattern, members);
+  }
+  return out;
+}
+
+function escapeDir(dir: string): string {
+  return dir.split('/').map(escapePath).join('/');
+}
+
+function dotSafe(segment: Segment): boolean {
+  if (segment.kind === 'globstar') return true;
+  const first = segment.parts[0];
+  return first === undefined || first === '*' || !first.startsWith('.');
+}
+
+/** A directory given with wildcards (`/data/*`): allowed when its literal part is. */
+function wildcardDirAllowed(dirSegs: readonly Segment[], options: SimplifyOptions): boolean {
+  const first = dirSegs.findIndex((s) => literalText(s) === undefined);
+  const dir = literalPrefix(dirSegs, first === -1 ? dirSegs.length : first);
+  return dir !== undefined && wildcardAllowedIn(dir, options);
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    if (key === undefined) continue;
+    let list = out.get(key);
+    if (list === undefined) out.set(key, (list = []));
+    list.push(item);
+  }
+  return out;
+}

@@ -1,0 +1,350 @@
+/**
+ * @module
+ * A policy tree: the allowed fact sequences of one module, stored as a prefix tree of keys, as in
+ * PIE. The kind of each position comes from the kind of the previous key (`kind.child(key)`), so
+ * a runtime rule can hold a file path after `fs.read` and a host:port after `net.connect`.
+ *
+ * `add` and `allows` are the hot paths (learning and enforcing); the other operations build new
+ * trees and never modify their inputs.
+ */
+import type { Kind, SimplifyOptions } from './kind.ts';
+
+export type Facts = readonly string[];
+/** A rule: one key per position, from the root to a leaf. */
+export type Rule = readonly string[];
+
+export class PolicyNode {
+  readonly children = new Map<string, PolicyNode>();
+  /** Keys of `children` that are patterns; rebuilt lazily after a change. */
+  #patterns: string[] | undefined;
+
+  patternKeys(kind: Kind): readonly string[] {
+    if (this.#patterns === undefined) {
+      this.#patterns = [];
+      for (const key of this.children.keys()) if (kind.isPattern(key)) this.#patterns.push(key);
+    }
+    return this.#patterns;
+  }
+
+  /** Returns the child under `key`, creating it when absent. */
+  ensure(key: string): PolicyNode {
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = new PolicyNode();
+      this.children.set(key, child);
+      this.#patterns = undefined;
+    }
+    return child;
+  }
+
+  remove(key: string): void {
+    if (this.children.delete(key)) this.#patterns = undefined;
+  }
+}
+
+export interface PolicyTree {
+  readonly kind: Kind;
+  readonly root: PolicyNode;
+}
+
+export type Decision =
+  | { readonly allowed: true; readonly rule: Rule }
+  | { readonly allowed: false; readonly nearest: Rule | undefined };
+
+export class FactShapeError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FactShapeError';
+  }
+}
+
+export function createTree(kind: Kind): PolicyTree {
+  return { kind, root: new PolicyNode() };
+}
+
+/** Learns one fact sequence. Returns `true` when the tree changed. */
+export function add(tree: PolicyTree, facts: Facts): boolean {
+  return addKeys(tree, facts.map(keyMapper(tree.kind, facts)));
+}
+
+/** Inserts a rule given as keys (already escaped or patterns), checking its shape. */
+export function addRule(tree: PolicyTree, rule: Rule): boolean {
+  checkShape(tree.kind, rule);
+  return addKeys(tree, rule);
+}
+
+function keyMapper(root: Kind, facts: Facts): (fact: string, index: number) => string {
+  let kind: Kind | null = root;
+  return (fact, index) => {
+    if (kind === null) {
+      throw new FactShapeError(`fact sequence is longer than its kinds allow at position ${index}: ${JSON.stringify(facts)}`);
+    }
+    const key = kind.key(fact);
+    kind = kind.child(key);
+    if (kind !== null && index === facts.length - 1) {
+      throw new FactShapeError(`fact sequence ends before a rule does (next kind '${kind.name}'): ${JSON.stringify(facts)}`);
+    }
+    return key;
+  };
+}
+
+function checkShape(root: Kind, rule: Rule): void {
+  let kind: Kind | null = root;
+  for (let i = 0; i < rule.length; i++) {
+    if (kind === null) throw new FactShapeError(`rule is longer than its kinds allow: ${JSON.stringify(rule)}`);
+    kind = kind.child(rule[i]!);
+  }
+  if (kind !== null || rule.length === 0) {
+    throw new FactShapeError(`rule ends before its kinds do: ${JSON.stringify(rule)}`);
+  }
+}
+
+function addKeys(tree: PolicyTree, keys: Rule): boolean {
+  let node = tree.root;
+  let changed = false;
+  for (const key of keys) {
+    const next = node.children.get(key);
+    if (next === undefined) changed = true;
+    node = next ?? node.ensure(key);
+  }
+  return changed;
+}
+
+/**
+ * Whether the tree allows a concrete fact sequence. On refusal, `nearest` is the rule that shares
+ * the longest prefix with the facts, for the error message.
+ */
+export function allows(tree: PolicyTree, facts: Facts): Decision {
+  const path: string[] = [];
+  if (allowsFrom(tree.root, tree.kind, facts, 0, path)) return { allowed: true, rule: path };
+  return { allowed: false, nearest: nearestRule(tree, facts) };
+}
+
+function allowsFrom(node: PolicyNode, kind: Kind, facts: Facts, i: number, path: string[]): boolean {
+  const fact = facts[i];
+  if (fact === undefined) return false;
+  const last = i === facts.length - 1;
+  const exactKey = kind.key(fact);
+  const exact = node.children.get(exactKey);
+  if (exact !== undefined && step(exact, kind, exactKey, facts, i, last, path)) return true;
+  for (const key of node.patternKeys(kind)) {
+    const child = node.children.get(key)!;
+    if (kind.matches(key, fact) && step(child, kind, key, facts, i, last, path)) return true;
+  }
+  return false;
+}
+
+function step(
+  child: PolicyNode,
+  kind: Kind,
+  key: string,
+  facts: Facts,
+  i: number,
+  last: boolean,
+  path: string[],
+): boolean {
+  const next = kind.child(key);
+  path.push(key);
+  const ok = last ? next === null : next !== null && allowsFrom(child, next, facts, i + 1, path);
+  if (!ok) path.pop();
+  return ok;
+}
+
+function nearestRule(tree: PolicyTree, facts: Facts): Rule | undefined {
+  // Follow matching keys as deep as they go, then complete with the first rule below.
+  let node = tree.root;
+  let kind: Kind | null = tree.kind;
+  const prefix: string[] = [];
+  for (const fact of facts) {
+    if (kind === null) break;
+    let found: string | undefined;
+    const exactKey = kind.key(fact);
+    if (node.children.has(exactKey)) found = exactKey;
+    else found = node.patternKeys(kind).find((key) => kind!.matches(key, fact));
+    if (found === undefined) break;
+    prefix.push(found);
+    node = node.children.get(found)!;
+    kind = kind.child(found);
+  }
+  for (const rule of rulesFrom(node, prefix)) return rule;
+  return undefined;
+}
+
+/** Every rule of the tree, in sorted key order. */
+export function rules(tree: PolicyTree): Rule[] {
+  return [...rulesFrom(tree.root, [])];
+}
+
+function* rulesFrom(node: PolicyNode, prefix: string[]): Generator<Rule> {
+  if (node.children.size === 0) {
+    if (prefix.length > 0) yield [...prefix];
+    return;
+  }
+  for (const key of [...node.children.keys()].sort()) {
+    prefix.push(key);
+    yield* rulesFrom(node.children.get(key)!, prefix);
+    prefix.pop();
+  }
+}
+
+export function countRules(tree: PolicyTree): number {
+  const count = (node: PolicyNode): number => {
+    if (node.children.size === 0) return 1;
+    let n = 0;
+    for (const child of node.children.values()) n += count(child);
+    return n;
+  };
+  return tree.root.children.size === 0 ? 0 : count(tree.root);
+}
+
+export function clone(tree: PolicyTree): PolicyTree {
+  const out = createTree(tree.kind);
+  mergeInto(out.root, tree.root);
+  return out;
+}
+
+function mergeInto(target: PolicyNode, source: PolicyNode): void {
+  for (const [key, child] of source.children) mergeInto(target.ensure(key), child);
+}
+
+/** The union of two trees of the same module. */
+export function merge(a: PolicyTree, b: PolicyTree): PolicyTree {
+  const out = clone(a);
+  mergeInto(out.root, b.root);
+  return out;
+}
+
+/** Whether the tree grants everything a rule (a key path, possibly with patterns) grants. */
+export function coversRule(tree: PolicyTree, rule: Rule): boolean {
+  return coversFrom(tree.root, tree.kind, rule, 0);
+}
+
+function coversFrom(node: PolicyNode, kind: Kind, rule: Rule, i: number): boolean {
+  const key = rule[i];
+  if (key === undefined) return false;
+  const last = i === rule.length - 1;
+  const tryChild = (outerKey: string): boolean => {
+    const next = kind.child(outerKey);
+    if (last) return next === null;
+    return next !== null && coversFrom(node.children.get(outerKey)!, next, rule, i + 1);
+  };
+  if (node.children.has(key) && tryChild(key)) return true;
+  for (const outer of node.patternKeys(kind)) {
+    if (outer !== key && kind.covers(outer, key) && tryChild(outer)) return true;
+  }
+  return false;
+}
+
+/** The rules of `a` that `b` does not grant, as a tree. */
+export function subtract(a: PolicyTree, b: PolicyTree): PolicyTree {
+  const out = createTree(a.kind);
+  for (const rule of rulesFrom(a.root, [])) if (!coversRule(b, rule)) addKeys(out, rule);
+  return out;
+}
+
+export interface TreeDiff {
+  /** Rules of `b` that `a` does not grant: what moving from a to b would add. */
+  readonly added: PolicyTree;
+  /** Rules of `a` that `b` does not grant. */
+  readonly removed: PolicyTree;
+}
+
+export function diff(a: PolicyTree, b: PolicyTree): TreeDiff {
+  return { added: subtract(b, a), removed: subtract(a, b) };
+}
+
+export function equals(a: PolicyTree, b: PolicyTree): boolean {
+  const same = (x: PolicyNode, y: PolicyNode): boolean => {
+    if (x.children.size !== y.children.size) return false;
+    for (const [key, child] of x.children) {
+      const other = y.children.get(key);
+      if (other === undefined || !same(child, other)) return false;
+    }
+    return true;
+  };
+  return same(a.root, b.root);
+}
+
+export function isEmpty(tree: PolicyTree): boolean {
+  return tree.root.children.size === 0;
+}
+
+// Simplification loops until nothing changes; the bound only guards against a kind whose
+// collapse never settles, which would be a bug in that kind.
+const MAX_ROUNDS = 1000;
+
+/**
+ * Generalises siblings with each position's kind and drops rules that a sibling pattern already
+ * grants. Sound (everything the input allows, the output allows) because a collapse is applied only
+ * when its pattern covers every member, and idempotent because it runs to a fixed point.
+ */
+export function simplify(tree: PolicyTree, options: SimplifyOptions): PolicyTree {
+  const out = clone(tree);
+  simplifyNode(out.root, tree.kind, options);
+  return out;
+}
+
+function simplifyNode(node: PolicyNode, kind: Kind, options: SimplifyOptions): void {
+  for (const [key, child] of node.children) {
+    const next = kind.child(key);
+    if (next !== null) simplifyNode(child, next, options);
+  }
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const collapsed = applyCollapses(node, kind, options);
+    const subsumed = dropSubsumed(node, kind);
+    if (!collapsed && !subsumed) return;
+  }
+  throw new Error(`kind '${kind.name}' did not settle while simplifying`);
+}
+
+function applyCollapses(node: PolicyNode, kind: Kind, options: SimplifyOptions): boolean {
+  if (node.children.size < 2) return false;
+  const keys = [...node.children.keys()].sort();
+  const used = new Set<string>();
+  let changed = false;
+  for (const group of kind.collapse(keys, options)) {
+    const members = group.members.filter(
+      (m) => m !== group.pattern && node.children.has(m) && !used.has(m),
+    );
+    if (members.length === 0) continue;
+    // A kind that proposes a pattern not covering its members would widen nothing safely: skip.
+    if (!members.every((m) => kind.covers(group.pattern, m))) continue;
+    if (used.has(group.pattern)) continue;
+    const target = node.ensure(group.pattern);
+    for (const m of members) {
+      mergeInto(target, node.children.get(m)!);
+      node.remove(m);
+      used.add(m);
+    }
+    used.add(group.pattern);
+    const next = kind.child(group.pattern);
+    if (next !== null) simplifyNode(target, next, options);
+    changed = true;
+  }
+  return changed;
+}
+
+function dropSubsumed(node: PolicyNode, kind: Kind): boolean {
+  const patterns = [...node.patternKeys(kind)].sort();
+  if (patterns.length === 0) return false;
+  let changed = false;
+  for (const key of [...node.children.keys()].sort()) {
+    const inner = node.children.get(key)!;
+    for (const outer of patterns) {
+      if (outer === key || !node.children.has(outer) || !kind.covers(outer, key)) continue;
+      const next = kind.child(outer);
+      if (next === null || subtreeCovers(node.children.get(outer)!, inner, next)) {
+        node.remove(key);
+        changed = true;
+        break;
+      }
+    }
+  }
+  return changed;
+}
+
+function subtreeCovers(outer: PolicyNode, inner: PolicyNode, kind: Kind): boolean {
+  const outerTree: PolicyTree = { kind, root: outer };
+  for (const rule of rulesFrom(inner, [])) if (!coversRule(outerTree, rule)) return false;
+  return true;
+}

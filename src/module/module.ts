@@ -1,0 +1,80 @@
+/**
+ * @module
+ * The module API. A module is one kind of privilege (files and network, SQL, page sources, or a
+ * third party's outbound e-mail): it names its policy section, the kind of each fact position, and
+ * optionally an `install` function that the agent calls inside the service to observe and enforce.
+ * Built-in modules use exactly this API.
+ */
+import type { Kind } from '../core/kind.ts';
+import type { Facts } from '../core/tree.ts';
+
+export const MODES = ['off', 'learn', 'report', 'enforce'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Where a privilege use came from, for attribution in policies and messages. */
+export interface UseContext {
+  /** Route template (`GET /notes/:id`), `@startup`, `@background` or `@unmatched`. */
+  readonly scope: string;
+  /** npm package whose code made the call; `app` for the service's own code. */
+  readonly package: string;
+}
+
+export type Verdict =
+  | { readonly allowed: true; readonly rule: readonly string[] | undefined }
+  | { readonly allowed: false; readonly nearest: readonly string[] | undefined };
+
+/** What a module's observers and enforcers get from the agent. */
+export interface ModuleHost {
+  readonly mode: Mode;
+  /** The policy file's path, for messages. */
+  readonly policyFile: string;
+  /**
+   * Decides one privilege use. learn: records and allows. report: allows and records a violation.
+   * enforce: throws `ERR_LEASH_DENIED` when the policy does not allow it. off: allows.
+   */
+  check(facts: Facts, use: UseContext): Verdict;
+  /** Like `check`, but never throws: for observers that cannot veto (diagnostics channels). */
+  observe(facts: Facts, use: UseContext): Verdict;
+  /** Structured log for the module's own messages. */
+  readonly log: {
+    warn(object: Record<string, unknown>, message: string): void;
+    info(object: Record<string, unknown>, message: string): void;
+  };
+}
+
+export interface LeashModule {
+  /** Policy section name: lower-case letters, digits and dashes. */
+  readonly name: string;
+  /** One line for `leash --help` and `policy show`. */
+  readonly description: string;
+  /** Names of the fact positions, for display (`scope`, `package`, `capability`, `resource`). */
+  readonly positions: readonly string[];
+  /** The kind of the first position; each key names the kind of the next. */
+  readonly root: Kind;
+  /** Starts observing/enforcing inside a service; returns how to stop. */
+  readonly install?: (host: ModuleHost) => (() => void) | undefined;
+}
+
+const NAME = /^[a-z][a-z0-9-]*$/;
+
+/** Declares a module, checking its shape early so a mistake fails at import, not mid-request. */
+export function defineModule<M extends LeashModule>(module: M): M {
+  if (!NAME.test(module.name)) {
+    throw new TypeError(`module name ${JSON.stringify(module.name)} must match ${NAME}`);
+  }
+  if (module.name === 'version') throw new TypeError(`'version' is reserved in the policy file`);
+  if (module.positions.length === 0) throw new TypeError(`module ${module.name} declares no positions`);
+  return Object.freeze(module);
+}
+
+/** The modules a policy file may contain, by section name. */
+export type ModuleRegistry = ReadonlyMap<string, LeashModule>;
+
+export function createRegistry(modules: readonly LeashModule[]): ModuleRegistry {
+  const map = new Map<string, LeashModule>();
+  for (const module of modules) {
+    if (map.has(module.name)) throw new TypeError(`two modules are named ${module.name}`);
+    map.set(module.name, module);
+  }
+  return map;
+}
