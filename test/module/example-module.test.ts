@@ -1,0 +1,70 @@
+// The module API from a third party's side: the e-mail module of docs/modules.md is loaded from a
+// config file, learns, is simplified into the policy file, and then enforces.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { mailer } from '../../examples/mail-module/mail-module.ts';
+import { isLeashError, loadConfig, startAgent } from '../../src/index.ts';
+import { createLogger } from '../../src/log/logger.ts';
+
+const MODULE = fileURLToPath(new URL('../../examples/mail-module/mail-module.ts', import.meta.url));
+
+function project(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-mail-'));
+  writeFileSync(
+    join(dir, 'leash.config.mjs'),
+    `import { mailModule } from ${JSON.stringify(MODULE)};\nexport default { modules: [mailModule], mode: { default: 'off' } };\n`,
+  );
+  return dir;
+}
+
+const silent = createLogger({ level: 'silent' });
+
+test('a third-party module learns into its own policy section and then enforces it', async () => {
+  const dir = project();
+  const learn = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=learn' } }), { autoFlush: false, logger: silent });
+  mailer.scope = 'POST /invite';
+  for (const to of ['ann@example.org', 'bob@example.org', 'cy@example.org']) mailer.send(to, 'hi');
+  mailer.scope = '@background';
+  mailer.send('ops@partner.test', 'report');
+  learn.stop();
+
+  const written = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8'));
+  assert.deepEqual(written, {
+    version: 1,
+    mail: { '@background': ['ops@partner.test'], 'POST /invite': ['*@example.org'] },
+  });
+
+  const enforce = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), { autoFlush: false, logger: silent });
+  try {
+    mailer.sent.length = 0;
+    mailer.scope = 'POST /invite';
+    mailer.send('dee@example.org', 'hi'); // a new colleague at the learned domain
+    assert.throws(
+      () => mailer.send('mallory@evil.test', 'hi'),
+      (error) => isLeashError(error, 'ERR_LEASH_DENIED') && /scope=".*POST \/invite" recipient="mallory@evil\.test"/.test(error.message),
+    );
+    mailer.scope = '@background';
+    assert.throws(() => mailer.send('ann@example.org', 'hi'), /ERR_LEASH_DENIED|leash refused/);
+    assert.deepEqual(mailer.sent.map((m) => m.to), ['dee@example.org']);
+  } finally {
+    enforce.stop();
+  }
+  const violations = JSON.parse(readFileSync(join(dir, 'leash.violations.json'), 'utf8'));
+  assert.deepEqual(
+    violations.violations.map((v: { facts: string[]; count: number }) => [v.facts, v.count]),
+    [[['@background', 'ann@example.org'], 1], [['POST /invite', 'mallory@evil.test'], 1]],
+  );
+});
+
+test('uninstalling a module restores the original API', async () => {
+  const dir = project();
+  const before = mailer.send;
+  const agent = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), { autoFlush: false, logger: silent });
+  assert.notEqual(mailer.send, before);
+  agent.stop();
+  assert.equal(mailer.send, before);
+});
