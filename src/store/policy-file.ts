@@ -23,7 +23,6 @@ const treeSchema: z.ZodType<TreeJson> = z.lazy(() =>
 
 export const policyFileSchema = z
   .object({
-    $schema: z.string().optional(),
     version: z.literal(POLICY_VERSION, {
       error: (issue) =>
         issue.input === undefined
@@ -65,7 +64,7 @@ export function parsePolicy(text: string, options: ParseOptions): Policy {
   const modules = new Map<string, PolicyTree>();
   for (const member of objectMembers(document.body)) {
     const name = member.name;
-    if (name === 'version' || name === '$schema') continue;
+    if (name === 'version') continue;
     const module = options.modules.get(name);
     if (module === undefined) {
       const known = [...options.modules.keys()].sort().join(', ');

@@ -1,0 +1,89 @@
+/**
+ * @module
+ * Which npm package's code made a call: the innermost stack frame that is neither Node's own code
+ * nor leash's, mapped to its package. The mapping uses the path alone (the segment after the last
+ * `node_modules/`), so attribution never touches the file system: under `--permission` that
+ * would need extra grants, and leash's own reads would be observed as the service's.
+ */
+import { fileURLToPath } from 'node:url';
+
+export const APP = 'app';
+export const NODE = 'node';
+
+export interface PackageResolverOptions {
+  /** Files under these directories are leash's own and are skipped. */
+  readonly selfDirs: readonly string[];
+}
+
+export interface PackageResolver {
+  /** The package of the innermost foreign frame of the current stack. */
+  current(): string;
+  /** The package a source file belongs to, or `undefined` when the file is leash's own. */
+  ofFile(file: string): string | undefined;
+}
+
+const MAX_FRAMES = 24;
+const SKIP = Symbol('skip');
+
+export function createPackageResolver(options: PackageResolverOptions): PackageResolver {
+  const byFile = new Map<string, string | typeof SKIP>();
+  const selfDirs = options.selfDirs.map((d) => (d.endsWith('/') ? d : `${d}/`));
+
+  const classify = (file: string): string | typeof SKIP => {
+    if (file.startsWith('node:') || !file.includes('/')) return SKIP;
+    const path = file.startsWith('file:') ? fileURLToPath(file) : file;
+    if (selfDirs.some((dir) => path.startsWith(dir))) return SKIP;
+    return packageOfPath(path);
+  };
+
+  const ofFile = (file: string): string | typeof SKIP => {
+    let found = byFile.get(file);
+    if (found === undefined) {
+      found = classify(file);
+      if (byFile.size > 50_000) byFile.clear();
+      byFile.set(file, found);
+    }
+    return found;
+  };
+
+  return {
+    current() {
+      const sites = callSites();
+      for (const site of sites) {
+        const file = site.getFileName();
+        if (file === undefined || file === null) continue;
+        const pkg = ofFile(file);
+        if (pkg !== SKIP) return pkg;
+      }
+      return NODE;
+    },
+    ofFile(file) {
+      const pkg = ofFile(file);
+      return pkg === SKIP ? undefined : pkg;
+    },
+  };
+}
+
+/** `/app/node_modules/@scope/pkg/lib/x.js` → `@scope/pkg`; anything else → `app`. */
+export function packageOfPath(path: string): string {
+  const marker = '/node_modules/';
+  const at = path.lastIndexOf(marker);
+  if (at === -1) return APP;
+  const rest = path.slice(at + marker.length).split('/');
+  const first = rest[0] ?? '';
+  if (first.startsWith('@') && rest[1] !== undefined) return `${first}/${rest[1]}`;
+  return first === '' || first === '.bin' ? APP : first;
+}
+
+function callSites(): NodeJS.CallSite[] {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  Error.prepareStackTrace = (_, sites) => sites;
+  Error.stackTraceLimit = MAX_FRAMES;
+  const holder: { stack?: NodeJS.CallSite[] } = {};
+  Error.captureStackTrace(holder, callSites);
+  const sites = holder.stack ?? [];
+  Error.prepareStackTrace = prepare;
+  Error.stackTraceLimit = limit;
+  return sites;
+}

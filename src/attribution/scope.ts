@@ -1,0 +1,51 @@
+/**
+ * @module
+ * The scope of a privilege use: the route template of the request being served, `@startup` before
+ * the service listens, `@background` for work outside any request. Carried by AsyncLocalStorage,
+ * so callbacks, promises and timers started by a request stay in its scope.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+export const STARTUP = '@startup';
+export const BACKGROUND = '@background';
+export const UNMATCHED = '@unmatched';
+
+/** Per-request state; adapters refine `scope` once the router has picked a route. */
+export interface RequestState {
+  scope: string;
+  /** Set by adapters once authentication has run (the sql module reads it). */
+  principal?: unknown;
+  /** The request object of the framework, for modules that read inputs. */
+  readonly request: unknown;
+}
+
+const storage = new AsyncLocalStorage<RequestState>();
+let phase: typeof STARTUP | typeof BACKGROUND = STARTUP;
+
+export function currentRequest(): RequestState | undefined {
+  return storage.getStore();
+}
+
+export function currentScope(): string {
+  return storage.getStore()?.scope ?? phase;
+}
+
+/** Runs `fn` as the handling of one request. */
+export function runInRequest<T>(state: RequestState, fn: () => T): T {
+  return storage.run(state, fn);
+}
+
+/** Runs `fn` outside any request (e.g. leash's own timers), so nothing is attributed to one. */
+export function runOutsideRequest<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
+/** Called when the service starts listening: from now on, work outside requests is background. */
+export function markListening(): void {
+  phase = BACKGROUND;
+}
+
+/** For tests: back to the start-up phase. */
+export function resetPhase(): void {
+  phase = STARTUP;
+}
