@@ -5,9 +5,14 @@
  * A policy that cannot be read stops the start in every mode: enforcing without it would be
  * failing open, and learning over it would overwrite what a person wrote.
  */
+
+import { installAdapters } from '../adapters/install.ts';
+import { internal } from '../attribution/internal.ts';
+import { packageResolver } from '../attribution/resolver.ts';
+import { currentScope } from '../attribution/scope.ts';
 import type { ResolvedConfig } from '../config/load.ts';
-import type { PolicyTree } from '../core/tree.ts';
 import { treeFor } from '../core/policy.ts';
+import type { PolicyTree } from '../core/tree.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { ModuleHost, ModuleRegistry } from '../module/module.ts';
 import { registryWith } from '../modules/builtin.ts';
@@ -38,7 +43,9 @@ export interface AgentOptions {
 
 export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): Agent {
   const modules = registryWith(config.modules);
-  const store = options.store ?? createFileStore({ file: config.policyFile, modules });
+  const store = withoutObservation(
+    options.store ?? createFileStore({ file: config.policyFile, modules }),
+  );
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const policy = store.load();
   const trees = new Map<string, PolicyTree>(policy.modules);
@@ -50,6 +57,8 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
   });
   const hosts = new Map<string, ModuleHost>();
   const uninstalls: Array<() => void> = [];
+  const packages = packageResolver();
+  const use = () => ({ scope: currentScope(), package: packages.current() });
   for (const module of modules.values()) {
     const mode = config.modeOf(module.name);
     if (mode === 'off') continue;
@@ -60,11 +69,14 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       policyFile: config.policyFile,
       sink: learner,
       logger,
+      appRoot: config.root,
+      use,
     });
     hosts.set(module.name, host);
     const uninstall = module.install?.(host);
     if (uninstall) uninstalls.push(uninstall);
   }
+  if (hosts.size > 0) uninstalls.unshift(installAdapters());
   if (options.autoFlush !== false && hosts.size > 0) learner.start();
   let stopped = false;
   return {
@@ -80,5 +92,17 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       for (const uninstall of uninstalls.reverse()) uninstall();
       learner.stop();
     },
+  };
+}
+
+/** The store, with its own file I/O hidden from the modules that watch the service's. */
+function withoutObservation(store: PolicyStore): PolicyStore {
+  return {
+    location: store.location,
+    load: () => internal(() => store.load()),
+    update: (change) => internal(() => store.update(change)),
+    loadViolations: () => internal(() => store.loadViolations()),
+    recordViolations: (records) => internal(() => store.recordViolations(records)),
+    updateViolations: (change) => internal(() => store.updateViolations(change)),
   };
 }

@@ -5,15 +5,28 @@
  * violation once and records it for review; enforce refuses with ERR_LEASH_DENIED.
  */
 import type { Facts, PolicyTree } from '../core/tree.ts';
-import { add, allows } from '../core/tree.ts';
+import { add, addRule, allows } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { LeashModule, Mode, ModuleHost, UseContext, Verdict } from '../module/module.ts';
+import type {
+  CheckOptions,
+  LeashModule,
+  Mode,
+  ModuleHost,
+  UseContext,
+  Verdict,
+} from '../module/module.ts';
 
 /** Where learned facts and violations go (the learner of src/store). */
 export interface HostSink {
   learn(module: string, facts: Facts): boolean;
-  recordViolation(module: string, facts: Facts, mode: 'report' | 'enforce', nearest?: readonly string[]): void;
+  learnRule(module: string, rule: readonly string[]): boolean;
+  recordViolation(
+    module: string,
+    facts: Facts,
+    mode: 'report' | 'enforce',
+    nearest?: readonly string[],
+  ): void;
 }
 
 export interface HostOptions {
@@ -24,23 +37,35 @@ export interface HostOptions {
   readonly policyFile: string;
   readonly sink: HostSink;
   readonly logger: Logger;
+  readonly appRoot: string;
+  readonly use: () => UseContext;
 }
 
 const ALLOWED: Verdict = Object.freeze({ allowed: true, rule: undefined });
 
 export function createHost(options: HostOptions): ModuleHost {
-  const { module, mode, tree, policyFile, sink, logger } = options;
+  const { module, mode, tree, policyFile, sink, logger, appRoot, use } = options;
   const log = logger.child({ module: module.name });
   /** Distinct violations already logged by this process: key → count. */
   const seen = new Map<string, number>();
 
-  const decide = (facts: Facts, use: UseContext, refuse: boolean): Verdict => {
+  const decide = (
+    facts: Facts,
+    use: UseContext,
+    refuse: boolean,
+    options?: CheckOptions,
+  ): Verdict => {
     if (mode === 'off') return ALLOWED;
     const decision = allows(tree, facts);
     if (decision.allowed) return { allowed: true, rule: decision.rule };
     if (mode === 'learn') {
-      add(tree, facts);
-      sink.learn(module.name, facts);
+      if (options?.learnAs === undefined) {
+        add(tree, facts);
+        sink.learn(module.name, facts);
+      } else {
+        addRule(tree, options.learnAs);
+        sink.learnRule(module.name, options.learnAs);
+      }
       return ALLOWED;
     }
     const key = JSON.stringify(facts);
@@ -62,15 +87,18 @@ export function createHost(options: HostOptions): ModuleHost {
         `${mode === 'enforce' ? 'refused' : 'would refuse'}: ${describe(module, facts)}`,
       );
     }
-    if (mode === 'enforce' && refuse) throw denied(module, facts, use, policyFile, decision.nearest);
+    if (mode === 'enforce' && refuse)
+      throw denied(module, facts, use, policyFile, decision.nearest);
     return mode === 'enforce' ? { allowed: false, nearest: decision.nearest } : ALLOWED;
   };
 
   return {
     mode,
     policyFile,
-    check: (facts, use) => decide(facts, use, true),
-    observe: (facts, use) => decide(facts, use, false),
+    check: (facts, u, checkOptions) => decide(facts, u, true, checkOptions),
+    observe: (facts, u, checkOptions) => decide(facts, u, false, checkOptions),
+    use,
+    appRoot,
     log: {
       warn: (object, message) => log.warn(object, message),
       info: (object, message) => log.info(object, message),
@@ -89,7 +117,8 @@ export function denied(
   policyFile: string,
   nearest: readonly string[] | undefined,
 ): LeashError {
-  const near = nearest === undefined ? 'no rule shares a prefix' : `nearest rule: ${nearest.join(' › ')}`;
+  const near =
+    nearest === undefined ? 'no rule shares a prefix' : `nearest rule: ${nearest.join(' › ')}`;
   return new LeashError(
     'ERR_LEASH_DENIED',
     `leash refused ${describe(module, facts)} (module ${module.name}, scope ${use.scope}, package ${use.package}): not granted by ${policyFile}; ${near}`,

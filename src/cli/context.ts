@@ -23,7 +23,8 @@ export interface GlobalOptions {
 
 export async function cliContext(options: GlobalOptions = {}): Promise<CliContext> {
   const cwd = process.cwd();
-  const env = options.config === undefined ? process.env : { ...process.env, LEASH_CONFIG: options.config };
+  const env =
+    options.config === undefined ? process.env : { ...process.env, LEASH_CONFIG: options.config };
   const config = await loadConfig({ cwd, env });
   return { config, modules: registryWith(config.modules), cwd };
 }
@@ -35,10 +36,13 @@ export function readPolicyFile(context: CliContext, file: string): Policy {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new LeashError('ERR_LEASH_POLICY_IO', `${file}: cannot read policy: ${reason}`, { file });
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : (error as Error).message;
+    throw new LeashError('ERR_LEASH_POLICY_IO', `${display(context, path)}: cannot read policy: ${reason}`, { file: path });
   }
-  return parsePolicy(text, { file, modules: context.modules });
+  return parsePolicy(text, { file: display(context, path), modules: context.modules });
 }
 
 export function policyPath(context: CliContext, explicit: string | undefined): string {

@@ -8,18 +8,27 @@ import { Command, CommanderError } from 'commander';
 import { isLeashError } from '../errors.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+const { version } = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as {
   version: string;
 };
 
 export function buildProgram(): Command {
   const program = new Command('leash')
-    .description('learn what a Node.js service needs, write it down as a policy, refuse everything else')
+    .description(
+      'learn what a Node.js service needs, write it down as a policy, refuse everything else',
+    )
     .version(version, '-v, --version')
-    .option('-c, --config <file>', 'config file (default: leash.config.{js,mjs,json} in the working directory)')
+    .option(
+      '-c, --config <file>',
+      'config file (default: leash.config.{js,mjs,json} in the working directory)',
+    )
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `leash: ${text}` : text) });
+    .configureOutput({
+      outputError: (text, write) => write(text.startsWith('error:') ? `leash: ${text}` : text),
+    });
   registerPolicyCommands(program);
   return program;
 }

@@ -51,7 +51,11 @@ function findConfigFile(cwd: string, env: NodeJS.ProcessEnv): string | undefined
   if (explicit !== undefined && explicit !== '') {
     const file = resolve(cwd, explicit);
     if (!existsSync(file)) {
-      throw new LeashError('ERR_LEASH_CONFIG', `${file}: LEASH_CONFIG names a file that does not exist`, { file });
+      throw new LeashError(
+        'ERR_LEASH_CONFIG',
+        `${file}: LEASH_CONFIG names a file that does not exist`,
+        { file },
+      );
     }
     return file;
   }
@@ -72,29 +76,50 @@ async function readConfigFile(file: string): Promise<unknown> {
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new LeashError('ERR_LEASH_CONFIG', `${file}: cannot read: ${(error as Error).message}`, { file });
+      throw new LeashError(
+        'ERR_LEASH_CONFIG',
+        `${file}: cannot read: ${(error as Error).message}`,
+        { file },
+      );
     }
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new LeashError('ERR_LEASH_CONFIG', `${file}: invalid JSON: ${(error as Error).message}`, { file });
+      throw new LeashError(
+        'ERR_LEASH_CONFIG',
+        `${file}: invalid JSON: ${(error as Error).message}`,
+        { file },
+      );
     }
   }
   let loaded: { default?: unknown };
   try {
     loaded = await import(pathToFileURL(file).href);
   } catch (error) {
-    throw new LeashError('ERR_LEASH_CONFIG', `${file}: cannot load: ${(error as Error).message}`, { file }, { cause: error });
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${file}: cannot load: ${(error as Error).message}`,
+      { file },
+      { cause: error },
+    );
   }
   if (loaded.default === undefined) {
-    throw new LeashError('ERR_LEASH_CONFIG', `${file}: expected \`export default defineConfig({ ... })\``, { file });
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${file}: expected \`export default defineConfig({ ... })\``,
+      { file },
+    );
   }
   return loaded.default;
 }
 
 export function resolveConfig(
   raw: unknown,
-  context: { readonly file: string | undefined; readonly cwd: string; readonly env: NodeJS.ProcessEnv },
+  context: {
+    readonly file: string | undefined;
+    readonly cwd: string;
+    readonly env: NodeJS.ProcessEnv;
+  },
 ): ResolvedConfig {
   const { file, cwd, env } = context;
   const where = file ?? 'config';
@@ -102,14 +127,21 @@ export function resolveConfig(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new LeashError('ERR_LEASH_CONFIG', `${where}: ${path}${issue.message}`, file === undefined ? {} : { file });
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${where}: ${path}${issue.message}`,
+      file === undefined ? {} : { file },
+    );
   }
   const config: LeashConfig = parsed.data;
   const root = file === undefined ? cwd : dirname(file);
 
-  const policyFile = resolve(env.LEASH_POLICY ? cwd : root, env.LEASH_POLICY || config.policy || DEFAULT_POLICY_FILE);
+  const policyFile = resolve(
+    env.LEASH_POLICY ? cwd : root,
+    env.LEASH_POLICY || config.policy || DEFAULT_POLICY_FILE,
+  );
 
-  const { defaultMode, modes } = resolveModes(config.mode, env.LEASH_MODE, where);
+  const { defaultMode, modes } = resolveModes(config.mode, env.LEASH_MODE);
 
   const dataDirs = (config.dataDirs ?? []).map((dir) => resolve(root, dir));
   for (const dir of dataDirs) checkRoot(dir, where);
@@ -134,7 +166,6 @@ export function resolveConfig(
 export function resolveModes(
   fromFile: LeashConfig['mode'],
   fromEnv: string | undefined,
-  where: string,
 ): { defaultMode: Mode; modes: Record<string, Mode> } {
   let defaultMode: Mode = 'learn';
   const modes: Record<string, Mode> = {};
@@ -143,11 +174,16 @@ export function resolveModes(
     else modes[name] = mode;
   };
   if (typeof fromFile === 'string') defaultMode = fromFile;
-  else if (fromFile !== undefined) for (const [name, mode] of Object.entries(fromFile)) apply(name, mode);
+  else if (fromFile !== undefined)
+    for (const [name, mode] of Object.entries(fromFile)) apply(name, mode);
 
   if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    // A bare mode (`leash learn`) means every module; pairs override the modules they name.
+    if (!fromEnv.includes('=')) for (const name of Object.keys(modes)) delete modes[name];
     for (const part of fromEnv.split(',')) {
-      const [name, mode] = part.includes('=') ? part.split('=', 2).map((s) => s.trim()) : ['default', part.trim()];
+      const [name, mode] = part.includes('=')
+        ? part.split('=', 2).map((s) => s.trim())
+        : ['default', part.trim()];
       if (!isMode(mode)) {
         throw new LeashError(
           'ERR_LEASH_CONFIG',
@@ -156,7 +192,6 @@ export function resolveModes(
       }
       apply(name!, mode);
     }
-    void where;
   }
   return { defaultMode, modes };
 }
@@ -166,10 +201,20 @@ function isMode(value: string | undefined): value is Mode {
 }
 
 function checkRoot(dir: string, where: string): void {
-  if (!isAbsolute(dir) || dir === '/' || SYSTEM_DIRS.some((sys) => dir === sys || dir.startsWith(`${sys}/`))) {
-    throw new LeashError('ERR_LEASH_CONFIG', `${where}: dataDirs: ${dir} cannot be a data directory (it is / or a system directory)`);
+  if (
+    !isAbsolute(dir) ||
+    dir === '/' ||
+    SYSTEM_DIRS.some((sys) => dir === sys || dir.startsWith(`${sys}/`))
+  ) {
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${where}: dataDirs: ${dir} cannot be a data directory (it is / or a system directory)`,
+    );
   }
   if (dir === homedir() || dir === '/root' || /^\/(home|Users)(\/[^/]+)?$/.test(dir)) {
-    throw new LeashError('ERR_LEASH_CONFIG', `${where}: dataDirs: ${dir} is a home directory; name a directory inside it`);
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${where}: dataDirs: ${dir} is a home directory; name a directory inside it`,
+    );
   }
 }

@@ -4,7 +4,7 @@
  * config at all leash learns into `leash.policy.json` next to where it was started.
  */
 import { z } from 'zod';
-import { MODES, type LeashModule } from '../module/module.ts';
+import { type LeashModule, MODES } from '../module/module.ts';
 
 export const modeSchema = z.enum(MODES, {
   error: (issue) => `expected one of ${MODES.join(' | ')}, got ${JSON.stringify(issue.input)}`,
@@ -25,7 +25,11 @@ export const configSchema = z.strictObject({
   /** One mode for every module, or a mode per module name (`default` for the rest). */
   mode: z.union([modeSchema, z.record(z.string(), modeSchema)]).optional(),
   /** Distinct siblings before a collapse. Default 3. */
-  threshold: z.int().min(2, 'threshold must be at least 2 (1 would turn any fact into a wildcard)').max(1000).optional(),
+  threshold: z
+    .int()
+    .min(2, 'threshold must be at least 2 (1 would turn any fact into a wildcard)')
+    .max(1000)
+    .optional(),
   /** Directories whose contents may be generalised, besides the app directory, its node_modules and the OS temp dir. */
   dataDirs: z.array(z.string().min(1)).optional(),
   /** How often learned facts are written, in ms. Default 5000. */
@@ -34,7 +38,11 @@ export const configSchema = z.strictObject({
   principal: z.union([z.string().min(1), z.function()]).optional(),
   /** Third-party modules, made with defineModule(). */
   modules: z.array(moduleSchema).optional(),
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).optional() }).optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).optional(),
+    })
+    .optional(),
 });
 
 export type LeashConfig = z.input<typeof configSchema>;

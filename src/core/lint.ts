@@ -18,7 +18,13 @@ export function lintPolicy(policy: Policy, options: SimplifyOptions): LintWarnin
   const out: LintWarning[] = [];
   for (const name of [...policy.modules.keys()].sort()) {
     const tree = policy.modules.get(name)!;
-    walk(tree.root, tree.kind, [], (path, message) => out.push({ module: name, path, message }), options);
+    walk(
+      tree.root,
+      tree.kind,
+      [],
+      (path, message) => out.push({ module: name, path, message }),
+      options,
+    );
   }
   return out;
 }

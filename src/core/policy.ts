@@ -4,8 +4,8 @@
  * over modules; a module missing on one side is an empty tree.
  */
 import type { Kind, SimplifyOptions } from './kind.ts';
-import * as tree from './tree.ts';
 import type { PolicyTree, Rule } from './tree.ts';
+import * as tree from './tree.ts';
 
 export const POLICY_VERSION = 1;
 
@@ -100,7 +100,11 @@ export function allRules(policy: Policy): Array<readonly [string, Rule]> {
 }
 
 /** The tree of one module, created empty when absent (the policy must be mutable to learn). */
-export function treeFor(modules: Map<string, PolicyTree>, name: string, kinds: RootKinds): PolicyTree {
+export function treeFor(
+  modules: Map<string, PolicyTree>,
+  name: string,
+  kinds: RootKinds,
+): PolicyTree {
   let t = modules.get(name);
   if (t === undefined) {
     const module = kinds.get(name);

@@ -48,16 +48,29 @@ test('a fact sequence of the wrong length is a programming error, not a silent r
 
 test('allows returns the matching rule, or the nearest rule for the message', () => {
   const t = simplify(
-    treeOf(['GET /', 'fs.read', '/data/1.png'], ['GET /', 'fs.read', '/data/2.png'], ['GET /', 'fs.read', '/data/3.png']),
+    treeOf(
+      ['GET /', 'fs.read', '/data/1.png'],
+      ['GET /', 'fs.read', '/data/2.png'],
+      ['GET /', 'fs.read', '/data/3.png'],
+    ),
     options,
   );
-  assert.deepEqual(allows(t, ['GET /', 'fs.read', '/data/9.png']), { allowed: true, rule: ['GET /', 'fs.read', '/data/*.png'] });
+  assert.deepEqual(allows(t, ['GET /', 'fs.read', '/data/9.png']), {
+    allowed: true,
+    rule: ['GET /', 'fs.read', '/data/*.png'],
+  });
   assert.deepEqual(allows(t, ['GET /', 'fs.read', '/etc/passwd']), {
     allowed: false,
     nearest: ['GET /', 'fs.read', '/data/*.png'],
   });
-  assert.deepEqual(allows(t, ['POST /', 'fs.read', '/data/1.png']), { allowed: false, nearest: ['GET /', 'fs.read', '/data/*.png'] });
-  assert.deepEqual(allows(createTree(scope), ['GET /', 'fs.read', '/a']), { allowed: false, nearest: undefined });
+  assert.deepEqual(allows(t, ['POST /', 'fs.read', '/data/1.png']), {
+    allowed: false,
+    nearest: ['GET /', 'fs.read', '/data/*.png'],
+  });
+  assert.deepEqual(allows(createTree(scope), ['GET /', 'fs.read', '/a']), {
+    allowed: false,
+    nearest: undefined,
+  });
 });
 
 test('allows backtracks when an exact key and a pattern both match a prefix', () => {

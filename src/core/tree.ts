@@ -77,12 +77,16 @@ function keyMapper(root: Kind, facts: Facts): (fact: string, index: number) => s
   let kind: Kind | null = root;
   return (fact, index) => {
     if (kind === null) {
-      throw new FactShapeError(`fact sequence is longer than its kinds allow at position ${index}: ${JSON.stringify(facts)}`);
+      throw new FactShapeError(
+        `fact sequence is longer than its kinds allow at position ${index}: ${JSON.stringify(facts)}`,
+      );
     }
     const key = kind.key(fact);
     kind = kind.child(key);
     if (kind !== null && index === facts.length - 1) {
-      throw new FactShapeError(`fact sequence ends before a rule does (next kind '${kind.name}'): ${JSON.stringify(facts)}`);
+      throw new FactShapeError(
+        `fact sequence ends before a rule does (next kind '${kind.name}'): ${JSON.stringify(facts)}`,
+      );
     }
     return key;
   };
@@ -91,7 +95,8 @@ function keyMapper(root: Kind, facts: Facts): (fact: string, index: number) => s
 function checkShape(root: Kind, rule: Rule): void {
   let kind: Kind | null = root;
   for (let i = 0; i < rule.length; i++) {
-    if (kind === null) throw new FactShapeError(`rule is longer than its kinds allow: ${JSON.stringify(rule)}`);
+    if (kind === null)
+      throw new FactShapeError(`rule is longer than its kinds allow: ${JSON.stringify(rule)}`);
     kind = kind.child(rule[i]!);
   }
   if (kind !== null || rule.length === 0) {
@@ -120,7 +125,13 @@ export function allows(tree: PolicyTree, facts: Facts): Decision {
   return { allowed: false, nearest: nearestRule(tree, facts) };
 }
 
-function allowsFrom(node: PolicyNode, kind: Kind, facts: Facts, i: number, path: string[]): boolean {
+function allowsFrom(
+  node: PolicyNode,
+  kind: Kind,
+  facts: Facts,
+  i: number,
+  path: string[],
+): boolean {
   const fact = facts[i];
   if (fact === undefined) return false;
   const last = i === facts.length - 1;

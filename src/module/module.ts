@@ -23,6 +23,14 @@ export type Verdict =
   | { readonly allowed: true; readonly rule: readonly string[] | undefined }
   | { readonly allowed: false; readonly nearest: readonly string[] | undefined };
 
+export interface CheckOptions {
+  /**
+   * In learn mode, add this rule (keys; patterns allowed) instead of the facts. It must cover the
+   * facts: used to fold noise such as module-loader reads into one rule per root.
+   */
+  readonly learnAs?: readonly string[];
+}
+
 /** What a module's observers and enforcers get from the agent. */
 export interface ModuleHost {
   readonly mode: Mode;
@@ -32,9 +40,13 @@ export interface ModuleHost {
    * Decides one privilege use. learn: records and allows. report: allows and records a violation.
    * enforce: throws `ERR_LEASH_DENIED` when the policy does not allow it. off: allows.
    */
-  check(facts: Facts, use: UseContext): Verdict;
+  check(facts: Facts, use: UseContext, options?: CheckOptions): Verdict;
   /** Like `check`, but never throws: for observers that cannot veto (diagnostics channels). */
-  observe(facts: Facts, use: UseContext): Verdict;
+  observe(facts: Facts, use: UseContext, options?: CheckOptions): Verdict;
+  /** Where the current call comes from: the scope (route) and the package on the stack. */
+  use(): UseContext;
+  /** The service's directory (the config file's, else the working directory). */
+  readonly appRoot: string;
   /** Structured log for the module's own messages. */
   readonly log: {
     warn(object: Record<string, unknown>, message: string): void;
@@ -63,7 +75,8 @@ export function defineModule<M extends LeashModule>(module: M): M {
     throw new TypeError(`module name ${JSON.stringify(module.name)} must match ${NAME}`);
   }
   if (module.name === 'version') throw new TypeError(`'version' is reserved in the policy file`);
-  if (module.positions.length === 0) throw new TypeError(`module ${module.name} declares no positions`);
+  if (module.positions.length === 0)
+    throw new TypeError(`module ${module.name} declares no positions`);
   return Object.freeze(module);
 }
 

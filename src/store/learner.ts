@@ -12,7 +12,15 @@
 import { writeSync } from 'node:fs';
 import type { SimplifyOptions } from '../core/kind.ts';
 import { merge, type Policy, policyOf, simplify, treeFor } from '../core/policy.ts';
-import { add, allows, type Facts, type PolicyTree } from '../core/tree.ts';
+import {
+  add,
+  addRule,
+  allows,
+  coversRule,
+  type Facts,
+  type PolicyTree,
+  type Rule,
+} from '../core/tree.ts';
 import type { ModuleRegistry } from '../module/module.ts';
 import type { PolicyStore, ViolationRecord } from './store.ts';
 import { violationKey } from './violations-file.ts';
@@ -46,6 +54,11 @@ export interface Learner {
    * `FactShapeError` for facts that do not fit the module's kinds.
    */
   learn(module: string, facts: Facts): boolean;
+  /**
+   * Learns a rule given as keys (patterns allowed), e.g. the `<app>/**` a module-loader read folds
+   * into. Returns `true` when the pending facts did not hold it yet.
+   */
+  learnRule(module: string, rule: Rule): boolean;
   /** Counts a violation in memory; saved with the next flush. */
   recordViolation(
     module: string,
@@ -145,6 +158,14 @@ export function createLearner(options: LearnerOptions): Learner {
       const stored = known.get(module);
       if (stored !== undefined && allows(stored, facts).allowed) return false;
       const added = add(treeFor(pending, module, modules), facts);
+      if (added) pendingFacts++;
+      return added;
+    },
+
+    learnRule(module, rule) {
+      const stored = known.get(module);
+      if (stored !== undefined && coversRule(stored, rule)) return false;
+      const added = addRule(treeFor(pending, module, modules), rule);
       if (added) pendingFacts++;
       return added;
     },

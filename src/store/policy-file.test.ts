@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { add, createTree } from '../core/tree.ts';
 import * as policy from '../core/policy.ts';
+import { add, createTree } from '../core/tree.ts';
 import { isLeashError } from '../errors.ts';
 import { registryWith } from '../modules/builtin.ts';
 import { parsePolicy, serializePolicy } from './policy-file.ts';
@@ -76,16 +76,29 @@ test('a duplicate key is an error, not a silent last-one-wins', () => {
 });
 
 test('shape errors name the JSON path, the position and what was expected', () => {
-  const error = errorOf('{\n  "version": 1,\n  "runtime": {\n    "GET /": { "app": { "fs.read": "/a" } }\n  }\n}');
+  const error = errorOf(
+    '{\n  "version": 1,\n  "runtime": {\n    "GET /": { "app": { "fs.read": "/a" } }\n  }\n}',
+  );
   assert.equal(error.code, 'ERR_LEASH_POLICY_SCHEMA');
-  assert.match(error.message, /^leash\.policy\.json:4:\d+: \$\.runtime\["GET \/"\]\.app\["fs\.read"\]: expected an object of rules or an array of strings/);
+  assert.match(
+    error.message,
+    /^leash\.policy\.json:4:\d+: \$\.runtime\["GET \/"\]\.app\["fs\.read"\]: expected an object of rules or an array of strings/,
+  );
   const leaf = errorOf('{ "version": 1, "runtime": { "GET /": { "app": ["fs.read"] } } }');
-  assert.match(leaf.message, /\$\.runtime\["GET \/"\]\.app\[0\]: a capability is followed by a path: expected an object/);
-  const deep = errorOf('{ "version": 1, "runtime": { "GET /": { "app": { "fs.read": { "/a": { "x": [] } } } } } }');
+  assert.match(
+    leaf.message,
+    /\$\.runtime\["GET \/"\]\.app\[0\]: a capability is followed by a path: expected an object/,
+  );
+  const deep = errorOf(
+    '{ "version": 1, "runtime": { "GET /": { "app": { "fs.read": { "/a": { "x": [] } } } } } }',
+  );
   assert.match(deep.message, /a rule ends at this path: expected \{\} or an entry in an array/);
 });
 
 test('an unknown version names the version this leash reads', () => {
-  assert.match(errorOf('{ "version": "1" }').message, /\$\.version: unknown version "1": this leash reads version 1/);
+  assert.match(
+    errorOf('{ "version": "1" }').message,
+    /\$\.version: unknown version "1": this leash reads version 1/,
+  );
   assert.match(errorOf('[]').message, /expected object/i);
 });

@@ -8,7 +8,7 @@ import { type AnyNode, type DocumentNode, parse as parseJson } from '@humanwhoco
 import { z } from 'zod';
 import type { Kind } from '../core/kind.ts';
 import { POLICY_VERSION, type Policy } from '../core/policy.ts';
-import { createTree, PolicyNode, type PolicyTree } from '../core/tree.ts';
+import { createTree, type PolicyNode, type PolicyTree } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
 import type { ModuleRegistry } from '../module/module.ts';
 
@@ -47,19 +47,22 @@ export function parsePolicy(text: string, options: ParseOptions): Policy {
   } catch (error) {
     const e = error as Error & { line?: number; column?: number };
     const reason = e.message.replace(/ \(\d+:\d+\)$/, '');
-    throw new LeashError('ERR_LEASH_POLICY_PARSE', `${file}:${e.line ?? 1}:${e.column ?? 1}: invalid JSON: ${reason}`, {
-      file,
-      line: e.line ?? 1,
-      column: e.column ?? 1,
-    });
+    throw new LeashError(
+      'ERR_LEASH_POLICY_PARSE',
+      `${file}:${e.line ?? 1}:${e.column ?? 1}: invalid JSON: ${reason}`,
+      {
+        file,
+        line: e.line ?? 1,
+        column: e.column ?? 1,
+      },
+    );
   }
   checkDuplicateKeys(document.body, file, []);
   const value = evaluate(document.body);
   const result = policyFileSchema.safeParse(value);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-    throw schemaError(file, document.body, path, issue.message);
+    const { path, message } = deepestIssue(result.error.issues[0]!, []);
+    throw schemaError(file, document.body, path, message);
   }
   const modules = new Map<string, PolicyTree>();
   for (const member of objectMembers(document.body)) {
@@ -68,7 +71,13 @@ export function parsePolicy(text: string, options: ParseOptions): Policy {
     const module = options.modules.get(name);
     if (module === undefined) {
       const known = [...options.modules.keys()].sort().join(', ');
-      throw schemaError(file, document.body, [name], `unknown module section "${name}" (known modules: ${known})`, true);
+      throw schemaError(
+        file,
+        document.body,
+        [name],
+        `unknown module section "${name}" (known modules: ${known})`,
+        true,
+      );
     }
     const t = createTree(module.root);
     readNode(t.root, module.root, member.value, [name], file, document.body);
@@ -88,7 +97,11 @@ function readNode(
   const entries: Array<{ key: string; value: AnyNode | undefined; at: (string | number)[] }> = [];
   if (json.type === 'Array') {
     json.elements.forEach((element, i) => {
-      entries.push({ key: (element.value as { value: string }).value, value: undefined, at: [...path, i] });
+      entries.push({
+        key: (element.value as { value: string }).value,
+        value: undefined,
+        at: [...path, i],
+      });
     });
   } else {
     for (const member of objectMembers(json)) {
@@ -97,20 +110,63 @@ function readNode(
   }
   for (const { key, value, at } of entries) {
     const problem = kind.validate(key);
-    if (problem !== undefined) throw schemaError(file, body, at, `invalid ${kind.name} ${JSON.stringify(key)}: ${problem}`, value !== undefined);
+    if (problem !== undefined)
+      throw schemaError(
+        file,
+        body,
+        at,
+        `invalid ${kind.name} ${JSON.stringify(key)}: ${problem}`,
+        value !== undefined,
+      );
     const next = kind.child(key);
-    const isLeafValue = value === undefined || (value.type === 'Object' && value.members.length === 0);
+    const isLeafValue =
+      value === undefined || (value.type === 'Object' && value.members.length === 0);
     if (next === null && !isLeafValue) {
-      throw schemaError(file, body, at, `a rule ends at this ${kind.name}: expected {} or an entry in an array`);
+      throw schemaError(
+        file,
+        body,
+        at,
+        `a rule ends at this ${kind.name}: expected {} or an entry in an array`,
+      );
     }
     if (next !== null && isLeafValue) {
       if (value !== undefined) continue; // `{}` under a non-final position grants nothing
-      throw schemaError(file, body, at, `a ${kind.name} is followed by a ${next.name}: expected an object, not an array entry`);
+      throw schemaError(
+        file,
+        body,
+        at,
+        `a ${kind.name} is followed by a ${next.name}: expected an object, not an array entry`,
+      );
     }
     const child = node.ensure(key);
     if (next !== null && value !== undefined) readNode(child, next, value, at, file, body);
     if (next !== null && child.children.size === 0) node.remove(key);
   }
+}
+
+interface Issue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly errors?: readonly (readonly Issue[])[];
+}
+
+/**
+ * A tree value matches neither an array nor an object, so zod reports a union failure at every
+ * level above the mistake; the useful one is the deepest (branch paths are relative).
+ */
+function deepestIssue(issue: Issue, prefix: readonly (string | number)[]): { path: (string | number)[]; message: string } {
+  const here = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+  let best = { path: here, message: issue.message };
+  if (issue.code !== 'invalid_union') return best;
+  for (const branch of issue.errors ?? []) {
+    for (const sub of branch) {
+      if (sub.code !== 'invalid_union' && sub.path.length === 0) continue;
+      const candidate = deepestIssue(sub, here);
+      if (candidate.path.length > best.path.length) best = candidate;
+    }
+  }
+  return best;
 }
 
 /** Serialises a policy: sorted keys, two-space indent, arrays where every child ends a rule. */
@@ -178,7 +234,7 @@ function checkDuplicateKeys(node: AnyNode, file: string, path: (string | number)
       checkDuplicateKeys(m.value, file, [...path, m.name]);
     }
   } else if (node.type === 'Array') {
-    node.elements.forEach((e, i) => checkDuplicateKeys(e.value, file, [...path, i]));
+    for (const [i, e] of node.elements.entries()) checkDuplicateKeys(e.value, file, [...path, i]);
   }
 }
 
@@ -218,10 +274,14 @@ function schemaError(
 ): LeashError {
   const { line, column } = nodeAt(body, path, atKey).loc.start;
   const where = jsonPath(path);
-  return new LeashError('ERR_LEASH_POLICY_SCHEMA', `${file}:${line}:${column}: ${where}: ${reason}`, {
-    file,
-    line,
-    column,
-    jsonPath: where,
-  });
+  return new LeashError(
+    'ERR_LEASH_POLICY_SCHEMA',
+    `${file}:${line}:${column}: ${where}: ${reason}`,
+    {
+      file,
+      line,
+      column,
+      jsonPath: where,
+    },
+  );
 }

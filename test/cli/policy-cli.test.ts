@@ -21,7 +21,10 @@ function leash(cwd: string, ...args: string[]) {
 function workdir(files: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'leash-cli-'));
   for (const [name, content] of Object.entries(files)) {
-    writeFileSync(join(dir, name), typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`);
+    writeFileSync(
+      join(dir, name),
+      typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`,
+    );
   }
   return dir;
 }
@@ -40,15 +43,21 @@ const broad = {
 
 test('--version prints the package version and --help lists the policy commands', () => {
   const dir = workdir();
-  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const { version } = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  );
   assert.equal(leash(dir, '--version').stdout.trim(), version);
   const help = leash(dir, 'policy', '--help');
   assert.equal(help.code, 0);
-  for (const command of ['show', 'diff', 'merge', 'simplify', 'lint', 'review']) assert.match(help.stdout, new RegExp(`\\b${command}\\b`));
+  for (const command of ['show', 'diff', 'merge', 'simplify', 'lint', 'review'])
+    assert.match(help.stdout, new RegExp(`\\b${command}\\b`));
 });
 
 test('lint on a file with a JSON syntax error prints file:line:col and a reason, exit 2, no stack', () => {
-  const dir = workdir({ 'leash.policy.json': '{\n  "version": 1,\n  "runtime": {\n    "GET /": { "app": { "fs.read": ["/a",] } }\n  }\n}\n' });
+  const dir = workdir({
+    'leash.policy.json':
+      '{\n  "version": 1,\n  "runtime": {\n    "GET /": { "app": { "fs.read": ["/a",] } }\n  }\n}\n',
+  });
   const { code, stderr, stdout } = leash(dir, 'policy', 'lint');
   assert.equal(code, 2);
   assert.equal(stdout, '');
@@ -59,12 +68,27 @@ test('lint on a file with a JSON syntax error prints file:line:col and a reason,
 
 test('lint names the JSON path and what was expected for a wrong shape', () => {
   const cases: Array<[unknown, RegExp]> = [
-    [{ version: 2 }, /leash\.policy\.json:1:\d+: \$\.version: unknown version 2: this leash reads version 1/],
+    [
+      { version: 2 },
+      /leash\.policy\.json:2:\d+: \$\.version: unknown version 2: this leash reads version 1/,
+    ],
     [{ runtime: {} }, /missing "version"/],
-    [{ version: 1, runtime: { 'GET /': { app: { 'fs.read': [42] } } } }, /\$\.runtime\["GET \/"\]\.app\["fs\.read"\]/],
-    [{ version: 1, runtime: { 'GET /': { app: { 'fs.raed': ['/a'] } } } }, /invalid capability "fs\.raed": unknown capability/],
-    [{ version: 1, runtime: { 'GET /': { app: { 'fs.read': ['/srv/{a,b}'] } } } }, /\$\.runtime\["GET \/"\]\.app\["fs\.read"\]\[0\]: invalid path .*'\{' is not supported/],
-    [{ version: 1, mail: {} }, /unknown module section "mail" \(known modules: csp, runtime, sql\)/],
+    [
+      { version: 1, runtime: { 'GET /': { app: { 'fs.read': [42] } } } },
+      /\$\.runtime\["GET \/"\]\.app\["fs\.read"\]/,
+    ],
+    [
+      { version: 1, runtime: { 'GET /': { app: { 'fs.raed': ['/a'] } } } },
+      /invalid capability "fs\.raed": unknown capability/,
+    ],
+    [
+      { version: 1, runtime: { 'GET /': { app: { 'fs.read': ['/srv/{a,b}'] } } } },
+      /\$\.runtime\["GET \/"\]\.app\["fs\.read"\]\[0\]: invalid path .*'\{' is not supported/,
+    ],
+    [
+      { version: 1, mail: {} },
+      /unknown module section "mail" \(known modules: csp, runtime, sql\)/,
+    ],
   ];
   for (const [content, expected] of cases) {
     const dir = workdir({ 'leash.policy.json': content });
@@ -79,7 +103,11 @@ test('lint warns about rules broader than leash would learn, exit 1; a clean pol
   const dir = workdir({
     'leash.policy.json': {
       version: 1,
-      runtime: { '*': { app: { 'fs.read': ['/**', '/srv/app/views/note.html'], 'net.connect': ['*.com:443'] } } },
+      runtime: {
+        '*': {
+          app: { 'fs.read': ['/**', '/srv/app/views/note.html'], 'net.connect': ['*.com:443'] },
+        },
+      },
     },
     'clean.json': narrow,
   });
@@ -96,8 +124,14 @@ test('diff exits 1 and lists the extra grants when b is broader, 0 otherwise', (
   const wider = leash(dir, 'policy', 'diff', 'a.json', 'b.json');
   assert.equal(wider.code, 1);
   assert.match(wider.stdout, /b\.json grants 2 rules that a\.json does not/);
-  assert.match(wider.stdout, /\+ runtime: GET \/notes\/:id › app › fs\.read › \/srv\/data\/notes\.db/);
-  assert.match(wider.stdout, /\+ runtime: POST \/upload › app › fs\.write › \/srv\/data\/uploads\/\*\.png/);
+  assert.match(
+    wider.stdout,
+    /\+ runtime: GET \/notes\/:id › app › fs\.read › \/srv\/data\/notes\.db/,
+  );
+  assert.match(
+    wider.stdout,
+    /\+ runtime: POST \/upload › app › fs\.write › \/srv\/data\/uploads\/\*\.png/,
+  );
   const narrower = leash(dir, 'policy', 'diff', 'b.json', 'a.json');
   assert.equal(narrower.code, 0, narrower.stdout);
   assert.match(narrower.stdout, /grants nothing that b\.json does not \(it drops 2 rules\)/);
@@ -108,8 +142,14 @@ test('diff exits 1 and lists the extra grants when b is broader, 0 otherwise', (
 
 test('diff of a policy whose pattern already grants the other one exits 0', () => {
   const dir = workdir({
-    'wide.json': { version: 1, runtime: { 'POST /upload': { app: { 'fs.write': ['/srv/data/uploads/*.png'] } } } },
-    'one.json': { version: 1, runtime: { 'POST /upload': { app: { 'fs.write': ['/srv/data/uploads/7.png'] } } } },
+    'wide.json': {
+      version: 1,
+      runtime: { 'POST /upload': { app: { 'fs.write': ['/srv/data/uploads/*.png'] } } },
+    },
+    'one.json': {
+      version: 1,
+      runtime: { 'POST /upload': { app: { 'fs.write': ['/srv/data/uploads/7.png'] } } },
+    },
   });
   assert.equal(leash(dir, 'policy', 'diff', 'wide.json', 'one.json').code, 0);
   assert.equal(leash(dir, 'policy', 'diff', 'one.json', 'wide.json').code, 1);
@@ -124,7 +164,10 @@ test('merge writes the union, sorted, and show prints it as a tree filtered by m
   const show = leash(dir, 'policy', 'show', 'out.json', '--scope', 'POST /upload');
   assert.equal(show.code, 0);
   assert.match(show.stdout, /runtime {2}1 rule · scope › package › capability › resource/);
-  assert.match(show.stdout, /^ {2}POST \/upload\n {4}app\n {6}fs\.write\n {8}\/srv\/data\/uploads\/\*\.png$/m);
+  assert.match(
+    show.stdout,
+    /^ {2}POST \/upload\n {4}app\n {6}fs\.write\n {8}\/srv\/data\/uploads\/\*\.png$/m,
+  );
   assert.doesNotMatch(show.stdout, /GET/);
   assert.equal(leash(dir, 'policy', 'show', 'out.json', '--module', 'nope').code, 2);
 });
@@ -144,7 +187,9 @@ test('simplify collapses in place using the configured data directories', () => 
 
 test('simplify without the data directory in config leaves the files alone', () => {
   const files = ['1.png', '2.png', '3.png'].map((f) => `/srv/data/u/${f}`);
-  const dir = workdir({ 'leash.policy.json': { version: 1, runtime: { 'GET /': { app: { 'fs.read': files } } } } });
+  const dir = workdir({
+    'leash.policy.json': { version: 1, runtime: { 'GET /': { app: { 'fs.read': files } } } },
+  });
   leash(dir, 'policy', 'simplify');
   const after = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8'));
   assert.deepEqual(after.runtime['GET /'].app['fs.read'], files);

@@ -10,7 +10,9 @@
  */
 
 /** One parsed segment: `**`, or a sequence of literal text and `*` wildcards. */
-export type Segment = { readonly kind: 'globstar' } | { readonly kind: 'part'; readonly parts: readonly string[] };
+export type Segment =
+  | { readonly kind: 'globstar' }
+  | { readonly kind: 'part'; readonly parts: readonly string[] };
 // `parts` alternates literal text and wildcards: ['img-', '*', '.png'] (a '*' entry is a wildcard,
 // literal text is stored unescaped, so '*' as text never appears in parts except as the wildcard).
 
@@ -41,7 +43,8 @@ export class GlobSyntaxError extends Error {
 const WILDCARD = '*';
 
 export function parseGlob(source: string): Glob {
-  if (!source.startsWith('/')) throw new GlobSyntaxError(source, 'a path must be absolute (start with /)');
+  if (!source.startsWith('/'))
+    throw new GlobSyntaxError(source, 'a path must be absolute (start with /)');
   if (source === '/') return { source, segments: [], isPattern: false };
   if (source.endsWith('/')) throw new GlobSyntaxError(source, 'a path must not end with /');
   const segments: Segment[] = [];
@@ -81,7 +84,10 @@ export function parseGlob(source: string): Glob {
     }
     if (text) parts.push(text);
     if (parts.length === 1 && (parts[0] === '.' || parts[0] === '..')) {
-      throw new GlobSyntaxError(source, `'${parts[0]}' segments are not allowed; write the resolved path`);
+      throw new GlobSyntaxError(
+        source,
+        `'${parts[0]}' segments are not allowed; write the resolved path`,
+      );
     }
     segments.push({ kind: 'part', parts });
   }
@@ -120,7 +126,9 @@ export function literalSegment(text: string): Segment {
   return { kind: 'part', parts: text === '' ? [] : [text] };
 }
 
-export function isLiteralSegment(segment: Segment): segment is { kind: 'part'; parts: readonly string[] } {
+export function isLiteralSegment(
+  segment: Segment,
+): segment is { kind: 'part'; parts: readonly string[] } {
   return segment.kind === 'part' && !segment.parts.includes(WILDCARD);
 }
 

@@ -19,12 +19,12 @@ const ANY = '*';
 export function literalKind(options: LiteralKindOptions): Kind {
   const child = options.child ?? (() => null);
   const extraValidate = options.validate;
-  const escape = (fact: string): string =>
+  const escapeFact = (fact: string): string =>
     fact === ANY || fact.startsWith('\\') ? `\\${fact}` : fact;
   return {
     name: options.name,
-    key: escape,
-    matches: (key, fact) => key === ANY || key === escape(fact),
+    key: escapeFact,
+    matches: (key, fact) => key === ANY || key === escapeFact(fact),
     covers: (outer, inner) => outer === inner || outer === ANY,
     isPattern: (key) => key === ANY,
     collapse: () => [],

@@ -13,10 +13,10 @@ import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
 import {
   escapePath,
   type Glob,
+  GlobSyntaxError,
   globCovers,
   globRegex,
   globSource,
-  GlobSyntaxError,
   literalText,
   parseGlob,
   type Segment,
@@ -105,7 +105,7 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     key: escapePath,
     matches(key, fact) {
       const entry = compiled(key);
-      return entry !== null && entry.regex.test(fact);
+      return entry?.regex.test(fact) ?? false;
     },
     covers(outer, inner) {
       if (outer === inner) return true;
@@ -170,7 +170,9 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     if (members.length < options.threshold) continue;
     const dirSegs = members[0]!.glob.segments.slice(0, -1);
     const dir = literalPrefix(dirSegs, dirSegs.length);
-    if (dir === undefined ? !wildcardDirAllowed(dirSegs, options) : !wildcardAllowedIn(dir, options)) {
+    if (
+      dir === undefined ? !wildcardDirAllowed(dirSegs, options) : !wildcardAllowedIn(dir, options)
+    ) {
       continue;
     }
     const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
@@ -192,7 +194,8 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
       if (segs.length < position + 2 || used.has(p.key)) return undefined;
       const varying = segs[position]!;
       const name = literalText(varying);
-      if (varying.kind === 'globstar' || name === undefined || name.startsWith('.')) return undefined;
+      if (varying.kind === 'globstar' || name === undefined || name.startsWith('.'))
+        return undefined;
       return `${segs.length}\u0000${globSource(segs.slice(0, position))}\u0000${globSource(segs.slice(position + 1))}`;
     });
     for (const members of groups.values()) {
@@ -200,7 +203,11 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
       const segs = members[0]!.glob.segments;
       const dir = literalPrefix(segs, position);
       if (dir === undefined || !wildcardAllowedIn(dir, options)) continue;
-      const pattern = globSource([...segs.slice(0, position), { kind: 'part', parts: ['*'] }, ...segs.slice(position + 1)]);
+      const pattern = globSource([
+        ...segs.slice(0, position),
+        { kind: 'part', parts: ['*'] },
+        ...segs.slice(position + 1),
+      ]);
       take(pattern, members);
     }
   }
@@ -214,9 +221,7 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
       const dir = literalPrefix(segs, depth);
       if (dir === undefined) break;
       if (!segs.slice(depth).every(dotSafe)) continue;
-      let list = candidates.get(dir);
-      if (list === undefined) candidates.set(dir, (list = []));
-      list.push(p);
+      pushTo(candidates, dir, p);
     }
   }
   const dirs = [...candidates.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
@@ -228,7 +233,10 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
     const last = names.some((n) => n === undefined) ? undefined : wildcardSegment(names);
     const base = globSource(parseGlob(escapeDir(dir)).segments);
-    const pattern = last && last.kind === 'part' && last.parts.length > 1 ? `${base}/**/${'*' + last.parts[1]}` : `${base}/**`;
+    const pattern =
+      last && last.kind === 'part' && last.parts.length > 1
+        ? `${base}/**/${'*' + last.parts[1]}`
+        : `${base}/**`;
     take(pattern, members);
   }
   return out;
@@ -256,9 +264,13 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined)
   for (const item of items) {
     const key = keyOf(item);
     if (key === undefined) continue;
-    let list = out.get(key);
-    if (list === undefined) out.set(key, (list = []));
-    list.push(item);
+    pushTo(out, key, item);
   }
   return out;
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, item: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [item]);
+  else list.push(item);
 }

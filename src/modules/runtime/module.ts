@@ -2,17 +2,38 @@
  * @module
  * The runtime module: what each route and each package does to files, network, processes,
  * workers, addons and the environment. Facts: [scope, package, capability, resource].
+ *
+ * Observation while learning: Node's permission-audit channels (when the process runs with
+ * `--permission-audit`, as `leash learn` starts it) plus the wrappers, which add host:port and
+ * full command lines. Enforcement in process: the wrappers, per scope and package, before the
+ * effect. Node's own `--permission` flags (`leash enforce`) add a hard floor for the whole process.
  */
+
+import { packageResolver } from '../../attribution/resolver.ts';
 import { literalKind } from '../../core/kinds/literal.ts';
 import { defineModule } from '../../module/module.ts';
 import { capabilityKind } from './capabilities.ts';
+import { createRuntimeContext } from './context.ts';
+import { observeAudit } from './observe-audit.ts';
+import { wrapChildProcess } from './wrap-child.ts';
+import { wrapFs } from './wrap-fs.ts';
+import { wrapNet } from './wrap-net.ts';
 
 const packageKind = literalKind({ name: 'package', child: () => capabilityKind });
 const scopeKind = literalKind({ name: 'scope', child: () => packageKind });
 
 export const runtimeModule = defineModule({
   name: 'runtime',
-  description: 'files, network, child processes, workers, addons and environment, per route and package',
+  description:
+    'files, network, child processes, workers, addons and environment, per route and package',
   positions: ['scope', 'package', 'capability', 'resource'],
   root: scopeKind,
+  install(host) {
+    const context = createRuntimeContext(host, packageResolver(), host.appRoot);
+    const uninstalls = [wrapFs(context), wrapNet(context), wrapChildProcess(context)];
+    if (host.mode === 'learn') uninstalls.push(observeAudit(context));
+    return () => {
+      for (const uninstall of uninstalls.reverse()) uninstall();
+    };
+  },
 });

@@ -1,0 +1,64 @@
+/**
+ * @module
+ * Runs every request of every `node:http`/`node:https` server inside its own request state, so
+ * that each privilege use is attributed to the request's route. The route comes from the first
+ * registered resolver that knows the server's framework (Express, Fastify); a plain server gets
+ * its normalised method and path.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { runInRequest, UNMATCHED } from '../../attribution/scope.ts';
+import { normalisedRoute } from './route-of.ts';
+
+/**
+ * Finds the route template of a request for one framework. Returns `undefined` when the server is
+ * not served by that framework, `null` when it is but no route matches.
+ */
+export type RouteResolver = (
+  server: http.Server,
+  request: http.IncomingMessage,
+) => string | null | undefined;
+
+const resolvers: RouteResolver[] = [];
+
+export function addRouteResolver(resolver: RouteResolver): () => void {
+  resolvers.push(resolver);
+  return () => {
+    const at = resolvers.indexOf(resolver);
+    if (at !== -1) resolvers.splice(at, 1);
+  };
+}
+
+export function routeOf(server: http.Server, request: http.IncomingMessage): string {
+  for (const resolver of resolvers) {
+    const route = resolver(server, request);
+    if (route === null) return UNMATCHED;
+    if (route !== undefined) return route;
+  }
+  return normalisedRoute(request.method, request.url);
+}
+
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+export function installHttpAdapter(): () => void {
+  const restore: Array<() => void> = [];
+  for (const proto of [http.Server.prototype, https.Server.prototype] as unknown as Array<{
+    emit: Emit;
+  }>) {
+    const hadOwn = Object.hasOwn(proto, 'emit');
+    const original = proto.emit;
+    proto.emit = function (this: http.Server, event, ...args) {
+      if (event !== 'request') return original.call(this, event, ...args);
+      const request = args[0] as http.IncomingMessage;
+      const state = { scope: routeOf(this, request), request };
+      return runInRequest(state, () => original.call(this, event, ...args));
+    } as Emit;
+    restore.push(() => {
+      if (hadOwn) proto.emit = original;
+      else delete (proto as { emit?: Emit }).emit;
+    });
+  }
+  return () => {
+    for (const undo of restore) undo();
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * @module
+ * What the runtime module's observers and enforcers share: attribution of each use to a scope and
+ * a package, the check itself, and the folding of module-loader reads into one rule per root.
+ */
+import { sep } from 'node:path';
+import { isInternal } from '../../attribution/internal.ts';
+import type { PackageResolver } from '../../attribution/package-of.ts';
+import { currentScope } from '../../attribution/scope.ts';
+import type { ModuleHost, UseContext } from '../../module/module.ts';
+import type { Capability } from './capabilities.ts';
+
+export interface RuntimeContext {
+  readonly host: ModuleHost;
+  readonly packages: PackageResolver;
+  /** The app directory: its source files read by the module loader fold into `<root>/**`. */
+  readonly appRoot: string;
+  /** Checks a use; throws ERR_LEASH_DENIED in enforce mode. Returns false when refused (report: true). */
+  check(capability: Capability, resource: string): void;
+  /** Like check but never throws (observers that cannot veto). */
+  observe(capability: Capability, resource: string): void;
+  /** The scope and package of the current call. */
+  use(): UseContext;
+}
+
+export function createRuntimeContext(
+  host: ModuleHost,
+  packages: PackageResolver,
+  appRoot: string,
+): RuntimeContext {
+  const nodeModules = `${appRoot}${sep}node_modules`;
+  const fold = (resource: string): string => {
+    if (resource.startsWith(`${nodeModules}${sep}`)) return `${escapeGlob(nodeModules)}/**`;
+    if (resource.startsWith(`${appRoot}${sep}`)) return `${escapeGlob(appRoot)}/**`;
+    return resource;
+  };
+  const use = (): UseContext => ({ scope: currentScope(), package: packages.current() });
+  const decide = (
+    capability: Capability,
+    resource: string,
+    loader: boolean,
+    refuse: boolean,
+  ): void => {
+    if (isInternal()) return;
+    const u = use();
+    if (!loader) {
+      (refuse ? host.check : host.observe)([u.scope, u.package, capability, resource], u);
+      return;
+    }
+    // Module loading is Node's own doing: attribute it to `node` and learn one rule per root.
+    const folded = fold(resource);
+    const facts = [u.scope, 'node', capability, resource];
+    const options = folded === resource ? {} : { learnAs: [u.scope, 'node', capability, folded] };
+    (refuse ? host.check : host.observe)(facts, { scope: u.scope, package: 'node' }, options);
+  };
+  return {
+    host,
+    packages,
+    appRoot,
+    use,
+    check: (capability, resource) =>
+      decide(capability, resource, capability === 'fs.read' && isLoaderCall(), true),
+    observe: (capability, resource) =>
+      decide(capability, resource, capability === 'fs.read' && isLoaderCall(), false),
+  };
+}
+
+/** Whether Node's module loader is on the stack (require, import, package.json probes). */
+function isLoaderCall(): boolean {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  Error.prepareStackTrace = (_, sites) => sites;
+  Error.stackTraceLimit = 40;
+  const holder: { stack?: NodeJS.CallSite[] } = {};
+  Error.captureStackTrace(holder, isLoaderCall);
+  const sites = holder.stack ?? [];
+  Error.prepareStackTrace = prepare;
+  Error.stackTraceLimit = limit;
+  for (const site of sites) {
+    const file = site.getFileName();
+    if (file?.startsWith('node:internal/modules/')) return true;
+  }
+  return false;
+}
+
+/** A literal path as a leash glob (escape the characters globs treat specially). */
+export function escapeGlob(path: string): string {
+  return path.replace(/[\\*?[\]{}]/g, '\\$&');
+}

@@ -1,0 +1,135 @@
+/**
+ * @module
+ * Child processes, worker threads and native addons. The command line of a child is written the
+ * way a shell reads it (docs/policy-format.md, "command"): a shell string as it is, an argv
+ * quoted word by word, so that an injected `; rm -rf /` in a shell string changes the template
+ * while the same characters inside one argv word do not. A refused async spawn returns a
+ * ChildProcess that emits `error` (as a missing executable does); sync forms throw.
+ */
+import childProcess, { ChildProcess } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+import { promisify } from 'node:util';
+import workerThreads from 'node:worker_threads';
+import { quote } from 'shell-quote';
+import type { RuntimeContext } from './context.ts';
+import { pathOf } from './wrap-fs.ts';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
+function isShell(options: unknown): boolean {
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    Boolean((options as { shell?: unknown }).shell)
+  );
+}
+
+function argv(args: readonly unknown[]): { file: string; rest: string[]; options: unknown } {
+  const file = String(args[0]);
+  const rest = Array.isArray(args[1]) ? args[1].map(String) : [];
+  const options = Array.isArray(args[1]) ? args[2] : args[1];
+  return { file, rest, options };
+}
+
+/** The command-line fact of each child_process function, from its arguments. */
+const COMMANDS: Record<string, (args: readonly unknown[]) => string> = {
+  exec: (args) => String(args[0]),
+  execSync: (args) => String(args[0]),
+  spawn: (args) => commandOf(argv(args)),
+  spawnSync: (args) => commandOf(argv(args)),
+  execFile: (args) => commandOf(argv(args)),
+  execFileSync: (args) => commandOf(argv(args)),
+  fork: (args) => {
+    const { file, rest, options } = argv(args);
+    const execPath = (options as { execPath?: string } | undefined)?.execPath ?? process.execPath;
+    return quote([execPath, pathOf(file) ?? file, ...rest]);
+  },
+};
+
+function commandOf({
+  file,
+  rest,
+  options,
+}: {
+  file: string;
+  rest: string[];
+  options: unknown;
+}): string {
+  // With `shell: true` Node joins file and args with spaces and hands them to /bin/sh.
+  return isShell(options) ? [file, ...rest].join(' ') : quote([file, ...rest]);
+}
+
+const SYNC = new Set(['execSync', 'spawnSync', 'execFileSync']);
+
+/** A ChildProcess that was never started and reports the refusal as spawn failures do. */
+function refusedChild(error: unknown, callback: unknown): ChildProcess {
+  const child = new ChildProcess();
+  process.nextTick(() => {
+    if (typeof callback === 'function') callback(error, '', '');
+    if (child.listenerCount('error') > 0 || typeof callback !== 'function')
+      child.emit('error', error);
+  });
+  return child;
+}
+
+export function wrapChildProcess(context: RuntimeContext): () => void {
+  const restore: Array<() => void> = [];
+  const target = childProcess as unknown as Record<string, AnyFunction>;
+  for (const [name, commandLine] of Object.entries(COMMANDS)) {
+    const original = target[name]!;
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      try {
+        context.check('child.spawn', commandLine(args));
+      } catch (error) {
+        if (SYNC.has(name)) throw error;
+        return refusedChild(error, args[args.length - 1]);
+      }
+      return original.apply(this, args);
+    } as AnyFunction & { [promisify.custom]?: unknown };
+    const custom = (original as { [promisify.custom]?: AnyFunction })[promisify.custom];
+    if (custom !== undefined) {
+      // util.promisify(exec) resolves to { stdout, stderr }: keep that shape, check first.
+      wrapped[promisify.custom] = function (this: unknown, ...args: unknown[]) {
+        try {
+          context.check('child.spawn', commandLine(args));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return custom.apply(this, args);
+      };
+    }
+    Object.defineProperty(wrapped, 'name', { value: original.name });
+    target[name] = wrapped;
+    restore.push(() => {
+      target[name] = original;
+    });
+  }
+
+  const OriginalWorker = workerThreads.Worker;
+  class Worker extends OriginalWorker {
+    constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
+      const file = options?.eval ? 'eval' : (pathOf(filename) ?? String(filename));
+      context.check('worker.start', file);
+      super(filename, options);
+    }
+  }
+  (workerThreads as { Worker: typeof OriginalWorker }).Worker = Worker;
+  restore.push(() => {
+    (workerThreads as { Worker: typeof OriginalWorker }).Worker = OriginalWorker;
+  });
+
+  const originalDlopen = process.dlopen;
+  process.dlopen = function (this: unknown, module: unknown, filename: string, ...rest: unknown[]) {
+    context.check('addon.load', pathOf(filename) ?? filename);
+    return (originalDlopen as AnyFunction).call(this, module, filename, ...rest);
+  } as typeof process.dlopen;
+  restore.push(() => {
+    process.dlopen = originalDlopen;
+  });
+
+  syncBuiltinESMExports();
+  return () => {
+    for (const undo of restore.reverse()) undo();
+    syncBuiltinESMExports();
+  };
+}

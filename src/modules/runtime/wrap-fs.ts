@@ -1,0 +1,204 @@
+/**
+ * @module
+ * In-process checks of file access, per scope and package: the public `fs` functions that take a
+ * path are wrapped so the check runs before the call. A refusal follows each API's convention: a
+ * sync call throws, a callback gets the error, a promise rejects, a stream emits `error`,
+ * `exists`/`existsSync` answer false. Calls by file descriptor were checked when the file was
+ * opened. ESM named imports of `node:fs` see the wrappers through `syncBuiltinESMExports`.
+ */
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { resolve } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Capability } from './capabilities.ts';
+import type { RuntimeContext } from './context.ts';
+
+type Access = 'read' | 'write' | 'open' | 'none';
+/** Access of each path argument, by position. */
+const FUNCTIONS: Record<string, readonly Access[]> = {
+  access: ['read'],
+  exists: ['read'],
+  stat: ['read'],
+  lstat: ['read'],
+  statfs: ['read'],
+  readFile: ['read'],
+  readdir: ['read'],
+  readlink: ['read'],
+  realpath: ['read'],
+  opendir: ['read'],
+  open: ['open'],
+  openAsBlob: ['read'],
+  watch: ['read'],
+  watchFile: ['read'],
+  appendFile: ['write'],
+  writeFile: ['write'],
+  chmod: ['write'],
+  lchmod: ['write'],
+  chown: ['write'],
+  lchown: ['write'],
+  utimes: ['write'],
+  lutimes: ['write'],
+  mkdir: ['write'],
+  mkdtemp: ['write'],
+  rm: ['write'],
+  rmdir: ['write'],
+  truncate: ['write'],
+  unlink: ['write'],
+  copyFile: ['read', 'write'],
+  cp: ['read', 'write'],
+  rename: ['write', 'write'],
+  link: ['read', 'write'],
+  symlink: ['none', 'write'],
+};
+const STREAMS: Record<string, Access> = { createReadStream: 'read', createWriteStream: 'write' };
+const CALLBACK_ONLY = new Set(['watch', 'watchFile', 'openAsBlob']);
+
+/** The absolute path of a path argument, or undefined for descriptors and file handles. */
+export function pathOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return resolve(arg);
+  if (arg instanceof URL) return arg.protocol === 'file:' ? fileURLToPath(arg) : undefined;
+  if (Buffer.isBuffer(arg)) return resolve(arg.toString());
+  return undefined;
+}
+
+function isWriteFlag(flags: unknown): boolean {
+  if (flags === undefined || flags === null) return false;
+  if (typeof flags === 'number')
+    return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT)) !== 0;
+  return /[wa+]/.test(String(flags));
+}
+
+/** Runs the checks for one call; throws the refusal. */
+function checkArgs(
+  context: RuntimeContext,
+  accesses: readonly Access[],
+  args: readonly unknown[],
+): void {
+  accesses.forEach((access, i) => {
+    if (access === 'none') return;
+    const path = pathOf(args[i]);
+    if (path === undefined) return;
+    let capability: Capability = access === 'write' ? 'fs.write' : 'fs.read';
+    if (access === 'open') {
+      const flags =
+        typeof args[1] === 'object' && args[1] !== null
+          ? (args[1] as { flags?: unknown }).flags
+          : args[1];
+      capability = isWriteFlag(flags) ? 'fs.write' : 'fs.read';
+    }
+    // `mkdir -p` and `rm -r` touch more than the named path; Node's own flags cover the rest.
+    context.check(capability, path);
+  });
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+function wrapSync(
+  name: string,
+  original: AnyFunction,
+  context: RuntimeContext,
+  accesses: readonly Access[],
+): AnyFunction {
+  const wrapped = function (this: unknown, ...args: unknown[]) {
+    if (name === 'existsSync') {
+      try {
+        checkArgs(context, accesses, args);
+      } catch {
+        return false;
+      }
+    } else checkArgs(context, accesses, args);
+    return original.apply(this, args);
+  };
+  return copyProperties(wrapped, original);
+}
+
+function wrapCallback(
+  name: string,
+  original: AnyFunction,
+  context: RuntimeContext,
+  accesses: readonly Access[],
+): AnyFunction {
+  const wrapped = function (this: unknown, ...args: unknown[]) {
+    try {
+      checkArgs(context, accesses, args);
+    } catch (error) {
+      const callback = args[args.length - 1];
+      if (CALLBACK_ONLY.has(name) || typeof callback !== 'function') throw error;
+      process.nextTick(() => (name === 'exists' ? callback(false) : callback(error)));
+      return undefined;
+    }
+    return original.apply(this, args);
+  };
+  return copyProperties(wrapped, original);
+}
+
+function wrapPromise(
+  original: AnyFunction,
+  context: RuntimeContext,
+  accesses: readonly Access[],
+): AnyFunction {
+  return copyProperties(function (this: unknown, ...args: unknown[]) {
+    try {
+      checkArgs(context, accesses, args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return original.apply(this, args);
+  }, original);
+}
+
+function wrapStream(original: AnyFunction, context: RuntimeContext, access: Access): AnyFunction {
+  return copyProperties(function (this: unknown, ...args: unknown[]) {
+    try {
+      checkArgs(context, [access], args);
+    } catch (error) {
+      // An inert stream of the same direction, so the caller's `error` handler sees the refusal.
+      const stream =
+        access === 'read'
+          ? new Readable({ read() {} })
+          : new Writable({ write: (_c, _e, cb) => cb() });
+      process.nextTick(() => stream.destroy(error as Error));
+      return stream;
+    }
+    return original.apply(this, args);
+  }, original);
+}
+
+function copyProperties(wrapped: AnyFunction, original: AnyFunction): AnyFunction {
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === 'length' || key === 'name' || key === 'prototype') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(original, key);
+    if (descriptor !== undefined) Object.defineProperty(wrapped, key, descriptor);
+  }
+  Object.defineProperty(wrapped, 'name', { value: original.name });
+  return wrapped;
+}
+
+/** Wraps the fs functions; returns the function that restores them. */
+export function wrapFs(context: RuntimeContext): () => void {
+  const restore: Array<() => void> = [];
+  const replace = (target: object, key: string, make: (original: AnyFunction) => AnyFunction) => {
+    const original = (target as Record<string, unknown>)[key];
+    if (typeof original !== 'function') return;
+    (target as Record<string, unknown>)[key] = make(original as AnyFunction);
+    restore.push(() => {
+      (target as Record<string, unknown>)[key] = original;
+    });
+  };
+  for (const [name, accesses] of Object.entries(FUNCTIONS)) {
+    replace(fs, name, (o) => wrapCallback(name, o, context, accesses));
+    replace(fs, `${name}Sync`, (o) => wrapSync(`${name}Sync`, o, context, accesses));
+    replace(fs.promises, name, (o) => wrapPromise(o, context, accesses));
+  }
+  for (const [name, access] of Object.entries(STREAMS))
+    replace(fs, name, (o) => wrapStream(o, context, access));
+  // realpath.native has its own function objects.
+  replace(fs.realpath, 'native', (o) => wrapCallback('realpath', o, context, ['read']));
+  replace(fs.realpathSync, 'native', (o) => wrapSync('realpathSync', o, context, ['read']));
+  syncBuiltinESMExports();
+  return () => {
+    for (const undo of restore.reverse()) undo();
+    syncBuiltinESMExports();
+  };
+}
