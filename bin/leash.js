@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 const REQUIRED = 26;
 const major = Number(process.versions.node.split('.')[0]);
 if (major < REQUIRED) {
-  process.stderr.write(`leash: needs Node.js ${REQUIRED} or newer; this is Node.js ${process.versions.node}\n`);
+  process.stderr.write(
+    `leash: needs Node.js ${REQUIRED} or newer; this is Node.js ${process.versions.node}\n`,
+  );
   process.exit(2);
 }
 

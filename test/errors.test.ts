@@ -11,7 +11,11 @@ test('docs/errors.md documents exactly the codes of src/errors.ts', () => {
 });
 
 test('a LeashError carries its code and details, and location() formats file:line:col', () => {
-  const error = new LeashError('ERR_LEASH_POLICY_PARSE', 'bad', { file: 'p.json', line: 3, column: 7 });
+  const error = new LeashError('ERR_LEASH_POLICY_PARSE', 'bad', {
+    file: 'p.json',
+    line: 3,
+    column: 7,
+  });
   assert.equal(error.code, 'ERR_LEASH_POLICY_PARSE');
   assert.ok(error instanceof Error);
   assert.equal(location(error.details), 'p.json:3:7');

@@ -25,10 +25,12 @@ export const recipientKind: Kind = {
   key: (fact) => fact.toLowerCase().replaceAll('*', '\\*'),
   matches: (key, fact) => {
     const address = fact.toLowerCase();
-    if (key.startsWith('*@')) return address.endsWith(key.slice(1)) && !address.slice(0, -key.length + 1).includes('@');
+    if (key.startsWith('*@'))
+      return address.endsWith(key.slice(1)) && !address.slice(0, -key.length + 1).includes('@');
     return key === address.replaceAll('*', '\\*');
   },
-  covers: (outer, inner) => outer === inner || (outer.startsWith('*@') && inner.endsWith(outer.slice(1))),
+  covers: (outer, inner) =>
+    outer === inner || (outer.startsWith('*@') && inner.endsWith(outer.slice(1))),
   isPattern: (key) => key.startsWith('*@'),
   collapse(keys, options): Collapse[] {
     const byDomain = new Map<string, string[]>();
@@ -41,7 +43,10 @@ export const recipientKind: Kind = {
       .map(([domain, members]) => ({ pattern: `*${domain}`, members }));
   },
   child: () => null,
-  validate: (key) => (/^[^@\s]+@[^@\s]+$/.test(key) ? undefined : 'expected an address like ann@example.org or *@example.org'),
+  validate: (key) =>
+    /^[^@\s]+@[^@\s]+$/.test(key)
+      ? undefined
+      : 'expected an address like ann@example.org or *@example.org',
   breadth: () => undefined,
 };
 

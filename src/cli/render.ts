@@ -10,7 +10,11 @@ import type { ModuleRegistry } from '../module/module.ts';
 
 type Style = Parameters<typeof styleText>[0];
 
-export function paint(style: Style, text: string, stream: NodeJS.WriteStream = process.stdout): string {
+export function paint(
+  style: Style,
+  text: string,
+  stream: NodeJS.WriteStream = process.stdout,
+): string {
   return styleText(style, text, { stream });
 }
 
@@ -21,7 +25,11 @@ export interface ShowFilter {
 
 const POSITION_STYLES: readonly Style[] = ['bold', 'cyan', 'yellow', 'green'];
 
-export function renderPolicy(policy: Policy, modules: ModuleRegistry, filter: ShowFilter = {}): string {
+export function renderPolicy(
+  policy: Policy,
+  modules: ModuleRegistry,
+  filter: ShowFilter = {},
+): string {
   const lines: string[] = [];
   for (const name of [...policy.modules.keys()].sort()) {
     if (filter.module !== undefined && name !== filter.module) continue;
@@ -31,7 +39,9 @@ export function renderPolicy(policy: Policy, modules: ModuleRegistry, filter: Sh
     const count = countRules({ kind: tree.kind, root });
     if (count === 0) continue;
     const positions = module?.positions.join(' › ') ?? '';
-    lines.push(`${paint('bold', name)}  ${paint('dim', `${count} rule${count === 1 ? '' : 's'} · ${positions}`)}`);
+    lines.push(
+      `${paint('bold', name)}  ${paint('dim', `${count} rule${count === 1 ? '' : 's'} · ${positions}`)}`,
+    );
     renderNode(root, 1, lines);
     lines.push('');
   }

@@ -12,29 +12,70 @@ import { parsePolicy, serializePolicy } from '../../src/store/policy-file.ts';
 
 const RUNS = Number(process.env.LEASH_PROPERTY_RUNS ?? 250);
 const modules = registryWith();
-const OPTIONS: SimplifyOptions = { threshold: 3, roots: ['/srv/app', '/srv/data', '/tmp', '/home/dev/proj'], homes: [] };
+const OPTIONS: SimplifyOptions = {
+  threshold: 3,
+  roots: ['/srv/app', '/srv/data', '/tmp', '/home/dev/proj'],
+  homes: [],
+};
 
 // Small alphabets so that siblings collide often and collapses actually happen.
 const name = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', '.env', 'x y', '*', 'q\\r');
 const ext = fc.constantFrom('.png', '.txt', '.js', '');
 const dir = fc.constantFrom(
-  '/srv/app', '/srv/app/views', '/srv/data/u1', '/srv/data/u2', '/srv/data/u3', '/srv/data/u4',
-  '/tmp', '/etc', '/etc/ssl', '/home/dev', '/home/dev/proj/data', '/root', '/', '/usr/lib',
+  '/srv/app',
+  '/srv/app/views',
+  '/srv/data/u1',
+  '/srv/data/u2',
+  '/srv/data/u3',
+  '/srv/data/u4',
+  '/tmp',
+  '/etc',
+  '/etc/ssl',
+  '/home/dev',
+  '/home/dev/proj/data',
+  '/root',
+  '/',
+  '/usr/lib',
 );
 const filePath = fc
   .tuple(dir, fc.array(name, { maxLength: 2 }), name, ext)
   .map(([d, mids, n, e]) => [d === '/' ? '' : d, ...mids, n + e].join('/'));
 const host = fc.constantFrom(
-  'a.cdn.example.com', 'b.cdn.example.com', 'c.cdn.example.com', 'd.cdn.example.com', 'a.com', 'b.com',
-  'c.com', 'x.example.co.uk', 'y.example.co.uk', 'z.example.co.uk', '127.0.0.1', '127.0.0.9', '[::1]',
+  'a.cdn.example.com',
+  'b.cdn.example.com',
+  'c.cdn.example.com',
+  'd.cdn.example.com',
+  'a.com',
+  'b.com',
+  'c.com',
+  'x.example.co.uk',
+  'y.example.co.uk',
+  'z.example.co.uk',
+  '127.0.0.1',
+  '127.0.0.9',
+  '[::1]',
 );
 const endpoint = fc.tuple(host, fc.constantFrom(443, 80, 5432)).map(([h, p]) => `${h}:${p}`);
 const command = fc
   .tuple(
     fc.constantFrom('/usr/bin/tar -czf', 'ping -c 1', 'gzip -k', 'git'),
-    fc.array(fc.constantFrom('1', '22', '/tmp/a.tgz', '/tmp/b.tgz', '/srv/data/u1/x.png', 'host', 'a;b', '$(id)', '`id`', '-x'), {
-      maxLength: 2,
-    }),
+    fc.array(
+      fc.constantFrom(
+        '1',
+        '22',
+        '/tmp/a.tgz',
+        '/tmp/b.tgz',
+        '/srv/data/u1/x.png',
+        'host',
+        'a;b',
+        '$(id)',
+        '`id`',
+        '-x',
+      ),
+      {
+        maxLength: 2,
+      },
+    ),
     fc.constantFrom('', ' ; rm -rf /', ' | nc 127.0.0.9 1', ' && id'),
   )
   .map(([exe, args, tail]) => `${exe} ${args.join(' ')}${tail}`.trim());
@@ -49,7 +90,11 @@ const runtimeFact = fc.oneof(
 const sqlFact = fc
   .tuple(
     scope,
-    fc.constantFrom('SELECT * FROM notes WHERE id = $1 AND owner = $2', 'SELECT 1', 'UPDATE notes SET body = $1 WHERE id = $2'),
+    fc.constantFrom(
+      'SELECT * FROM notes WHERE id = $1 AND owner = $2',
+      'SELECT 1',
+      'UPDATE notes SET body = $1 WHERE id = $2',
+    ),
     fc.constantFrom('$1', '$2'),
     fc.subarray(['=principal', '=request.params.id', '=result.t1.owner']),
     fc.constantFrom('1', '2', '3', 'active', 'x'),
@@ -61,9 +106,17 @@ const cspFact = fc.tuple(
   fc.constantFrom('/notes/:id', '/'),
   fc.constantFrom('img-src', 'script-src', 'font-src'),
   fc.constantFrom(
-    "'self'", 'https://a.cdn.example.com', 'https://b.cdn.example.com', 'https://c.cdn.example.com',
-    'https://cdn.example.org/js/a.js', 'https://cdn.example.org/js/b.js', 'https://cdn.example.org/js/c.js',
-    'https://a.com', 'https://b.com', 'https://c.com', 'data:',
+    "'self'",
+    'https://a.cdn.example.com',
+    'https://b.cdn.example.com',
+    'https://c.cdn.example.com',
+    'https://cdn.example.org/js/a.js',
+    'https://cdn.example.org/js/b.js',
+    'https://cdn.example.org/js/c.js',
+    'https://a.com',
+    'https://b.com',
+    'https://c.com',
+    'data:',
   ),
 );
 
@@ -121,7 +174,8 @@ test('simplify never widens into /, system or home directories, or above a regis
             assert.match(resource, /^\/(srv\/app|srv\/data|tmp|home\/dev\/proj)\//, resource);
           }
         }
-        if (rule[2] === 'net.connect') assert.doesNotMatch(resource, /^\*\.(com|co\.uk|example\.com):|^\*:/, resource);
+        if (rule[2] === 'net.connect')
+          assert.doesNotMatch(resource, /^\*\.(com|co\.uk|example\.com):|^\*:/, resource);
       }
     }),
     { numRuns: RUNS },
@@ -133,7 +187,10 @@ test('merge is commutative, associative and idempotent', () => {
     fc.property(facts, facts, facts, (x, y, z) => {
       const [a, b, c] = [policyFrom(x), policyFrom(y), policyFrom(z)];
       assert.ok(policy.equals(policy.merge(a, b), policy.merge(b, a)), 'commutative');
-      assert.ok(policy.equals(policy.merge(policy.merge(a, b), c), policy.merge(a, policy.merge(b, c))), 'associative');
+      assert.ok(
+        policy.equals(policy.merge(policy.merge(a, b), c), policy.merge(a, policy.merge(b, c))),
+        'associative',
+      );
       assert.ok(policy.equals(policy.merge(a, a), a), 'idempotent');
     }),
     { numRuns: RUNS },

@@ -25,7 +25,10 @@ const silent = createLogger({ level: 'silent' });
 
 test('a third-party module learns into its own policy section and then enforces it', async () => {
   const dir = project();
-  const learn = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=learn' } }), { autoFlush: false, logger: silent });
+  const learn = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=learn' } }), {
+    autoFlush: false,
+    logger: silent,
+  });
   mailer.scope = 'POST /invite';
   for (const to of ['ann@example.org', 'bob@example.org', 'cy@example.org']) mailer.send(to, 'hi');
   mailer.scope = '@background';
@@ -38,32 +41,46 @@ test('a third-party module learns into its own policy section and then enforces 
     mail: { '@background': ['ops@partner.test'], 'POST /invite': ['*@example.org'] },
   });
 
-  const enforce = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), { autoFlush: false, logger: silent });
+  const enforce = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), {
+    autoFlush: false,
+    logger: silent,
+  });
   try {
     mailer.sent.length = 0;
     mailer.scope = 'POST /invite';
     mailer.send('dee@example.org', 'hi'); // a new colleague at the learned domain
     assert.throws(
       () => mailer.send('mallory@evil.test', 'hi'),
-      (error) => isLeashError(error, 'ERR_LEASH_DENIED') && /scope=".*POST \/invite" recipient="mallory@evil\.test"/.test(error.message),
+      (error) =>
+        isLeashError(error, 'ERR_LEASH_DENIED') &&
+        /scope=".*POST \/invite" recipient="mallory@evil\.test"/.test(error.message),
     );
     mailer.scope = '@background';
     assert.throws(() => mailer.send('ann@example.org', 'hi'), /ERR_LEASH_DENIED|leash refused/);
-    assert.deepEqual(mailer.sent.map((m) => m.to), ['dee@example.org']);
+    assert.deepEqual(
+      mailer.sent.map((m) => m.to),
+      ['dee@example.org'],
+    );
   } finally {
     enforce.stop();
   }
   const violations = JSON.parse(readFileSync(join(dir, 'leash.violations.json'), 'utf8'));
   assert.deepEqual(
     violations.violations.map((v: { facts: string[]; count: number }) => [v.facts, v.count]),
-    [[['@background', 'ann@example.org'], 1], [['POST /invite', 'mallory@evil.test'], 1]],
+    [
+      [['@background', 'ann@example.org'], 1],
+      [['POST /invite', 'mallory@evil.test'], 1],
+    ],
   );
 });
 
 test('uninstalling a module restores the original API', async () => {
   const dir = project();
   const before = mailer.send;
-  const agent = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), { autoFlush: false, logger: silent });
+  const agent = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), {
+    autoFlush: false,
+    logger: silent,
+  });
   assert.notEqual(mailer.send, before);
   agent.stop();
   assert.equal(mailer.send, before);

@@ -26,7 +26,9 @@ function out(text: string): void {
 }
 
 export function registerPolicyCommands(program: Command): void {
-  const group = program.command('policy').description('read, compare, combine and review policy files');
+  const group = program
+    .command('policy')
+    .description('read, compare, combine and review policy files');
 
   group
     .command('show')
@@ -34,14 +36,22 @@ export function registerPolicyCommands(program: Command): void {
     .argument('[file]', 'policy file (default: from config, else leash.policy.json)')
     .option('-m, --module <name>', 'only this module')
     .option('-s, --scope <scope>', 'only this scope (route) or page')
-    .action(async (file: string | undefined, options: { module?: string; scope?: string }, command: Command) => {
-      const context = await contextOf(command);
-      if (options.module !== undefined && !context.modules.has(options.module)) {
-        throw usage(`unknown module ${JSON.stringify(options.module)} (known: ${[...context.modules.keys()].join(', ')})`);
-      }
-      const p = readPolicyFile(context, policyPath(context, file));
-      out(renderPolicy(p, context.modules, options));
-    });
+    .action(
+      async (
+        file: string | undefined,
+        options: { module?: string; scope?: string },
+        command: Command,
+      ) => {
+        const context = await contextOf(command);
+        if (options.module !== undefined && !context.modules.has(options.module)) {
+          throw usage(
+            `unknown module ${JSON.stringify(options.module)} (known: ${[...context.modules.keys()].join(', ')})`,
+          );
+        }
+        const p = readPolicyFile(context, policyPath(context, file));
+        out(renderPolicy(p, context.modules, options));
+      },
+    );
 
   group
     .command('diff')
@@ -57,11 +67,16 @@ export function registerPolicyCommands(program: Command): void {
       if (options.json) {
         out(JSON.stringify({ added: added.map(toJson), removed: removed.map(toJson) }, null, 2));
       } else if (added.length === 0) {
-        out(`${b} grants nothing that ${a} does not${removed.length > 0 ? ` (it drops ${removed.length} rule${removed.length === 1 ? '' : 's'})` : ''}`);
+        out(
+          `${b} grants nothing that ${a} does not${removed.length > 0 ? ` (it drops ${removed.length} rule${removed.length === 1 ? '' : 's'})` : ''}`,
+        );
       } else {
         out(`${b} grants ${added.length} rule${added.length === 1 ? '' : 's'} that ${a} does not:`);
         out(renderRules(added).replace(/^/gm, `  ${paint('green', '+')} `));
-        if (removed.length > 0) out(`and drops ${removed.length}:\n${renderRules(removed).replace(/^/gm, `  ${paint('red', '-')} `)}`);
+        if (removed.length > 0)
+          out(
+            `and drops ${removed.length}:\n${renderRules(removed).replace(/^/gm, `  ${paint('red', '-')} `)}`,
+          );
       }
       process.exitCode = added.length > 0 ? 1 : 0;
     });
@@ -73,7 +88,9 @@ export function registerPolicyCommands(program: Command): void {
     .requiredOption('-o, --output <file>', 'where to write the merged policy')
     .action(async (files: string[], options: { output: string }, command: Command) => {
       const context = await contextOf(command);
-      const merged = files.map((f) => readPolicyFile(context, f)).reduce(policy.merge, policy.emptyPolicy());
+      const merged = files
+        .map((f) => readPolicyFile(context, f))
+        .reduce(policy.merge, policy.emptyPolicy());
       writeFileAtomicSync(policyPath(context, options.output), serializePolicy(merged));
       out(`wrote ${options.output}: ${policy.countRules(merged)} rules from ${files.length} files`);
     });
@@ -84,25 +101,38 @@ export function registerPolicyCommands(program: Command): void {
     .argument('[file]', 'policy file (default: from config)')
     .option('-o, --output <file>', 'write here instead of in place')
     .option('-t, --threshold <n>', 'distinct siblings needed to collapse', parseThreshold)
-    .action(async (file: string | undefined, options: { output?: string; threshold?: number }, command: Command) => {
-      const context = await contextOf(command);
-      const simplifyOptions = { ...context.config.simplify, ...(options.threshold ? { threshold: options.threshold } : {}) };
-      const source = policyPath(context, file);
-      const before = readPolicyFile(context, source);
-      let after: policy.Policy;
-      if (options.output === undefined) {
-        const store = createFileStore({ file: source, modules: context.modules });
-        after = store.update((current) => policy.simplify(current, simplifyOptions));
-      } else {
-        after = policy.simplify(before, simplifyOptions);
-        writeFileAtomicSync(policyPath(context, options.output), serializePolicy(after));
-      }
-      out(`${display(context, options.output ?? source)}: ${policy.countRules(before)} → ${policy.countRules(after)} rules`);
-    });
+    .action(
+      async (
+        file: string | undefined,
+        options: { output?: string; threshold?: number },
+        command: Command,
+      ) => {
+        const context = await contextOf(command);
+        const simplifyOptions = {
+          ...context.config.simplify,
+          ...(options.threshold ? { threshold: options.threshold } : {}),
+        };
+        const source = policyPath(context, file);
+        const before = readPolicyFile(context, source);
+        let after: policy.Policy;
+        if (options.output === undefined) {
+          const store = createFileStore({ file: source, modules: context.modules });
+          after = store.update((current) => policy.simplify(current, simplifyOptions));
+        } else {
+          after = policy.simplify(before, simplifyOptions);
+          writeFileAtomicSync(policyPath(context, options.output), serializePolicy(after));
+        }
+        out(
+          `${display(context, options.output ?? source)}: ${policy.countRules(before)} → ${policy.countRules(after)} rules`,
+        );
+      },
+    );
 
   group
     .command('lint')
-    .description('validate a policy and warn about rules broader than leash would learn; exit 2 when invalid, 1 on warnings')
+    .description(
+      'validate a policy and warn about rules broader than leash would learn; exit 2 when invalid, 1 on warnings',
+    )
     .argument('[file]', 'policy file (default: from config)')
     .action(async (file: string | undefined, _options: unknown, command: Command) => {
       const context = await contextOf(command);
@@ -112,48 +142,67 @@ export function registerPolicyCommands(program: Command): void {
       for (const w of warnings) {
         out(`${paint('yellow', 'warning')} ${w.module}: ${w.path.join(' › ')}: ${w.message}`);
       }
-      out(`${display(context, path)}: ${policy.countRules(p)} rules, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`);
+      out(
+        `${display(context, path)}: ${policy.countRules(p)} rules, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`,
+      );
       process.exitCode = warnings.length > 0 ? 1 : 0;
     });
 
   group
     .command('review')
-    .description('list violations recorded in report and enforce mode; --approve adds them to the policy')
+    .description(
+      'list violations recorded in report and enforce mode; --approve adds them to the policy',
+    )
     .argument('[file]', 'policy file (default: from config)')
     .option('--approve', 'add the listed violations to the policy and clear them')
     .option('-m, --module <name>', 'only this module')
     .option('-s, --scope <scope>', 'only violations whose first fact (the scope) is this')
-    .action(async (file: string | undefined, options: { approve?: boolean; module?: string; scope?: string }, command: Command) => {
-      const context = await contextOf(command);
-      const store = createFileStore({ file: policyPath(context, file), modules: context.modules });
-      const picked = (v: { module: string; facts: readonly string[] }) =>
-        (options.module === undefined || v.module === options.module) &&
-        (options.scope === undefined || v.facts[0] === options.scope);
-      const violations = store.loadViolations().filter(picked);
-      if (violations.length === 0) {
-        out('no recorded violations');
-        return;
-      }
-      for (const v of violations) {
-        out(`${v.module}: ${v.facts.join(' › ')}  ${paint('dim', `${v.mode}, ${v.count}×, last ${v.lastSeen}`)}`);
-      }
-      if (!options.approve) {
-        out(`${violations.length} violation${violations.length === 1 ? '' : 's'}; run with --approve to add them to the policy`);
-        return;
-      }
-      store.update((current) => {
-        const modules = new Map(current.modules);
-        for (const v of violations) {
-          const t = policy.treeFor(modules, v.module, context.modules);
-          const fresh = tree.createTree(t.kind);
-          tree.add(fresh, v.facts);
-          modules.set(v.module, tree.merge(t, fresh));
+    .action(
+      async (
+        file: string | undefined,
+        options: { approve?: boolean; module?: string; scope?: string },
+        command: Command,
+      ) => {
+        const context = await contextOf(command);
+        const store = createFileStore({
+          file: policyPath(context, file),
+          modules: context.modules,
+        });
+        const picked = (v: { module: string; facts: readonly string[] }) =>
+          (options.module === undefined || v.module === options.module) &&
+          (options.scope === undefined || v.facts[0] === options.scope);
+        const violations = store.loadViolations().filter(picked);
+        if (violations.length === 0) {
+          out('no recorded violations');
+          return;
         }
-        return { version: policy.POLICY_VERSION, modules };
-      });
-      store.updateViolations((current) => current.filter((v) => !picked(v)));
-      out(`approved ${violations.length} violation${violations.length === 1 ? '' : 's'} into ${display(context, store.location)}`);
-    });
+        for (const v of violations) {
+          out(
+            `${v.module}: ${v.facts.join(' › ')}  ${paint('dim', `${v.mode}, ${v.count}×, last ${v.lastSeen}`)}`,
+          );
+        }
+        if (!options.approve) {
+          out(
+            `${violations.length} violation${violations.length === 1 ? '' : 's'}; run with --approve to add them to the policy`,
+          );
+          return;
+        }
+        store.update((current) => {
+          const modules = new Map(current.modules);
+          for (const v of violations) {
+            const t = policy.treeFor(modules, v.module, context.modules);
+            const fresh = tree.createTree(t.kind);
+            tree.add(fresh, v.facts);
+            modules.set(v.module, tree.merge(t, fresh));
+          }
+          return { version: policy.POLICY_VERSION, modules };
+        });
+        store.updateViolations((current) => current.filter((v) => !picked(v)));
+        out(
+          `approved ${violations.length} violation${violations.length === 1 ? '' : 's'} into ${display(context, store.location)}`,
+        );
+      },
+    );
 }
 
 function toJson([module, rule]: readonly [string, readonly string[]]) {
@@ -162,7 +211,8 @@ function toJson([module, rule]: readonly [string, readonly string[]]) {
 
 function parseThreshold(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 2) throw usage(`--threshold must be an integer ≥ 2, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 2)
+    throw usage(`--threshold must be an integer ≥ 2, got ${JSON.stringify(value)}`);
   return n;
 }
 

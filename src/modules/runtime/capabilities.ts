@@ -22,7 +22,10 @@ export const CAPABILITIES = {
   'worker.start': { resource: path, summary: 'start a worker thread from this file' },
   'addon.load': { resource: path, summary: 'load a native addon' },
   'wasi.start': { resource: literalKind({ name: 'wasi' }), summary: 'start a WASI instance' },
-  'env.read': { resource: literalKind({ name: 'variable' }), summary: 'read an environment variable' },
+  'env.read': {
+    resource: literalKind({ name: 'variable' }),
+    summary: 'read an environment variable',
+  },
 } as const satisfies Record<string, { resource: Kind; summary: string }>;
 
 export type Capability = keyof typeof CAPABILITIES;
@@ -35,5 +38,7 @@ export const capabilityKind: Kind = literalKind({
   name: 'capability',
   child: (key) => (isCapability(key) ? CAPABILITIES[key].resource : null),
   validate: (key) =>
-    isCapability(key) ? undefined : `unknown capability; expected one of ${Object.keys(CAPABILITIES).join(', ')}`,
+    isCapability(key)
+      ? undefined
+      : `unknown capability; expected one of ${Object.keys(CAPABILITIES).join(', ')}`,
 });
