@@ -3,10 +3,11 @@
  * Installs every HTTP adapter: request scopes for node:http, and route templates for the
  * frameworks leash knows.
  */
-import { installHttpAdapter } from './node-http/adapter.ts';
+import { expressRoute } from './express/route-of.ts';
+import { addRouteResolver, installHttpAdapter } from './node-http/adapter.ts';
 
 export function installAdapters(): () => void {
-  const uninstalls = [installHttpAdapter()];
+  const uninstalls = [installHttpAdapter(), addRouteResolver(expressRoute)];
   return () => {
     for (const uninstall of uninstalls.reverse()) uninstall();
   };

@@ -40,7 +40,11 @@ export function readPolicyFile(context: CliContext, file: string): Policy {
       (error as NodeJS.ErrnoException).code === 'ENOENT'
         ? 'no such file'
         : (error as Error).message;
-    throw new LeashError('ERR_LEASH_POLICY_IO', `${display(context, path)}: cannot read policy: ${reason}`, { file: path });
+    throw new LeashError(
+      'ERR_LEASH_POLICY_IO',
+      `${display(context, path)}: cannot read policy: ${reason}`,
+      { file: path },
+    );
   }
   return parsePolicy(text, { file: display(context, path), modules: context.modules });
 }

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isLeashError } from '../errors.ts';
+import { registerExportCommands } from './commands/export.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
+import { registerRunCommands } from './commands/run.ts';
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -29,7 +31,9 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (text, write) => write(text.startsWith('error:') ? `leash: ${text}` : text),
     });
+  registerRunCommands(program);
   registerPolicyCommands(program);
+  registerExportCommands(program);
   return program;
 }
 

@@ -161,24 +161,48 @@ function step(
   return ok;
 }
 
+// Scoring every rule is linear in the policy; refusals are rare, and the cap keeps a flood of
+// refused calls against a huge policy cheap.
+const NEAREST_SCAN_LIMIT = 2000;
+
+/** The rule agreeing with the facts at the most positions (earlier positions break ties). */
 function nearestRule(tree: PolicyTree, facts: Facts): Rule | undefined {
-  // Follow matching keys as deep as they go, then complete with the first rule below.
-  let node = tree.root;
-  let kind: Kind | null = tree.kind;
-  const prefix: string[] = [];
-  for (const fact of facts) {
-    if (kind === null) break;
-    let found: string | undefined;
-    const exactKey = kind.key(fact);
-    if (node.children.has(exactKey)) found = exactKey;
-    else found = node.patternKeys(kind).find((key) => kind!.matches(key, fact));
-    if (found === undefined) break;
-    prefix.push(found);
-    node = node.children.get(found)!;
-    kind = kind.child(found);
-  }
-  for (const rule of rulesFrom(node, prefix)) return rule;
-  return undefined;
+  let best: Rule | undefined;
+  let bestScore = -1;
+  let scanned = 0;
+  const walk = (
+    node: PolicyNode,
+    kind: Kind | null,
+    depth: number,
+    path: string[],
+    score: number,
+  ): void => {
+    if (scanned >= NEAREST_SCAN_LIMIT) return;
+    if (node.children.size === 0 || kind === null) {
+      scanned++;
+      if (path.length > 0 && score > bestScore) {
+        best = [...path];
+        bestScore = score;
+      }
+      return;
+    }
+    const fact = facts[depth];
+    for (const key of [...node.children.keys()].sort()) {
+      // Weight earlier positions more: the same scope and package matter more than the resource.
+      const hit = fact !== undefined && (key === kind.key(fact) || kind.matches(key, fact));
+      path.push(key);
+      walk(
+        node.children.get(key)!,
+        kind.child(key),
+        depth + 1,
+        path,
+        score + (hit ? 2 ** (facts.length - depth) : 0),
+      );
+      path.pop();
+    }
+  };
+  walk(tree.root, tree.kind, 0, [], 0);
+  return bestScore > 0 ? best : undefined;
 }
 
 /** Every rule of the tree, in sorted key order. */

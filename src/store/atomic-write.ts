@@ -38,7 +38,7 @@ export function writeFileAtomicSync(path: string, text: string): void {
     fd = openSync(temp, 'wx', mode ?? 0o666);
     if (mode !== undefined) fchmodSync(fd, mode);
     writeFileSync(fd, text);
-    fsyncSync(fd);
+    syncFile(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(temp, target);
@@ -123,11 +123,24 @@ function existingMode(path: string): number | undefined {
   }
 }
 
+/**
+ * fsync, except where Node's permission model forbids it (`--permission`, and even
+ * `--permission-audit`, disable the fsync family): the rename still never leaves a partial file
+ * behind a crashed process; only durability across a power loss is given up there.
+ */
+function syncFile(fd: number): void {
+  try {
+    fsyncSync(fd);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_ACCESS_DENIED') throw error;
+  }
+}
+
 function syncDirectory(dir: string, path: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
-    fsyncSync(fd);
+    syncFile(fd);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // Some platforms and file systems cannot open or sync a directory (Windows: EPERM/EISDIR).

@@ -59,14 +59,18 @@ export function createRuntimeContext(
     appRoot,
     use,
     check: (capability, resource) =>
-      decide(capability, resource, capability === 'fs.read' && isLoaderCall(), true),
+      decide(capability, resource, capability === 'fs.read' && isLoaderCall(packages), true),
     observe: (capability, resource) =>
-      decide(capability, resource, capability === 'fs.read' && isLoaderCall(), false),
+      decide(capability, resource, capability === 'fs.read' && isLoaderCall(packages), false),
   };
 }
 
-/** Whether Node's module loader is on the stack (require, import, package.json probes). */
-function isLoaderCall(): boolean {
+/**
+ * Whether the read is the module loader's own (require, import, package.json probes): a loader
+ * frame comes before any frame of the service's code. Top-level code of a module being evaluated
+ * also has loader frames below it, so only the frames above the first foreign one count.
+ */
+function isLoaderCall(packages: PackageResolver): boolean {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   Error.prepareStackTrace = (_, sites) => sites;
@@ -78,7 +82,10 @@ function isLoaderCall(): boolean {
   Error.stackTraceLimit = limit;
   for (const site of sites) {
     const file = site.getFileName();
-    if (file?.startsWith('node:internal/modules/')) return true;
+    if (file === undefined || file === null) continue;
+    if (file.startsWith('node:internal/modules/')) return true;
+    if (file.startsWith('node:')) continue;
+    if (packages.ofFile(file) !== undefined) return false;
   }
   return false;
 }

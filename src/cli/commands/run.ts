@@ -1,0 +1,202 @@
+/**
+ * @module
+ * `leash learn|report|enforce -- <cmd…>` and `leash ci -- <test cmd…>`: run any command with the
+ * agent preloaded through NODE_OPTIONS (so forked Node children carry it too), pass signals through
+ * and come back with the command's exit status.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import * as policy from '../../core/policy.ts';
+import { LeashError } from '../../errors.ts';
+import { agentPaths, compileNodePermissions } from '../../modules/runtime/exporters/node-flags.ts';
+import { createFileStore } from '../../store/file-store.ts';
+import { type CliContext, cliContext, display, policyPath } from '../context.ts';
+import { paint, renderRules } from '../render.ts';
+
+/** The preload, as a file path: the compiled one in a package, the source in a checkout. */
+function registerPath(): string {
+  const own = fileURLToPath(import.meta.url);
+  return fileURLToPath(
+    new URL(own.endsWith('.ts') ? '../../register.ts' : '../../register.js', import.meta.url),
+  );
+}
+
+/** Quotes one NODE_OPTIONS word (Node splits NODE_OPTIONS on spaces, honouring double quotes). */
+function nodeOption(word: string): string {
+  return /[\s"\\]/.test(word) ? `"${word.replace(/(["\\])/g, '\\$1')}"` : word;
+}
+
+export type Layer = 'both' | 'process' | 'node';
+
+export interface RunOptions {
+  readonly mode: 'learn' | 'report' | 'enforce';
+  readonly command: readonly string[];
+  readonly policyFile: string;
+  /** enforce only: which layers refuse. */
+  readonly layer?: Layer;
+  readonly context: CliContext;
+}
+
+/** The environment a wrapped command runs with. */
+export function runEnvironment(options: RunOptions): NodeJS.ProcessEnv {
+  const { mode, policyFile, context } = options;
+  const layer = options.layer ?? 'both';
+  const words = [`--import=${registerPath()}`];
+  if (mode === 'learn') words.push('--permission-audit');
+  if (mode === 'enforce' && layer !== 'process') {
+    const store = createFileStore({ file: policyFile, modules: context.modules });
+    const extra = agentPaths({ file: context.config.file, policyFile });
+    const compiled = compileNodePermissions(store.load(), {
+      extraRead: extra.read,
+      extraWrite: extra.write,
+    });
+    for (const warning of compiled.warnings) process.stderr.write(`leash: ${warning}\n`);
+    words.push(...compiled.flags);
+  }
+  const existing = process.env.NODE_OPTIONS?.trim();
+  return {
+    ...process.env,
+    NODE_OPTIONS: [existing, ...words.map(nodeOption)].filter(Boolean).join(' '),
+    // Node's flags alone: the agent stays out of the way.
+    LEASH_MODE: mode === 'enforce' && layer === 'node' ? 'off' : mode,
+    LEASH_POLICY: policyFile,
+    ...(context.config.file === undefined ? {} : { LEASH_CONFIG: context.config.file }),
+  };
+}
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+/** Runs the command; resolves with the exit code to use (128 + n when it died by signal n). */
+export function runWrapped(command: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [file, ...args] = command;
+  if (file === undefined)
+    throw new LeashError(
+      'ERR_LEASH_USAGE',
+      'missing the command to run: leash <mode> -- <command…>',
+    );
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'inherit', env });
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    const done = (code: number) => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+      resolve(code);
+    };
+    child.on('error', (error) => {
+      process.stderr.write(`leash: cannot run ${file}: ${error.message}\n`);
+      done(127);
+    });
+    child.on('exit', (code, signal) => {
+      if (signal !== null) {
+        done(128 + (constants.signals[signal] ?? 0));
+      } else done(code ?? 1);
+    });
+  });
+}
+
+interface Globals {
+  config?: string;
+}
+
+export function registerRunCommands(program: Command): void {
+  for (const mode of ['learn', 'report', 'enforce'] as const) {
+    const description = {
+      learn: 'run a command, recording every privilege it uses into the policy',
+      report: 'run a command, logging (once each) the privilege uses the policy does not grant',
+      enforce: 'run a command, refusing every privilege use the policy does not grant',
+    }[mode];
+    const command = program
+      .command(mode)
+      .description(description)
+      .argument('<command...>', 'the service command, after --, e.g. -- node server.js')
+      .option('-p, --policy <file>', 'policy file (default: from config, else leash.policy.json)');
+    if (mode === 'enforce') {
+      command.option(
+        '--layer <layer>',
+        "which layers refuse: 'both' (default), 'process' (leash's in-process checks only) or 'node' (Node's --permission flags only)",
+        parseLayer,
+        'both' as Layer,
+      );
+    }
+    command.action(
+      async (argv: string[], options: { policy?: string; layer?: Layer }, cmd: Command) => {
+        const context = await cliContext(cmd.optsWithGlobals<Globals>());
+        const policyFile = policyPath(context, options.policy);
+        const env = runEnvironment({
+          mode,
+          command: argv,
+          policyFile,
+          context,
+          ...(options.layer ? { layer: options.layer } : {}),
+        });
+        process.exitCode = await runWrapped(argv, env);
+      },
+    );
+  }
+
+  program
+    .command('ci')
+    .description(
+      'run the tests learning into a temporary policy; exit 1 listing every privilege the committed policy does not grant',
+    )
+    .argument('<command...>', 'the test command, after --, e.g. -- npm test')
+    .option(
+      '-p, --policy <file>',
+      'the committed policy (default: from config, else leash.policy.json)',
+    )
+    .action(async (argv: string[], options: { policy?: string }, cmd: Command) => {
+      const context = await cliContext(cmd.optsWithGlobals<Globals>());
+      const committedFile = policyPath(context, options.policy);
+      const committed = createFileStore({ file: committedFile, modules: context.modules }).load();
+      const dir = mkdtempSync(join(tmpdir(), 'leash-ci-'));
+      try {
+        const learnedFile = join(dir, 'learned.policy.json');
+        const env = runEnvironment({
+          mode: 'learn',
+          command: argv,
+          policyFile: learnedFile,
+          context,
+        });
+        const status = await runWrapped(argv, env);
+        if (status !== 0) {
+          process.stderr.write(
+            `leash: the test command failed (exit ${status}); not comparing policies\n`,
+          );
+          process.exitCode = status;
+          return;
+        }
+        const learned = createFileStore({ file: learnedFile, modules: context.modules }).load();
+        const added = policy.allRules(policy.subtract(learned, committed));
+        if (added.length === 0) {
+          process.stdout.write(
+            `leash ci: the tests needed nothing that ${display(context, committedFile)} does not grant\n`,
+          );
+          process.exitCode = 0;
+          return;
+        }
+        process.stdout.write(
+          `leash ci: the tests needed ${added.length} privilege${added.length === 1 ? '' : 's'} that ${display(context, committedFile)} does not grant:\n`,
+        );
+        process.stdout.write(`${renderRules(added).replace(/^/gm, `  ${paint('green', '+')} `)}\n`);
+        process.stdout.write(
+          'learn them with `leash learn -- <cmd>` and commit the policy after review\n',
+        );
+        process.exitCode = 1;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+}
+
+function parseLayer(value: string): Layer {
+  if (value === 'both' || value === 'process' || value === 'node') return value;
+  throw new LeashError(
+    'ERR_LEASH_USAGE',
+    `--layer must be both, process or node, got ${JSON.stringify(value)}`,
+  );
+}
