@@ -1,0 +1,33 @@
+/**
+ * @module
+ * Entry point: `node examples/service/server.ts`. Reads the configuration from the environment
+ * (PORT, DATA_DIR, PARTNER_URL, METADATA_URL, SESSION_SECRET), opens the database, listens on
+ * 127.0.0.1 and prints `listening on http://127.0.0.1:<port>` once ready.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import { openDatabase } from './db.ts';
+
+const config = loadConfig(process.env);
+mkdirSync(config.uploadsDir, { recursive: true });
+const db = openDatabase(join(config.dataDir, 'notes.db'));
+const server = createServer(createApp(config, db));
+
+server.listen(config.port, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  console.log(`listening on http://127.0.0.1:${port}`);
+});
+
+function shutdown(): void {
+  server.close(() => {
+    db.close();
+    process.exit(0);
+  });
+  server.closeAllConnections();
+}
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);
