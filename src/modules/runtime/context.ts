@@ -28,9 +28,11 @@ export function createRuntimeContext(
   packages: PackageResolver,
   appRoot: string,
 ): RuntimeContext {
-  const nodeModules = `${appRoot}${sep}node_modules`;
+  // Node resolves packages from every ancestor's node_modules, so a loader read there folds into
+  // that node_modules; the app's own files fold into the app directory.
   const fold = (resource: string): string => {
-    if (resource.startsWith(`${nodeModules}${sep}`)) return `${escapeGlob(nodeModules)}/**`;
+    const at = resource.indexOf(`${sep}node_modules${sep}`);
+    if (at !== -1) return `${escapeGlob(resource.slice(0, at))}/node_modules/**`;
     if (resource.startsWith(`${appRoot}${sep}`)) return `${escapeGlob(appRoot)}/**`;
     return resource;
   };
