@@ -1,0 +1,110 @@
+/**
+ * @module
+ * `npm run demo`: leash's main job on the bundled example service, with embedded defaults.
+ * Learns from the learning workload, shows the policy, restarts the service enforcing, replays a
+ * held-out workload of different legitimate requests and four attacks, and says what passed and
+ * which layer refused what. Everything runs on loopback, in a temporary directory.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { styleText } from 'node:util';
+import { startExample } from '../examples/service/start.ts';
+import { attacks, heldOutWorkload, learningWorkload } from '../examples/service/workload.ts';
+
+const BIN = fileURLToPath(new URL('../bin/leash.js', import.meta.url));
+const SERVICE_DIR = fileURLToPath(new URL('../examples/service/', import.meta.url));
+const say = (text = '') => process.stdout.write(`${text}\n`);
+const bold = (text: string) => styleText('bold', text, { stream: process.stdout });
+const good = (text: string) => styleText('green', text, { stream: process.stdout });
+const bad = (text: string) => styleText('red', text, { stream: process.stdout });
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'leash-demo-'));
+const dataDir = join(work, 'data');
+const policyFile = join(work, 'leash.policy.json');
+const ports = { server: await freePort(), partner: await freePort() };
+
+const start = (mode: string, ...options: string[]) =>
+  startExample({
+    dataDir,
+    cwd: SERVICE_DIR,
+    ports,
+    env: { LEASH_CONFIG: '', LEASH_MODE: '' },
+    wrap: (command) => [
+      process.execPath,
+      BIN,
+      mode,
+      ...options,
+      '--policy',
+      policyFile,
+      '--',
+      ...command,
+    ],
+  });
+
+/** Which layer refused, from the answer the attacker got. */
+function refusedBy(evidence: string): string {
+  if (evidence.includes('leash refused')) return "leash's in-process check (ERR_LEASH_DENIED)";
+  if (/ERR_ACCESS_DENIED|Access to this API/.test(evidence))
+    return "Node's permission model (ERR_ACCESS_DENIED)";
+  if (evidence.includes('fetch failed'))
+    return "leash's in-process check (the connection was never opened)";
+  return 'refused';
+}
+
+say(bold('leash demo: least privilege for the example notes service'));
+say(`Express 5 + SQLite + uploads + a partner API + a tar export job; work directory ${work}`);
+say();
+
+say(bold('1. Learn') + `   leash learn -- node examples/service/server.ts`);
+let service = await start('learn');
+const learned = await learningWorkload(service.base);
+await service.stop();
+say(`   learning workload: ${learned.requests} requests, ${learned.failures.length} failures`);
+const show = spawnSync(process.execPath, [BIN, 'policy', 'show', policyFile], { encoding: 'utf8' });
+say();
+say(show.stdout.replace(/^/gm, '   '));
+
+for (const [title, layer] of [
+  ["2. Enforce with both layers (Node's --permission flags + leash in process)", 'both'],
+  ["3. For comparison: Node's flags alone", 'node'],
+] as const) {
+  say(bold(title));
+  service = await start('enforce', `--layer=${layer}`);
+  const held = await heldOutWorkload(service.base);
+  say(
+    `   held-out workload (other users, files, cities, exports): ${held.requests} requests, ` +
+      (held.failures.length === 0 ? good('0 refused') : bad(`${held.failures.length} failed`)),
+  );
+  for (const failure of held.failures)
+    say(`     ${failure.method} ${failure.path}: ${failure.status} ${failure.reason ?? ''}`);
+  const attackDir = mkdtempSync(join(work, 'attack-'));
+  for (const attack of attacks(service.base, {
+    tmpDir: attackDir,
+    metadataBase: service.metadataBase,
+  })) {
+    const result = await attack.run();
+    const verdict = result.succeeded
+      ? bad('GOT THROUGH')
+      : good(`refused by ${refusedBy(result.evidence)}`);
+    say(`   ${attack.name.padEnd(18)} ${attack.description}\n   ${''.padEnd(18)} ${verdict}`);
+  }
+  await service.stop();
+  say();
+}
+
+const policyText = readFileSync(policyFile, 'utf8');
+say(`The policy is ${policyFile} (${policyText.split('\n').length} lines); try:`);
+say(`  node bin/leash.js policy show ${policyFile}`);
+say(`  node bin/leash.js export systemd --policy ${policyFile}`);
