@@ -76,7 +76,8 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
     const uninstall = module.install?.(host);
     if (uninstall) uninstalls.push(uninstall);
   }
-  if (hosts.size > 0) uninstalls.unshift(installAdapters((message) => logger.warn({ event: 'unpatched' }, message)));
+  if (hosts.size > 0)
+    uninstalls.unshift(installAdapters((message) => logger.warn({ event: 'unpatched' }, message)));
   if (options.autoFlush !== false && hosts.size > 0) learner.start();
   let stopped = false;
   return {

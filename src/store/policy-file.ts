@@ -155,7 +155,10 @@ interface Issue {
  * A tree value matches neither an array nor an object, so zod reports a union failure at every
  * level above the mistake; the useful one is the deepest (branch paths are relative).
  */
-function deepestIssue(issue: Issue, prefix: readonly (string | number)[]): { path: (string | number)[]; message: string } {
+function deepestIssue(
+  issue: Issue,
+  prefix: readonly (string | number)[],
+): { path: (string | number)[]; message: string } {
   const here = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
   let best = { path: here, message: issue.message };
   if (issue.code !== 'invalid_union') return best;
