@@ -17,6 +17,8 @@ export interface RequestState {
   principal?: unknown;
   /** The request object of the framework, for modules that read inputs. */
   readonly request: unknown;
+  /** The response, so per-request memory can be dropped when it closes. */
+  readonly response?: unknown;
 }
 
 const storage = new AsyncLocalStorage<RequestState>();

@@ -36,7 +36,7 @@ export function writeFileAtomicSync(path: string, text: string): void {
   try {
     const mode = existingMode(target);
     fd = openSync(temp, 'wx', mode ?? 0o666);
-    if (mode !== undefined) fchmodSync(fd, mode);
+    if (mode !== undefined) keepMode(fd, mode);
     writeFileSync(fd, text);
     syncFile(fd);
     closeSync(fd);
@@ -120,6 +120,18 @@ function existingMode(path: string): number | undefined {
     return statSync(path).mode & 0o7777;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Gives the new file the old one's mode; under Node's permission model fchmod is disabled, and
+ * the file keeps the mode `openSync` gave it (the same mode, less the umask).
+ */
+function keepMode(fd: number, mode: number): void {
+  try {
+    fchmodSync(fd, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_ACCESS_DENIED') throw error;
   }
 }
 

@@ -59,8 +59,16 @@ before(async () => {
     (await get(service.base, `/fetch?url=${encodeURIComponent(partnerUrl)}`)).body,
     'partner',
   );
+  // A second learning run rewrites the existing policy, under Node's permission-audit model.
+  const again = await startUnder(['learn', '--', process.execPath, SERVICE], {
+    cwd: dir,
+    env: env(),
+  });
+  assert.equal((await get(again.base, '/notes/1')).status, 200);
+  await again.stop();
   const { signal } = await service.stop();
   assert.equal(signal, null, 'leash itself exits with a code when the service dies by a signal');
+  for (const run of [service, again]) assert.doesNotMatch(run.stderr(), /could not save/);
 });
 
 after(() => {

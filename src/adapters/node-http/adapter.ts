@@ -50,7 +50,7 @@ export function installHttpAdapter(): () => void {
     proto.emit = function (this: http.Server, event, ...args) {
       if (event !== 'request') return original.call(this, event, ...args);
       const request = args[0] as http.IncomingMessage;
-      const state = { scope: routeOf(this, request), request };
+      const state = { scope: routeOf(this, request), request, response: args[1] };
       return runInRequest(state, () => original.call(this, event, ...args));
     } as Emit;
     restore.push(() => {

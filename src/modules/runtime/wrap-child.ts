@@ -42,7 +42,8 @@ const COMMANDS: Record<string, (args: readonly unknown[]) => string> = {
   fork: (args) => {
     const { file, rest, options } = argv(args);
     const execPath = (options as { execPath?: string } | undefined)?.execPath ?? process.execPath;
-    return quote([execPath, pathOf(file) ?? file, ...rest]);
+    // fork takes a path or a file: URL; pathOf reads both (String(url) would not).
+    return quote([execPath, pathOf(args[0]) ?? file, ...rest]);
   },
 };
 

@@ -94,6 +94,13 @@ function checkArgs(
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
+/**
+ * Depth of wrapped sync calls in progress. Some sync functions call other exported ones (Node's
+ * `readFileSync` opens with `fs.openSync`): the outer call was checked, the inner one is the same
+ * use and must not be checked, or counted, twice.
+ */
+let syncDepth = 0;
+
 function wrapSync(
   name: string,
   original: AnyFunction,
@@ -101,14 +108,21 @@ function wrapSync(
   accesses: readonly Access[],
 ): AnyFunction {
   const wrapped = function (this: unknown, ...args: unknown[]) {
-    if (name === 'existsSync') {
-      try {
-        checkArgs(context, accesses, args);
-      } catch {
-        return false;
-      }
-    } else checkArgs(context, accesses, args);
-    return original.apply(this, args);
+    if (syncDepth === 0) {
+      if (name === 'existsSync') {
+        try {
+          checkArgs(context, accesses, args);
+        } catch {
+          return false;
+        }
+      } else checkArgs(context, accesses, args);
+    }
+    syncDepth++;
+    try {
+      return original.apply(this, args);
+    } finally {
+      syncDepth--;
+    }
   };
   return copyProperties(wrapped, original);
 }
