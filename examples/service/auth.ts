@@ -3,10 +3,9 @@
  * Sessions (express-session, in-memory store) and the login routes. The logged-in user's name is
  * `req.session.user`: the principal that owns notes, uploads and export jobs.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
-import { findPasswordHash } from './db.ts';
+import type { Store } from './db.ts';
 import { verifyPassword } from './users.ts';
 
 declare module 'express-session' {
@@ -40,23 +39,28 @@ export function requireUser(req: Request, res: Response, next: NextFunction): vo
   next();
 }
 
-export function registerAuth(app: Express, db: DatabaseSync): void {
+/** Logs the request's session in as `user`, with a fresh session id. */
+export async function startSession(req: Request, user: string): Promise<void> {
+  // A fresh session id at login, so a session id planted before login is worthless.
+  await new Promise<void>((resolve, reject) =>
+    req.session.regenerate((error: unknown) => (error ? reject(error) : resolve())),
+  );
+  req.session.user = user;
+}
+
+export function registerAuth(app: Express, store: Store): void {
   app.post('/login', async (req, res) => {
     const { user, password } = (req.body ?? {}) as { user?: unknown; password?: unknown };
     if (typeof user !== 'string' || typeof password !== 'string') {
       res.status(400).json({ error: 'user and password are required' });
       return;
     }
-    const hash = findPasswordHash(db, user);
+    const hash = await store.findPasswordHash(user);
     if (hash === undefined || !(await verifyPassword(password, hash))) {
       res.status(401).json({ error: 'wrong user or password' });
       return;
     }
-    // A fresh session id at login, so a session id planted before login is worthless.
-    await new Promise<void>((resolve, reject) =>
-      req.session.regenerate((error: unknown) => (error ? reject(error) : resolve())),
-    );
-    req.session.user = user;
+    await startSession(req, user);
     res.json({ user });
   });
 

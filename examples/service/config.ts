@@ -20,9 +20,17 @@ export interface Config {
   /** Known to the deployment but never used by legitimate code: what an SSRF would go after. */
   metadataUrl: string | undefined;
   sessionSecret: string;
+  /** `postgres://…` to store data in PostgreSQL; unset: SQLite in `<dataDir>/notes.db`. */
+  databaseUrl: string | undefined;
 }
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+
+function databaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new Error('DATABASE_URL must be a postgres:// URL');
+  return value;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const dataDir = env.DATA_DIR ? resolve(env.DATA_DIR) : here('./data');
@@ -40,5 +48,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     metadataUrl: env.METADATA_URL,
     // A per-process random secret is enough for an in-memory session store.
     sessionSecret: env.SESSION_SECRET ?? randomBytes(32).toString('hex'),
+    databaseUrl: databaseUrl(env.DATABASE_URL),
   };
 }

@@ -1,11 +1,18 @@
 /**
  * @module
- * Storage: one embedded SQLite file (node:sqlite). Every query is parameterised and every note
- * query is scoped to its owner, so the SQL a route issues has a fixed template whose slots come
- * from the logged-in user or from request inputs.
+ * Storage: one interface, two databases. The default is an embedded SQLite file (node:sqlite, in
+ * DATA_DIR); with `DATABASE_URL=postgres://…` it is PostgreSQL through `pg`. Both create their
+ * schema at start and seed the same users and notes. The interface is asynchronous because `pg` is
+ * (node:sqlite is not, and simply resolves at once).
+ *
+ * Every legitimate query is parameterised and every note query is scoped to its owner (or, for
+ * reading, to the users it is shared with), so the SQL a route issues has a fixed template whose
+ * slots come from the logged-in user or from request inputs. The methods under "deliberately
+ * unsafe" exist only for routes/sql-legacy.ts.
  */
-import { DatabaseSync, type SQLOutputValue } from 'node:sqlite';
-import { hashPassword, SEED_USERS } from './users.ts';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import { hashPassword, legacyHash, SEED_USERS } from './users.ts';
 
 export interface Note {
   id: number;
@@ -14,96 +21,81 @@ export interface Note {
   body: string;
 }
 
-type Row = Record<string, SQLOutputValue>;
+export type Row = Record<string, unknown>;
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS notes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner TEXT NOT NULL REFERENCES users(name),
-    title TEXT NOT NULL,
-    body TEXT NOT NULL
-  );
-`;
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  findPasswordHash(name: string): Promise<string | undefined>;
+  userExists(name: string): Promise<boolean>;
+  listNotes(owner: string): Promise<Note[]>;
+  countNotes(owner: string): Promise<number>;
+  /** The owner's note, or undefined (also when it exists but belongs to someone else). */
+  getNote(id: number, owner: string): Promise<Note | undefined>;
+  /** A note the user owns or that is shared with them. */
+  getReadableNote(id: number, user: string): Promise<Note | undefined>;
+  createNote(owner: string, title: string, body: string): Promise<Note>;
+  /** Returns whether a note of that owner existed (and so was updated). */
+  updateNote(id: number, owner: string, title: string, body: string): Promise<boolean>;
+  /** Shares a note (the caller has checked that it owns it); sharing twice is a no-op. */
+  shareNote(id: number, withUser: string): Promise<void>;
+  /** Notes shared with the user, by their owners. */
+  listShared(user: string): Promise<Note[]>;
+  /** The owner's notes whose title contains `text` (case-insensitive; `%` and `_` are literal). */
+  searchNotes(owner: string, text: string): Promise<Note[]>;
 
-/** Opens (creating and seeding on first use) the database file. */
-export function openDatabase(file: string): DatabaseSync {
-  const db = new DatabaseSync(file);
-  db.exec(SCHEMA);
-  const row = db.prepare('SELECT COUNT(*) AS n FROM users').get();
-  if (Number(row?.n ?? 0) === 0) seed(db);
-  return db;
+  // Deliberately unsafe: only routes/sql-legacy.ts uses these.
+  /** Runs one statement given as finished SQL text (no parameters) and returns its rows. */
+  unsafeQuery(sql: string): Promise<Row[]>;
+  /** Runs SQL text that may hold several statements (SQLite `exec`, a PostgreSQL simple query). */
+  unsafeExec(sql: string): Promise<void>;
+  /** A note by id, whoever owns it (parameterised, but no owner condition). */
+  getNoteById(id: number): Promise<Note | undefined>;
+  /** Sets a note's body by id, whoever owns it; whether a row changed. */
+  setNoteBody(id: number, body: string): Promise<boolean>;
+
+  close(): Promise<void>;
 }
 
-function seed(db: DatabaseSync): void {
-  const addUser = db.prepare('INSERT INTO users (name, password_hash) VALUES (?, ?)');
-  const addNote = db.prepare('INSERT INTO notes (owner, title, body) VALUES (?, ?, ?)');
-  db.exec('BEGIN');
-  try {
-    for (const user of SEED_USERS) {
-      addUser.run(user.name, hashPassword(user.password));
-      addNote.run(user.name, `Welcome, ${user.name}`, 'This is your first note.');
-    }
-    db.exec('COMMIT');
-  } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
-  }
+/** The seeded users (scrypt hash for /login, legacy hash for /login-legacy) and one note each. */
+export function seedRows(): {
+  users: { name: string; passwordHash: string; legacyHash: string }[];
+  notes: { owner: string; title: string; body: string }[];
+} {
+  return {
+    users: SEED_USERS.map((user) => ({
+      name: user.name,
+      passwordHash: hashPassword(user.password),
+      legacyHash: legacyHash(user.password),
+    })),
+    notes: SEED_USERS.map((user) => ({
+      owner: user.name,
+      title: `Welcome, ${user.name}`,
+      body: 'This is your first note.',
+    })),
+  };
 }
 
-export function findPasswordHash(db: DatabaseSync, name: string): string | undefined {
-  const row = db.prepare('SELECT password_hash FROM users WHERE name = ?').get(name);
-  return typeof row?.password_hash === 'string' ? row.password_hash : undefined;
+/** Escapes `\`, `%` and `_` for `LIKE … ESCAPE '\'` and wraps the text in `%…%`. */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`;
 }
 
-export function listNotes(db: DatabaseSync, owner: string): Note[] {
-  return db
-    .prepare('SELECT id, owner, title, body FROM notes WHERE owner = ? ORDER BY id')
-    .all(owner)
-    .map(toNote);
-}
-
-export function countNotes(db: DatabaseSync, owner: string): number {
-  const row = db.prepare('SELECT COUNT(*) AS n FROM notes WHERE owner = ?').get(owner);
-  return Number(row?.n ?? 0);
-}
-
-export function getNote(db: DatabaseSync, id: number, owner: string): Note | undefined {
-  const row = db
-    .prepare('SELECT id, owner, title, body FROM notes WHERE id = ? AND owner = ?')
-    .get(id, owner);
-  return row ? toNote(row) : undefined;
-}
-
-export function createNote(db: DatabaseSync, owner: string, title: string, body: string): Note {
-  const result = db
-    .prepare('INSERT INTO notes (owner, title, body) VALUES (?, ?, ?)')
-    .run(owner, title, body);
-  return { id: Number(result.lastInsertRowid), owner, title, body };
-}
-
-/** Returns whether a note of that owner existed (and so was updated). */
-export function updateNote(
-  db: DatabaseSync,
-  id: number,
-  owner: string,
-  title: string,
-  body: string,
-): boolean {
-  const result = db
-    .prepare('UPDATE notes SET title = ?, body = ? WHERE id = ? AND owner = ?')
-    .run(title, body, id, owner);
-  return Number(result.changes) > 0;
-}
-
-function toNote(row: Row): Note {
+export function toNote(row: Row): Note {
   return {
     id: Number(row.id),
     owner: String(row.owner),
     title: String(row.title),
     body: String(row.body),
   };
+}
+
+/** PostgreSQL when `databaseUrl` is set, else SQLite in `<dataDir>/notes.db`. */
+export async function openStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Store> {
+  if (config.databaseUrl !== undefined) {
+    // Loaded only when used, so the SQLite service never loads `pg`.
+    const { openPostgres } = await import('./db-postgres.ts');
+    return openPostgres(config.databaseUrl);
+  }
+  const { openSqlite } = await import('./db-sqlite.ts');
+  return openSqlite(join(config.dataDir, 'notes.db'));
 }

@@ -1,21 +1,21 @@
 /**
  * @module
  * Entry point: `node examples/service/server.ts`. Reads the configuration from the environment
- * (PORT, DATA_DIR, PARTNER_URL, METADATA_URL, SESSION_SECRET), opens the database, listens on
+ * (PORT, DATA_DIR, PARTNER_URL, METADATA_URL, SESSION_SECRET, DATABASE_URL), opens the database
+ * (PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR), listens on
  * 127.0.0.1 and prints `listening on http://127.0.0.1:<port>` once ready.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { openDatabase } from './db.ts';
+import { openStore } from './db.ts';
 
 const config = loadConfig(process.env);
 mkdirSync(config.uploadsDir, { recursive: true });
-const db = openDatabase(join(config.dataDir, 'notes.db'));
-const server = createServer(createApp(config, db));
+const store = await openStore(config);
+const server = createServer(createApp(config, store));
 
 server.listen(config.port, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
@@ -24,8 +24,10 @@ server.listen(config.port, '127.0.0.1', () => {
 
 function shutdown(): void {
   server.close(() => {
-    db.close();
-    process.exit(0);
+    store.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
   server.closeAllConnections();
 }

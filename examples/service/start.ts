@@ -18,6 +18,11 @@ export const METADATA_SCRIPT = script('./metadata.ts');
 export interface StartOptions {
   /** The service's DATA_DIR (created if missing). */
   dataDir: string;
+  /**
+   * The server's DATABASE_URL (`postgres://…`): store data in PostgreSQL instead of SQLite in
+   * DATA_DIR. A DATABASE_URL in this process's environment is not passed on.
+   */
+  databaseUrl?: string;
   /** Extra environment for the server (on top of this process's environment). */
   env?: Record<string, string>;
   /** Node flags for the server, placed before the script: `[execPath, ...nodeOptions, script]`. */
@@ -59,8 +64,9 @@ const LISTENING = /^listening on (http:\/\/\S+)\s*$/m;
 export async function startExample(options: StartOptions): Promise<RunningExample> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const ports = options.ports ?? {};
-  // The test runner marks its children; the example's processes are not tests.
-  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+  // The test runner marks its children; the example's processes are not tests. The database is
+  // chosen by options.databaseUrl alone.
+  const { NODE_TEST_CONTEXT: _, DATABASE_URL: __, ...inherited } = process.env;
   const started: Started[] = [];
   const cleanup = (): void => {
     for (const { child } of started) killGroup(child, 'SIGKILL');
@@ -94,6 +100,7 @@ export async function startExample(options: StartOptions): Promise<RunningExampl
         ...options.env,
         PORT: String(ports.server ?? 0),
         DATA_DIR: options.dataDir,
+        ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
         PARTNER_URL: partner.url,
         METADATA_URL: metadata.url,
       },

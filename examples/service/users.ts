@@ -3,7 +3,7 @@
  * The seeded accounts and password hashing. Passwords are stored as scrypt hashes (node:crypto);
  * the plain passwords live here only because this is a demo that its own workloads log into.
  */
-import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 export interface SeedUser {
   name: string;
@@ -45,4 +45,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
     );
   });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * The old scheme, kept in `users.legacy_hash` for `POST /login-legacy`: an unsalted SHA-256 in
+ * hex. Deliberately weak (see routes/sql-legacy.ts); the real login uses the scrypt hash.
+ */
+export function legacyHash(password: string): string {
+  return createHash('sha256').update(password).digest('hex');
 }

@@ -41,6 +41,14 @@ export interface AgentOptions {
   readonly autoFlush?: boolean;
 }
 
+/** Prepares every enabled module (async work such as loading parsers), then starts the agent. */
+export async function startAgentPrepared(config: ResolvedConfig, options: AgentOptions = {}): Promise<Agent> {
+  for (const module of registryWith(config.modules).values()) {
+    if (config.modeOf(module.name) !== 'off') await module.prepare?.();
+  }
+  return startAgent(config, options);
+}
+
 export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): Agent {
   const modules = registryWith(config.modules);
   const store = withoutObservation(
@@ -59,6 +67,11 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
   const uninstalls: Array<() => void> = [];
   const packages = packageResolver();
   const use = () => ({ scope: currentScope(), package: packages.current() });
+  const settings = {
+    principal: config.principal,
+    inputHeaders: config.inputHeaders,
+    maxRememberedValues: config.maxRememberedValues,
+  };
   for (const module of modules.values()) {
     const mode = config.modeOf(module.name);
     if (mode === 'off') continue;
@@ -71,6 +84,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       logger,
       appRoot: config.root,
       use,
+      settings,
     });
     hosts.set(module.name, host);
     const uninstall = module.install?.(host);

@@ -13,6 +13,7 @@ import type {
   LeashModule,
   Mode,
   ModuleHost,
+  ModuleSettings,
   UseContext,
   Verdict,
 } from '../module/module.ts';
@@ -39,12 +40,13 @@ export interface HostOptions {
   readonly logger: Logger;
   readonly appRoot: string;
   readonly use: () => UseContext;
+  readonly settings: ModuleSettings;
 }
 
 const ALLOWED: Verdict = Object.freeze({ allowed: true, rule: undefined });
 
 export function createHost(options: HostOptions): ModuleHost {
-  const { module, mode, tree, policyFile, sink, logger, appRoot, use } = options;
+  const { module, mode, tree, policyFile, sink, logger, appRoot, use, settings } = options;
   const log = logger.child({ module: module.name });
   /** Distinct violations already logged by this process: key → count. */
   const seen = new Map<string, number>();
@@ -99,6 +101,8 @@ export function createHost(options: HostOptions): ModuleHost {
     observe: (facts, u, checkOptions) => decide(facts, u, false, checkOptions),
     use,
     appRoot,
+    tree,
+    settings,
     log: {
       warn: (object, message) => log.warn(object, message),
       info: (object, message) => log.info(object, message),

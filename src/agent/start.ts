@@ -5,11 +5,11 @@
  */
 import { loadConfig } from '../config/load.ts';
 import { isLeashError } from '../errors.ts';
-import { startAgent } from './agent.ts';
+import { startAgentPrepared } from './agent.ts';
 
 export async function start(): Promise<void> {
   try {
-    startAgent(await loadConfig());
+    await startAgentPrepared(await loadConfig());
   } catch (error) {
     const message = isLeashError(error) ? error.message : (error as Error).stack;
     process.stderr.write(`leash: not starting the service: ${message}\n`);

@@ -29,6 +29,8 @@ export interface ResolvedConfig {
   readonly simplify: SimplifyOptions;
   readonly flushIntervalMs: number;
   readonly principal: string | ((request: unknown) => unknown) | undefined;
+  readonly inputHeaders: readonly string[];
+  readonly maxRememberedValues: number;
   readonly modules: readonly LeashModule[];
   readonly logLevel: string;
 }
@@ -157,6 +159,8 @@ export function resolveConfig(
     simplify: Object.freeze({ threshold: config.threshold ?? 3, roots, homes: [homedir()] }),
     flushIntervalMs: config.flushIntervalMs ?? 5000,
     principal: config.principal as ResolvedConfig['principal'],
+    inputHeaders: (config.inputHeaders ?? []).map((h) => h.toLowerCase()),
+    maxRememberedValues: config.maxRememberedValues ?? 1000,
     modules: config.modules ?? [],
     logLevel: config.log?.level ?? 'info',
   };

@@ -36,6 +36,10 @@ export const configSchema = z.strictObject({
   flushIntervalMs: z.int().min(10).max(3_600_000).optional(),
   /** Where the logged-in user comes from: a property path of the request, or a function of it. */
   principal: z.union([z.string().min(1), z.function()]).optional(),
+  /** sql: request headers whose values count as request inputs (`=request.headers.x-tenant`). */
+  inputHeaders: z.array(z.string().min(1)).optional(),
+  /** sql: values remembered per request for `=result` constraints. Default 1000. */
+  maxRememberedValues: z.int().min(0).max(1_000_000).optional(),
   /** Third-party modules, made with defineModule(). */
   modules: z.array(moduleSchema).optional(),
   log: z

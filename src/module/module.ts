@@ -6,7 +6,7 @@
  * Built-in modules use exactly this API.
  */
 import type { Kind } from '../core/kind.ts';
-import type { Facts } from '../core/tree.ts';
+import type { Facts, PolicyTree } from '../core/tree.ts';
 
 export const MODES = ['off', 'learn', 'report', 'enforce'] as const;
 export type Mode = (typeof MODES)[number];
@@ -47,11 +47,24 @@ export interface ModuleHost {
   use(): UseContext;
   /** The service's directory (the config file's, else the working directory). */
   readonly appRoot: string;
+  /** This module's rules as loaded (and, while learning, growing). Read it; never change it. */
+  readonly tree: PolicyTree;
+  /** Settings from the config that modules read (the principal, extra request inputs). */
+  readonly settings: ModuleSettings;
   /** Structured log for the module's own messages. */
   readonly log: {
     warn(object: Record<string, unknown>, message: string): void;
     info(object: Record<string, unknown>, message: string): void;
   };
+}
+
+export interface ModuleSettings {
+  /** Where the logged-in user comes from: a request property path or a function of the request. */
+  readonly principal: string | ((request: unknown) => unknown) | undefined;
+  /** Request headers that count as request inputs for SQL constraints (lower case). */
+  readonly inputHeaders: readonly string[];
+  /** Values remembered per request for `=result` constraints. */
+  readonly maxRememberedValues: number;
 }
 
 export interface LeashModule {
@@ -63,6 +76,8 @@ export interface LeashModule {
   readonly positions: readonly string[];
   /** The kind of the first position; each key names the kind of the next. */
   readonly root: Kind;
+  /** Asynchronous preparation before `install` (loading a WASM parser, say). */
+  readonly prepare?: () => Promise<void>;
   /** Starts observing/enforcing inside a service; returns how to stop. */
   readonly install?: (host: ModuleHost) => (() => void) | undefined;
 }

@@ -1,12 +1,13 @@
 /**
  * @module
- * The notes API: a user reads and writes only their own notes (every query carries the owner).
+ * The notes API: a user writes only their own notes and reads their own and those shared with
+ * them (every query carries the logged-in user), shares a note with another user, and searches
+ * the titles of their own notes.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Express, Request } from 'express';
 import { currentUser, requireUser } from '../auth.ts';
-import { createNote, getNote, listNotes, updateNote } from '../db.ts';
-import { parseId, pathParam } from '../params.ts';
+import type { Store } from '../db.ts';
+import { parseId, pathParam, queryParam } from '../params.ts';
 
 function noteInput(req: Request): { title: string; body: string } | undefined {
   const { title, body } = (req.body ?? {}) as { title?: unknown; body?: unknown };
@@ -14,14 +15,15 @@ function noteInput(req: Request): { title: string; body: string } | undefined {
   return { title, body };
 }
 
-export function registerNotes(app: Express, db: DatabaseSync): void {
-  app.get('/notes', requireUser, (req, res) => {
-    res.json(listNotes(db, currentUser(req)));
+export function registerNotes(app: Express, store: Store): void {
+  app.get('/notes', requireUser, async (req, res) => {
+    res.json(await store.listNotes(currentUser(req)));
   });
 
-  app.get('/notes/:id', requireUser, (req, res) => {
+  // The owner, or a user the note is shared with.
+  app.get('/notes/:id', requireUser, async (req, res) => {
     const id = parseId(pathParam(req, 'id'));
-    const note = id === undefined ? undefined : getNote(db, id, currentUser(req));
+    const note = id === undefined ? undefined : await store.getReadableNote(id, currentUser(req));
     if (!note) {
       res.status(404).json({ error: 'no such note' });
       return;
@@ -29,16 +31,16 @@ export function registerNotes(app: Express, db: DatabaseSync): void {
     res.json(note);
   });
 
-  app.post('/notes', requireUser, (req, res) => {
+  app.post('/notes', requireUser, async (req, res) => {
     const input = noteInput(req);
     if (!input) {
       res.status(400).json({ error: 'title (non-empty) and body are required' });
       return;
     }
-    res.status(201).json(createNote(db, currentUser(req), input.title, input.body));
+    res.status(201).json(await store.createNote(currentUser(req), input.title, input.body));
   });
 
-  app.put('/notes/:id', requireUser, (req, res) => {
+  app.put('/notes/:id', requireUser, async (req, res) => {
     const id = parseId(pathParam(req, 'id'));
     const input = noteInput(req);
     if (!input) {
@@ -46,10 +48,44 @@ export function registerNotes(app: Express, db: DatabaseSync): void {
       return;
     }
     const owner = currentUser(req);
-    if (id === undefined || !updateNote(db, id, owner, input.title, input.body)) {
+    if (id === undefined || !(await store.updateNote(id, owner, input.title, input.body))) {
       res.status(404).json({ error: 'no such note' });
       return;
     }
     res.json({ id, owner, ...input });
+  });
+
+  // `{with: 'bob'}`: bob may then read the note (GET /notes/:id) and sees it in GET /shared.
+  app.post('/notes/:id/share', requireUser, async (req, res) => {
+    const id = parseId(pathParam(req, 'id'));
+    const { with: withUser } = (req.body ?? {}) as { with?: unknown };
+    const owner = currentUser(req);
+    if (typeof withUser !== 'string' || withUser === '' || withUser === owner) {
+      res.status(400).json({ error: 'with: another user is required' });
+      return;
+    }
+    if (id === undefined || !(await store.getNote(id, owner))) {
+      res.status(404).json({ error: 'no such note' });
+      return;
+    }
+    if (!(await store.userExists(withUser))) {
+      res.status(404).json({ error: 'no such user' });
+      return;
+    }
+    await store.shareNote(id, withUser);
+    res.json({ id, sharedWith: withUser });
+  });
+
+  app.get('/shared', requireUser, async (req, res) => {
+    res.json(await store.listShared(currentUser(req)));
+  });
+
+  app.get('/search', requireUser, async (req, res) => {
+    const text = queryParam(req, 'q');
+    if (text === undefined) {
+      res.status(400).json({ error: '?q= is required' });
+      return;
+    }
+    res.json(await store.searchNotes(currentUser(req), text));
   });
 }

@@ -2,21 +2,22 @@
  * @module
  * HTML pages rendered from the templates in views/.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { Express } from 'express';
 import { currentUser, requireUser } from '../auth.ts';
-import { countNotes, getNote } from '../db.ts';
+import type { Store } from '../db.ts';
 import { parseId, pathParam } from '../params.ts';
 import { renderPage } from '../views.ts';
 
-export function registerPages(app: Express, db: DatabaseSync, viewsDir: string): void {
+export function registerPages(app: Express, store: Store, viewsDir: string): void {
   app.get('/', async (req, res) => {
     const user = req.session.user;
     const html = await renderPage(viewsDir, 'home', {
       title: 'Home',
       user: user ?? 'guest',
       greeting: user ? `Hello, ${user}` : 'Welcome',
-      summary: user ? `You have ${countNotes(db, user)} notes.` : 'Log in to see your notes.',
+      summary: user
+        ? `You have ${await store.countNotes(user)} notes.`
+        : 'Log in to see your notes.',
     });
     res.type('html').send(html);
   });
@@ -24,7 +25,7 @@ export function registerPages(app: Express, db: DatabaseSync, viewsDir: string):
   app.get('/notes/:id/view', requireUser, async (req, res) => {
     const id = parseId(pathParam(req, 'id'));
     const user = currentUser(req);
-    const note = id === undefined ? undefined : getNote(db, id, user);
+    const note = id === undefined ? undefined : await store.getNote(id, user);
     if (!note) {
       res.status(404).type('text').send('no such note');
       return;
