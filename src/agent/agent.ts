@@ -42,7 +42,10 @@ export interface AgentOptions {
 }
 
 /** Prepares every enabled module (async work such as loading parsers), then starts the agent. */
-export async function startAgentPrepared(config: ResolvedConfig, options: AgentOptions = {}): Promise<Agent> {
+export async function startAgentPrepared(
+  config: ResolvedConfig,
+  options: AgentOptions = {},
+): Promise<Agent> {
   for (const module of registryWith(config.modules).values()) {
     if (config.modeOf(module.name) !== 'off') await module.prepare?.();
   }

@@ -89,19 +89,23 @@ export function registerSqlLegacy(app: Express, store: Store): void {
   // VULNERABLE (IDOR): parameterised, but without the owner condition, so any logged-in user
   // reads anyone's note by guessing its id.
   app.get('/notes-legacy/:id', requireUser, async (req, res) => {
+    // The page's sidebar lists the user's own notes; the note itself is then fetched by id alone.
+    const sidebar = await store.listNotes(currentUser(req));
     const id = parseId(pathParam(req, 'id'));
     const note = id === undefined ? undefined : await store.getNoteById(id);
     if (!note) {
       res.status(404).json({ error: 'no such note' });
       return;
     }
-    res.json(note);
+    res.json({ ...note, sidebar: sidebar.map((n) => ({ id: n.id, title: n.title })) });
   });
 
   // Legit: `{body: '…'}` replaces the body of one of the user's notes.
   // VULNERABLE (IDOR): parameterised `UPDATE notes SET body = ? WHERE id = ?` without the owner
   // condition, so any logged-in user overwrites anyone's note.
   app.put('/notes-legacy/:id', requireUser, async (req, res) => {
+    // The answer carries the user's note count, read before the (unchecked) update.
+    const count = (await store.listNotes(currentUser(req))).length;
     const id = parseId(pathParam(req, 'id'));
     const { body } = (req.body ?? {}) as { body?: unknown };
     if (typeof body !== 'string') {
@@ -112,6 +116,6 @@ export function registerSqlLegacy(app: Express, store: Store): void {
       res.status(404).json({ error: 'no such note' });
       return;
     }
-    res.json({ id, body });
+    res.json({ id, body, notes: count });
   });
 }

@@ -1,18 +1,62 @@
 /**
  * @module
  * The sql module: per route, the statement templates it runs and, per slot, where the value
- * comes from. Facts: [scope, template, slot, constraint].
+ * comes from (Passe's data-flow constraints). Facts: [scope, template, slot, constraint].
+ * Drivers: node-postgres, node:sqlite; ORMs and query builders on them come for free.
  */
 import { literalKind } from '../../core/kinds/literal.ts';
 import { sqlConstraintKind, sqlSlotKind, sqlTemplateKind } from '../../core/kinds/sql.ts';
+import { rules } from '../../core/tree.ts';
+import { instrumentNodeSqlite } from '../../drivers/node-sqlite/instrument.ts';
+import { instrumentPg } from '../../drivers/pg/instrument.ts';
 import { defineModule } from '../../module/module.ts';
+import { createSqlChecker } from './check.ts';
+import { createStatementCache } from './statement-cache.ts';
+import { prepareSqlParsers } from './template.ts';
 
 const templateKind = sqlTemplateKind({ slotKind: sqlSlotKind(sqlConstraintKind()) });
 const scopeKind = literalKind({ name: 'scope', child: () => templateKind });
+
+/** The `result.<template>.<column>` sources the policy's constraints use. */
+function resultSources(constraints: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const constraint of constraints) {
+    for (const part of constraint.split(' & '))
+      if (part.startsWith('=result.')) out.add(part.slice(1));
+  }
+  return out;
+}
 
 export const sqlModule = defineModule({
   name: 'sql',
   description: 'SQL statement templates per route, with where each argument comes from',
   positions: ['scope', 'template', 'slot', 'constraint'],
   root: scopeKind,
+  prepare: prepareSqlParsers,
+  install(host) {
+    const cache = createStatementCache({ max: 1000 });
+    // While learning every returned value may matter; later only what a constraint names.
+    const wanted =
+      host.mode === 'learn'
+        ? undefined
+        : resultSources(rules(host.tree).map((rule) => rule[3] ?? ''));
+    const checker = createSqlChecker(
+      host,
+      cache,
+      {
+        principal: host.settings.principal,
+        headers: host.settings.inputHeaders,
+        maxRemembered: host.settings.maxRememberedValues,
+      },
+      wanted,
+    );
+    const warn = (message: string) => host.log.warn({ event: 'unpatched' }, message);
+    const uninstalls = [
+      instrumentNodeSqlite(checker),
+      instrumentPg(checker, warn, host.mode === 'enforce'),
+    ];
+    return () => {
+      for (const uninstall of uninstalls.reverse()) uninstall();
+    };
+  },
 });

@@ -1,0 +1,159 @@
+/**
+ * @module
+ * One statement execution, decided: the statement becomes a template (cached by text), each slot
+ * an observation of where its value came from (the principal, a request input, an earlier result)
+ * and the facts `[scope, template, slot, observation]` go to the host, which learns them, reports
+ * them or refuses them before the statement is sent. A statement that does not parse is never
+ * learned: reported while learning, refused when enforcing.
+ */
+import { isInternal } from '../../attribution/internal.ts';
+import { currentRequest, type RequestState } from '../../attribution/scope.ts';
+import { observationFact } from '../../core/kinds/sql.ts';
+import { isLeashError } from '../../errors.ts';
+import type { ModuleHost } from '../../module/module.ts';
+import { ResultMemory } from './result-memory.ts';
+import { comparable, principalOf, requestInputs, templateId } from './sources.ts';
+import type { StatementCache } from './statement-cache.ts';
+import type { SqlDialect as Dialect, Template, ValueSource } from './template.ts';
+
+export interface SqlSettings {
+  readonly principal: string | ((request: unknown) => unknown) | undefined;
+  /** Request headers that count as inputs (lower case). */
+  readonly headers: readonly string[];
+  /** Values remembered per request for `=result` constraints. */
+  readonly maxRemembered: number;
+}
+
+export interface SqlChecker {
+  /**
+   * Decides a statement about to run, in the caller's context, and returns how to remember the
+   * rows it will return. The recorder is bound to the request of the check: drivers call it from
+   * callbacks whose async context may be another request's (pooled connections).
+   */
+  check(dialect: Dialect, sql: string, params: StatementParams): Recorder;
+}
+
+/** Remembers the rows a checked statement returned, for `=result` constraints. */
+export type Recorder = (rows: readonly unknown[]) => void;
+
+const NOTHING: Recorder = () => {};
+
+export interface StatementParams {
+  readonly positional: readonly unknown[];
+  readonly named?: Readonly<Record<string, unknown>>;
+}
+
+/** Marks a statement that did not parse; never produced by a template, so never learned by mistake. */
+export const UNPARSABLE = '-- unparsable: ';
+
+export function createSqlChecker(
+  host: ModuleHost,
+  cache: StatementCache,
+  settings: SqlSettings,
+  /** In enforce/report mode, the `result.*` sources some constraint uses; undefined keeps all. */
+  wantedResults: ReadonlySet<string> | undefined,
+): SqlChecker {
+  const memories = new WeakMap<RequestState, ResultMemory>();
+  const warned = new Set<string>();
+
+  const memoryOf = (state: RequestState): ResultMemory => {
+    let memory = memories.get(state);
+    if (memory === undefined) {
+      memory = new ResultMemory(settings.maxRemembered);
+      memories.set(state, memory);
+      const response = state.response as
+        | { once?: (event: string, fn: () => void) => void }
+        | undefined;
+      const done = memory;
+      response?.once?.('close', () => done.clear());
+    }
+    return memory;
+  };
+
+  const valueOfSource = (source: ValueSource, params: StatementParams): unknown => {
+    if (source.kind === 'literal') return source.value;
+    if (source.name !== undefined) {
+      const named = params.named ?? {};
+      const bare = source.name.replace(/^[:@$]/, '');
+      return (
+        named[source.name] ??
+        named[bare] ??
+        named[`:${bare}`] ??
+        named[`@${bare}`] ??
+        named[`$${bare}`]
+      );
+    }
+    return params.positional[source.index];
+  };
+
+  /** The value a slot compares, as text: a list slot is the JSON list of its items. */
+  const valueOf = (
+    template: Template,
+    index: number,
+    params: StatementParams,
+  ): string | undefined => {
+    const source = template.slots[index]!.source;
+    if (source.kind === 'list') {
+      return JSON.stringify(
+        source.items.map((item) => comparable(valueOfSource(item, params)) ?? null),
+      );
+    }
+    return comparable(valueOfSource(source, params));
+  };
+
+  return {
+    check(dialect, sql, params) {
+      // leash's own statements (the policy lock is a node:sqlite transaction) are not the service's.
+      if (host.mode === 'off' || isInternal()) return NOTHING;
+      const use = host.use();
+      let template: Template;
+      try {
+        template = cache.get(sql, dialect);
+      } catch (error) {
+        if (!isLeashError(error, 'ERR_LEASH_SQL_UNPARSABLE')) throw error;
+        if (host.mode === 'learn') {
+          if (!warned.has(sql)) {
+            warned.add(sql);
+            host.log.warn(
+              { event: 'sql-unparsable', scope: use.scope, statement: sql },
+              error.message,
+            );
+          }
+          return NOTHING;
+        }
+        host.check([use.scope, `${UNPARSABLE}${sql}`], use);
+        return NOTHING;
+      }
+      const state = currentRequest();
+      const request = state?.request;
+      const principal = principalOf(request, settings.principal);
+      const inputs =
+        state === undefined
+          ? new Map<string, string[]>()
+          : requestInputs(request, settings.headers);
+      const memory = state === undefined ? undefined : memoryOf(state);
+      if (template.slots.length === 0) {
+        host.check([use.scope, template.text], use);
+      }
+      template.slots.forEach((slot, i) => {
+        const value = valueOf(template, i, params);
+        const eq: string[] = [];
+        if (value !== undefined) {
+          if (principal !== undefined && value === principal) eq.push('=principal');
+          for (const source of inputs.get(value) ?? []) eq.push(`=${source}`);
+          for (const source of memory?.sourcesOf(value) ?? []) eq.push(`=${source}`);
+        }
+        eq.sort();
+        host.check(
+          [use.scope, template.text, slot.slot, observationFact({ eq, v: value ?? 'NULL' })],
+          use,
+        );
+      });
+      if (memory === undefined) return NOTHING;
+      const id = templateId(template.text);
+      return (rows) => {
+        if (rows.length > 0) memory.remember(id, rows, wantedResults);
+      };
+    },
+  };
+}

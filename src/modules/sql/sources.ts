@@ -1,0 +1,92 @@
+/**
+ * @module
+ * Where a slot's value can come from, as the constraint sources of the sql kinds name them:
+ * `=principal`, `=request.<path>` (route params, query string, body fields, configured headers) and
+ * `=result.<template-id>.<column>` (a value an earlier query of the same request returned).
+ */
+import { createHash } from 'node:crypto';
+
+/** A short stable id of a template, for `=result.<id>.<column>`. */
+export function templateId(text: string): string {
+  return `t${createHash('sha256').update(text).digest('base64url').slice(0, 8)}`;
+}
+
+/** The text a value is compared as: SQL drivers and request parsers disagree on types. */
+export function comparable(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return String(value);
+  if (value instanceof Date) return value.toISOString();
+  return undefined;
+}
+
+const MAX_DEPTH = 4;
+const MAX_INPUTS = 200;
+
+/**
+ * Flattens the inputs of a request into value → sources (`request.params.id`, `request.body.title`).
+ * Reads what the framework already parsed (Express sets params, query and body on the request
+ * object); a plain node:http request contributes its query string.
+ */
+export function requestInputs(request: unknown, headers: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (typeof request !== 'object' || request === null) return out;
+  const req = request as {
+    params?: unknown;
+    query?: unknown;
+    body?: unknown;
+    url?: string;
+    headers?: Record<string, unknown>;
+  };
+  let count = 0;
+  const add = (path: string, value: unknown, depth: number): void => {
+    if (count >= MAX_INPUTS) return;
+    const text = comparable(value);
+    if (text !== undefined) {
+      count++;
+      const list = out.get(text);
+      if (list === undefined) out.set(text, [path]);
+      else if (!list.includes(path)) list.push(path);
+      return;
+    }
+    if (depth >= MAX_DEPTH || typeof value !== 'object' || value === null) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (/^[A-Za-z_$][\w$-]*$/.test(key)) add(`${path}.${key}`, inner, depth + 1);
+    }
+  };
+  add('request.params', req.params, 0);
+  if (req.query !== undefined && typeof req.query === 'object') add('request.query', req.query, 0);
+  else if (typeof req.url === 'string' && req.url.includes('?')) {
+    add(
+      'request.query',
+      Object.fromEntries(new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1))),
+      0,
+    );
+  }
+  add('request.body', req.body, 0);
+  for (const name of headers)
+    add(`request.headers.${name.toLowerCase()}`, req.headers?.[name.toLowerCase()], MAX_DEPTH - 1);
+  return out;
+}
+
+/** Reads the principal: a property path of the request (`req.session.user`) or a function of it. */
+export function principalOf(
+  request: unknown,
+  principal: string | ((request: unknown) => unknown) | undefined,
+): string | undefined {
+  if (principal === undefined || request === undefined) return undefined;
+  if (typeof principal === 'function') {
+    try {
+      return comparable(principal(request));
+    } catch {
+      return undefined;
+    }
+  }
+  let value: unknown = request;
+  for (const key of principal.replace(/^req(uest)?\./, '').split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return comparable(value);
+}
