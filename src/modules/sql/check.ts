@@ -87,7 +87,7 @@ export function createSqlChecker(
   };
 
   /** The value a slot compares, as text: a list slot is the JSON list of its items. */
-  const valueOf = (
+  const slotValue = (
     template: Template,
     index: number,
     params: StatementParams,
@@ -136,7 +136,7 @@ export function createSqlChecker(
         host.check([use.scope, template.text], use);
       }
       template.slots.forEach((slot, i) => {
-        const value = valueOf(template, i, params);
+        const value = slotValue(template, i, params);
         const eq: string[] = [];
         if (value !== undefined) {
           if (principal !== undefined && value === principal) eq.push('=principal');
