@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { styleText } from 'node:util';
 import { startExample } from '../examples/service/start.ts';
-import { attacks, heldOutWorkload, learningWorkload } from '../examples/service/workload.ts';
+import {
+  attacks,
+  heldOutWorkload,
+  learningWorkload,
+  snapshotDatabase,
+  sqlAttacks,
+} from '../examples/service/workload.ts';
 
 const BIN = fileURLToPath(new URL('../bin/leash.js', import.meta.url));
 const SERVICE_DIR = fileURLToPath(new URL('../examples/service/', import.meta.url));
@@ -100,6 +106,17 @@ for (const [title, layer] of [
       : good(`refused by ${refusedBy(result.evidence)}`);
     say(`   ${attack.name.padEnd(18)} ${attack.description}\n   ${''.padEnd(18)} ${verdict}`);
   }
+  const location = { dataDir };
+  const before = await snapshotDatabase(location);
+  for (const attack of sqlAttacks(service.base, location)) {
+    const result = await attack.run();
+    const verdict = result.succeeded
+      ? bad('GOT THROUGH')
+      : good(`refused by ${refusedBy(result.evidence)} before reaching the database`);
+    say(`   ${attack.name.padEnd(18)} ${attack.description}\n   ${''.padEnd(18)} ${verdict}`);
+  }
+  const unchanged = JSON.stringify(await snapshotDatabase(location)) === JSON.stringify(before);
+  say(`   database after the SQL attacks: ${unchanged ? good('unchanged') : bad('CHANGED')}`);
   await service.stop();
   say();
 }
