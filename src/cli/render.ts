@@ -43,6 +43,8 @@ export function renderPolicy(
       `${paint('bold', name)}  ${paint('dim', `${count} rule${count === 1 ? '' : 's'} · ${positions}`)}`,
     );
     renderNode(root, 1, lines);
+    for (const note of module?.notes?.({ kind: tree.kind, root }) ?? [])
+      lines.push(`  ${paint('yellow', 'note')} ${note}`);
     lines.push('');
   }
   if (lines.length === 0) lines.push(paint('dim', 'no rules'));

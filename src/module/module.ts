@@ -76,6 +76,8 @@ export interface LeashModule {
   readonly positions: readonly string[];
   /** The kind of the first position; each key names the kind of the next. */
   readonly root: Kind;
+  /** Remarks for a person reviewing this module's rules, printed by `leash policy show`. */
+  readonly notes?: (tree: PolicyTree) => readonly string[];
   /** Asynchronous preparation before `install` (loading a WASM parser, say). */
   readonly prepare?: () => Promise<void>;
   /** Starts observing/enforcing inside a service; returns how to stop. */

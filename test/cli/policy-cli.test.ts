@@ -211,3 +211,25 @@ test('an unknown command or a missing file is one line and a non-zero exit', () 
   assert.equal(missing.code, 2);
   assert.equal(missing.stderr.trim(), 'leash: nope.json: cannot read policy: no such file');
 });
+
+test('show --module sql lists ambiguous slots, where several sources always held', () => {
+  const dir = workdir({
+    'p.json': {
+      version: 1,
+      sql: {
+        'GET /notes/:id': {
+          'SELECT * FROM notes WHERE id = $1': {
+            $1: ['=request.params.id & =result.tAbc12345.id'],
+          },
+          'SELECT * FROM notes WHERE owner = $1': { $1: ['=principal'] },
+        },
+      },
+    },
+  });
+  const { code, stdout } = leash(dir, 'policy', 'show', 'p.json', '--module', 'sql');
+  assert.equal(code, 0);
+  const notes = stdout.split('\n').filter((line) => line.includes('note '));
+  assert.deepEqual(notes, [
+    '  note ambiguous slot $1 of "SELECT * FROM notes WHERE id = $1" in GET /notes/:id: every one of =request.params.id & =result.tAbc12345.id held',
+  ]);
+});

@@ -33,6 +33,16 @@ export const sqlModule = defineModule({
   positions: ['scope', 'template', 'slot', 'constraint'],
   root: scopeKind,
   prepare: prepareSqlParsers,
+  notes(tree) {
+    // A conjunction means several sources always held while learning: say which, so a person
+    // can keep the one the code means (an id equal to both a route param and an earlier result).
+    return rules(tree)
+      .filter((rule) => rule[3]?.includes(' & '))
+      .map(
+        (rule) =>
+          `ambiguous slot ${rule[2]} of ${JSON.stringify(rule[1])} in ${rule[0]}: every one of ${rule[3]} held`,
+      );
+  },
   install(host) {
     const cache = createStatementCache({ max: 1000 });
     // While learning every returned value may matter; later only what a constraint names.
