@@ -7,6 +7,7 @@
 import { literalKind } from '../../core/kinds/literal.ts';
 import { sqlConstraintKind, sqlSlotKind, sqlTemplateKind } from '../../core/kinds/sql.ts';
 import { rules } from '../../core/tree.ts';
+import { instrumentBetterSqlite3 } from '../../drivers/better-sqlite3/instrument.ts';
 import { instrumentNodeSqlite } from '../../drivers/node-sqlite/instrument.ts';
 import { instrumentPg } from '../../drivers/pg/instrument.ts';
 import { defineModule } from '../../module/module.ts';
@@ -64,6 +65,7 @@ export const sqlModule = defineModule({
     const uninstalls = [
       instrumentNodeSqlite(checker),
       instrumentPg(checker, warn, host.mode === 'enforce'),
+      instrumentBetterSqlite3(checker, warn, host.mode === 'enforce'),
     ];
     return () => {
       for (const uninstall of uninstalls.reverse()) uninstall();
