@@ -127,10 +127,12 @@ test('a writer killed while it holds the lock does not block the others', async 
   assert.equal(flushedCount(other), 0, 'the other writer flushed while the lock was held');
   const killedAt = Date.now();
   holder.child.kill('SIGKILL');
-  await other.line((l) => l.startsWith('flushed '), 2000);
+  // The kernel drops a dead holder's lock at once (about 50 ms here); the bound only has to tell
+  // that apart from waiting out the 10 s lock timeout, with room for a loaded machine.
+  await other.line((l) => l.startsWith('flushed '), 8000);
   const waited = Date.now() - killedAt;
   t.diagnostic(`the waiting writer flushed ${waited} ms after the lock holder was killed`);
-  assert.ok(waited < 2000);
+  assert.ok(waited < 8000);
   assert.deepEqual(await other.exited, { code: 0, signal: null });
   const policy = parsePolicy(readFileSync(file, 'utf8'), { file, modules });
   assertSaved(policy.modules.get('demo'), 'other', flushedCount(other), 'after the kill');
