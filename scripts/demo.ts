@@ -7,12 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { styleText } from 'node:util';
-import { startExample } from '../examples/service/start.ts';
+import { freePort, startExample } from '../examples/service/start.ts';
 import {
   attacks,
   heldOutWorkload,
@@ -27,14 +26,6 @@ const say = (text = '') => process.stdout.write(`${text}\n`);
 const bold = (text: string) => styleText('bold', text, { stream: process.stdout });
 const good = (text: string) => styleText('green', text, { stream: process.stdout });
 const bad = (text: string) => styleText('red', text, { stream: process.stdout });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const work = mkdtempSync(join(tmpdir(), 'leash-demo-'));
 const dataDir = join(work, 'data');

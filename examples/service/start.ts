@@ -6,7 +6,7 @@
  * started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const script = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
@@ -14,6 +14,18 @@ const script = (name: string): string => fileURLToPath(new URL(name, import.meta
 export const SERVER_SCRIPT = script('./server.ts');
 export const PARTNER_SCRIPT = script('./partner.ts');
 export const METADATA_SCRIPT = script('./metadata.ts');
+
+/**
+ * A port free right now on 127.0.0.1. A learning run and the enforcing run after it must use the
+ * same ports: the partner's address and the service's own end up in the policy.
+ */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 export interface StartOptions {
   /** The service's DATA_DIR (created if missing). */

@@ -4,12 +4,11 @@
 // (for what Node can express) by Node's own permission flags alone. Loopback only.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startExample } from '../../examples/service/start.ts';
+import { freePort, startExample } from '../../examples/service/start.ts';
 import { attacks, heldOutWorkload, learningWorkload } from '../../examples/service/workload.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
@@ -19,15 +18,6 @@ let work: string;
 let dataDir: string;
 let policyFile: string;
 let ports: { server: number; partner: number };
-
-/** A port free right now on 127.0.0.1: learn and enforce runs must use the same ones. */
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startUnder(mode: string, ...options: string[]) {
   return startExample({

@@ -4,12 +4,11 @@
 // compared before and after). Loopback only.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startExample } from '../../examples/service/start.ts';
+import { freePort, startExample } from '../../examples/service/start.ts';
 import {
   heldOutWorkload,
   learningWorkload,
@@ -20,14 +19,6 @@ import { startPostgres } from '../support/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 const SERVICE_DIR = fileURLToPath(new URL('../../examples/service/', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {

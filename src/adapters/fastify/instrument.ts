@@ -7,11 +7,9 @@
  * route leaves the request `@unmatched`. Closed version range, as OpenTelemetry's
  * instrumentations do: another major version is left unpatched and reported.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Hook } from 'require-in-the-middle';
-import { internal } from '../../attribution/internal.ts';
 import { currentRequest, UNMATCHED } from '../../attribution/scope.ts';
+import { packageVersion } from '../../instrument/package-version.ts';
 
 const SUPPORTED_MAJOR = 9;
 
@@ -30,19 +28,6 @@ interface RouterPrototype {
 }
 
 const PATCHED = Symbol.for('leash.find-my-way.patched');
-
-function versionOf(basedir: string | undefined): string | undefined {
-  if (basedir === undefined) return undefined;
-  try {
-    return (
-      JSON.parse(internal(() => readFileSync(join(basedir, 'package.json'), 'utf8'))) as {
-        version?: string;
-      }
-    ).version;
-  } catch {
-    return undefined;
-  }
-}
 
 function patch(proto: RouterPrototype): () => void {
   const originalOn = proto._on;
@@ -90,7 +75,7 @@ export function instrumentFastify(warn: (message: string) => void): () => void {
   const restores: Array<() => void> = [];
   const hook = new Hook(['find-my-way'], (exports, _name, basedir) => {
     const router = exports as { prototype?: RouterPrototype & { [PATCHED]?: true } };
-    const version = versionOf(basedir);
+    const version = packageVersion(basedir);
     const major = Number(version?.split('.')[0]);
     if (major !== SUPPORTED_MAJOR) {
       warn(

@@ -359,7 +359,7 @@ function tokensCover(outer: readonly CommandToken[], inner: readonly CommandToke
 // ---------------------------------------------------------------------------------------------
 // Shapes: which positions may generalise
 
-const CONTROL_OPS = new Set([
+export const CONTROL_OPS = new Set([
   ';',
   '&&',
   '||',
@@ -374,7 +374,7 @@ const CONTROL_OPS = new Set([
   '<(',
   '>(',
 ]);
-const REDIRECT_OPS = new Set([
+export const REDIRECT_OPS = new Set([
   '>',
   '>>',
   '<',
@@ -389,7 +389,7 @@ const REDIRECT_OPS = new Set([
   '<<-',
 ]);
 /** Words after which the shell still expects a command name. */
-const RESERVED = new Set([
+export const RESERVED = new Set([
   '!',
   '{',
   '}',

@@ -6,26 +6,14 @@
  * time a statement is prepared. Hooked at lib/database.js, which the package's index requires, so
  * a service importing it from ESM is covered too.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Hook } from 'require-in-the-middle';
-import { internal } from '../../attribution/internal.ts';
 import { LeashError } from '../../errors.ts';
+import { packageVersion } from '../../instrument/package-version.ts';
 import type { SqlChecker, StatementParams } from '../../modules/sql/check.ts';
 
 const SUPPORTED_MAJOR = 12;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 const METHODS = ['run', 'get', 'all', 'iterate'] as const;
-
-function versionOf(basedir: string | undefined): string | undefined {
-  if (basedir === undefined) return undefined;
-  try {
-    const text = internal(() => readFileSync(join(basedir, 'package.json'), 'utf8'));
-    return (JSON.parse(text) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
-}
 
 /** better-sqlite3 binds a leading plain object as named parameters, the rest by position. */
 function params(args: readonly unknown[]): StatementParams {
@@ -73,7 +61,7 @@ export function instrumentBetterSqlite3(
   };
   const hook = new Hook(['better-sqlite3'], { internals: true }, (exports, name, basedir) => {
     if (name !== 'better-sqlite3/lib/database.js') return exports;
-    const version = versionOf(basedir);
+    const version = packageVersion(basedir);
     if (Number(version?.split('.')[0]) !== SUPPORTED_MAJOR) {
       const message = `better-sqlite3 ${version ?? '(unknown version)'} is not supported (${SUPPORTED_MAJOR}.x is): its statements would not be checked`;
       if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', message);

@@ -5,11 +5,9 @@
  * they are queued, and the rows they return are remembered for `=result` constraints. A refusal
  * follows pg's convention: the callback gets the error, or the returned promise rejects.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Hook } from 'require-in-the-middle';
-import { internal } from '../../attribution/internal.ts';
 import { LeashError } from '../../errors.ts';
+import { packageVersion } from '../../instrument/package-version.ts';
 import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
 
 const SUPPORTED_MAJOR = 8;
@@ -19,19 +17,6 @@ interface QueryConfig {
   readonly text?: unknown;
   readonly values?: unknown;
   callback?: unknown;
-}
-
-function versionOf(basedir: string | undefined): string | undefined {
-  if (basedir === undefined) return undefined;
-  try {
-    return (
-      JSON.parse(internal(() => readFileSync(join(basedir, 'package.json'), 'utf8'))) as {
-        version?: string;
-      }
-    ).version;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Set on a query config that a Pool already decided, in the caller's context. */
@@ -160,7 +145,7 @@ export function instrumentPg(
     const isClient = name === 'pg/lib/client.js' || name === 'pg/lib/client';
     if (!isClient && name !== 'pg-pool') return exports;
     if (isClient) {
-      const version = versionOf(basedir);
+      const version = packageVersion(basedir);
       if (Number(version?.split('.')[0]) !== SUPPORTED_MAJOR) {
         const message = `pg ${version ?? '(unknown version)'} is not supported (${SUPPORTED_MAJOR}.x is): its queries would not be checked`;
         if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', message);

@@ -9,6 +9,7 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse as shellParse } from 'shell-quote';
+import { CONTROL_OPS, REDIRECT_OPS, RESERVED } from '../../../core/kinds/command.ts';
 import { escapePath } from '../../../core/kinds/glob.ts';
 
 export interface CommandInfo {
@@ -25,57 +26,6 @@ export interface CommandInfo {
   readonly unknownProgram: boolean;
 }
 
-const CONTROL_OPS = new Set([
-  ';',
-  '&&',
-  '||',
-  '|',
-  '|&',
-  '&',
-  '(',
-  ')',
-  ';;',
-  ';&',
-  ';;&',
-  '<(',
-  '>(',
-]);
-const REDIRECT_OPS = new Set([
-  '>',
-  '>>',
-  '<',
-  '>&',
-  '<&',
-  '<>',
-  '>|',
-  '&>',
-  '&>>',
-  '<<',
-  '<<<',
-  '<<-',
-]);
-const RESERVED = new Set([
-  '!',
-  '{',
-  '}',
-  'if',
-  'then',
-  'else',
-  'elif',
-  'fi',
-  'do',
-  'done',
-  'while',
-  'until',
-  'for',
-  'in',
-  'case',
-  'esac',
-  'select',
-  'function',
-  'time',
-  'coproc',
-]);
 const WRAPPERS = new Set([
   'sh',
   'bash',
