@@ -2,7 +2,7 @@
  * @module
  * leash's public API: configuration, the module API for third-party modules, the policy engine.
  */
-export { type Agent, type AgentOptions, startAgent } from './agent/agent.ts';
+export { type Agent, type AgentOptions, startAgent, startAgentPrepared } from './agent/agent.ts';
 export { loadConfig, type ResolvedConfig } from './config/load.ts';
 export { defineConfig, type LeashConfig } from './config/schema.ts';
 export type { Collapse, Kind, SimplifyOptions } from './core/kind.ts';
