@@ -74,6 +74,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
     principal: config.principal,
     inputHeaders: config.inputHeaders,
     maxRememberedValues: config.maxRememberedValues,
+    csp: config.csp,
   };
   for (const module of modules.values()) {
     const mode = config.modeOf(module.name);

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { SimplifyOptions } from '../core/kind.ts';
 import { SYSTEM_DIRS } from '../core/kinds/path.ts';
 import { LeashError } from '../errors.ts';
-import { type LeashModule, MODES, type Mode } from '../module/module.ts';
+import { type CspSettings, type LeashModule, MODES, type Mode } from '../module/module.ts';
 import { configSchema, type LeashConfig } from './schema.ts';
 
 export const CONFIG_FILES = ['leash.config.js', 'leash.config.mjs', 'leash.config.json'] as const;
@@ -33,6 +33,7 @@ export interface ResolvedConfig {
   readonly maxRememberedValues: number;
   readonly modules: readonly LeashModule[];
   readonly logLevel: string;
+  readonly csp: CspSettings;
 }
 
 export interface LoadOptions {
@@ -163,6 +164,15 @@ export function resolveConfig(
     maxRememberedValues: config.maxRememberedValues ?? 1000,
     modules: config.modules ?? [],
     logLevel: config.log?.level ?? 'info',
+    csp: Object.freeze({
+      reportPath: config.csp?.reportPath ?? '/__leash/csp-report',
+      key: config.csp?.key,
+      tagTtlSeconds: config.csp?.tagTtlSeconds ?? 3600,
+      maxReportBytes: config.csp?.maxReportBytes ?? 65_536,
+      reportsPerMinute: config.csp?.reportsPerMinute ?? 120,
+      reportTo: config.csp?.reportTo ?? true,
+      override: config.csp?.override ?? false,
+    }),
   };
 }
 

@@ -40,6 +40,28 @@ export const configSchema = z.strictObject({
   inputHeaders: z.array(z.string().min(1)).optional(),
   /** sql: values remembered per request for `=result` constraints. Default 1000. */
   maxRememberedValues: z.int().min(0).max(1_000_000).optional(),
+  /** csp: the report endpoint, the key of its tags, and what to do with a service's own CSP. */
+  csp: z
+    .strictObject({
+      /** Path of the report endpoint the agent serves. Default `/__leash/csp-report`. */
+      reportPath: z
+        .string()
+        .regex(/^\/[A-Za-z0-9\-._~/]*$/, 'a path starting with /, without query or spaces')
+        .optional(),
+      /** HMAC key of the report tags (at least 32 characters); default: `leash.csp.key` next to the policy, made when missing. */
+      key: z.string().min(32, 'a csp key has at least 32 characters').optional(),
+      /** How long a report tag stays valid, in seconds. Default 3600. */
+      tagTtlSeconds: z.int().min(10).max(604_800).optional(),
+      /** Largest report body accepted, in bytes. Default 65536. */
+      maxReportBytes: z.int().min(1024).max(10_485_760).optional(),
+      /** Reports one client may send per minute. Default 120. */
+      reportsPerMinute: z.int().min(1).max(100_000).optional(),
+      /** Also name the endpoint with `report-to` + `Reporting-Endpoints` (default true). Browsers that support it then use it instead of `report-uri`, delivering in batches. */
+      reportTo: z.boolean().optional(),
+      /** Replace a CSP the service sets itself (default false: leave it alone). */
+      override: z.boolean().optional(),
+    })
+    .optional(),
   /** Third-party modules, made with defineModule(). */
   modules: z.array(moduleSchema).optional(),
   log: z

@@ -65,6 +65,22 @@ export interface ModuleSettings {
   readonly inputHeaders: readonly string[];
   /** Values remembered per request for `=result` constraints. */
   readonly maxRememberedValues: number;
+  /** The csp module's settings (defaults when absent). */
+  readonly csp?: CspSettings;
+}
+
+export interface CspSettings {
+  /** Path of the report endpoint the agent serves (`/__leash/csp-report`). */
+  readonly reportPath: string;
+  /** HMAC key of report tags from the config; else a key file next to the policy. */
+  readonly key: string | undefined;
+  readonly tagTtlSeconds: number;
+  readonly maxReportBytes: number;
+  readonly reportsPerMinute: number;
+  /** Also send `report-to` and `Reporting-Endpoints`. */
+  readonly reportTo: boolean;
+  /** Replace a CSP the service sets itself. */
+  readonly override: boolean;
 }
 
 export interface LeashModule {

@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { runInRequest, UNMATCHED } from '../../attribution/scope.ts';
+import { type RequestState, runInRequest, UNMATCHED } from '../../attribution/scope.ts';
 import { normalisedRoute } from './route-of.ts';
 
 /**
@@ -38,6 +38,23 @@ export function routeOf(server: http.Server, request: http.IncomingMessage): str
   return normalisedRoute(request.method, request.url);
 }
 
+/**
+ * Sees every request before the service does, inside its request state. Returns true when it
+ * answered the request itself (the service then never sees it): leash's own endpoints, such as
+ * the csp module's report endpoint.
+ */
+export type RequestInterceptor = (state: RequestState, server: http.Server) => boolean;
+
+const interceptors: RequestInterceptor[] = [];
+
+export function addRequestInterceptor(interceptor: RequestInterceptor): () => void {
+  interceptors.push(interceptor);
+  return () => {
+    const at = interceptors.indexOf(interceptor);
+    if (at !== -1) interceptors.splice(at, 1);
+  };
+}
+
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
 export function installHttpAdapter(): () => void {
@@ -51,7 +68,10 @@ export function installHttpAdapter(): () => void {
       if (event !== 'request') return original.call(this, event, ...args);
       const request = args[0] as http.IncomingMessage;
       const state = { scope: routeOf(this, request), request, response: args[1] };
-      return runInRequest(state, () => original.call(this, event, ...args));
+      return runInRequest(state, () => {
+        for (const intercept of interceptors) if (intercept(state, this)) return true;
+        return original.call(this, event, ...args);
+      });
     } as Emit;
     restore.push(() => {
       if (hadOwn) proto.emit = original;

@@ -1,33 +1,17 @@
 /**
  * @module
  * The csp module: per page route and directive, the sources its pages load.
- * Facts: [route, directive, source].
+ * Facts: [route, directive, source]. One file per role: directives.ts, header.ts (compiler),
+ * endpoint.ts + report.ts (report endpoint and validation), facts.ts (report → facts), inline.ts
+ * (inline code hashes), tag.ts (signed report tags), install.ts (hooks in the service).
  */
 import { cspSourceKind } from '../../core/kinds/csp-source.ts';
 import { literalKind } from '../../core/kinds/literal.ts';
 import { defineModule } from '../../module/module.ts';
+import { CSP_DIRECTIVES } from './directives.ts';
+import { installCsp } from './install.ts';
 
-export const CSP_DIRECTIVES = [
-  'default-src',
-  'script-src',
-  'script-src-elem',
-  'script-src-attr',
-  'style-src',
-  'style-src-elem',
-  'style-src-attr',
-  'img-src',
-  'font-src',
-  'connect-src',
-  'media-src',
-  'object-src',
-  'frame-src',
-  'child-src',
-  'worker-src',
-  'manifest-src',
-  'base-uri',
-  'form-action',
-  'frame-ancestors',
-] as const;
+export { CSP_DIRECTIVES };
 
 const sourceKind = cspSourceKind();
 const directiveKind = literalKind({
@@ -45,4 +29,5 @@ export const cspModule = defineModule({
   description: 'Content-Security-Policy sources per page route and directive',
   positions: ['route', 'directive', 'source'],
   root: routeKind,
+  install: (host) => installCsp(host).uninstall,
 });

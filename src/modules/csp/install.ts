@@ -1,0 +1,271 @@
+/**
+ * @module
+ * Installs the csp module in a service, with no change to it:
+ *
+ * - the report endpoint answers its path before the service sees the request (an interceptor of
+ *   the node:http adapter);
+ * - `http.ServerResponse.prototype.writeHead` (which `end`/`write` call implicitly too) adds the
+ *   policy headers to every text/html response of a request: learn sends the deny-by-default
+ *   policy as Report-Only, report the learned one as Report-Only, enforce the learned one as
+ *   `Content-Security-Policy`; each with `report-uri`, `report-to` and `Reporting-Endpoints`,
+ *   the report URL carrying a signed tag of the page route. A response that already has a CSP is
+ *   left alone unless the config says `csp.override`;
+ * - while learning, the HTML of those responses is read (`write`/`end`) and its inline code
+ *   hashed per page route;
+ * - in report/enforce mode each request gets a nonce, `res.locals.cspNonce` (Express) and
+ *   `res.cspNonce` (Fastify: `reply.raw.cspNonce`), added to the policy when the service read it.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
+import type { RequestState } from '../../attribution/scope.ts';
+import type { CspSettings, ModuleHost } from '../../module/module.ts';
+import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
+import { violationFacts } from './facts.ts';
+import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
+import { inlineHashes } from './inline.ts';
+import type { Violation } from './report.ts';
+import { createTagger, loadKey, type Tagger } from './tag.ts';
+
+export const DEFAULT_CSP_SETTINGS: CspSettings = Object.freeze({
+  reportPath: '/__leash/csp-report',
+  key: undefined,
+  tagTtlSeconds: 3600,
+  maxReportBytes: 65_536,
+  reportsPerMinute: 120,
+  reportTo: true,
+  override: false,
+});
+
+const MAX_HTML = 2 * 1024 * 1024;
+const CSP = 'content-security-policy';
+const CSP_RO = 'content-security-policy-report-only';
+
+/** The page route of a request scope: `GET /notes/:id` → `/notes/:id`. */
+export function pageRoute(scope: string): string {
+  return scope.replace(/^(GET|HEAD) /, '');
+}
+
+interface Tracked {
+  readonly state: RequestState;
+  nonce: string | undefined;
+  nonceRead: boolean;
+  /** Learning: the HTML being captured, or null when this response is not captured. */
+  html: Buffer[] | null;
+  size: number;
+}
+
+type WriteHead = (this: http.ServerResponse, ...args: unknown[]) => http.ServerResponse;
+type Write = (this: http.ServerResponse, ...args: unknown[]) => boolean;
+type End = (this: http.ServerResponse, ...args: unknown[]) => http.ServerResponse;
+
+export interface CspInstall {
+  readonly endpoint: ReportEndpoint;
+  readonly uninstall: () => void;
+}
+
+export function installCsp(host: ModuleHost): CspInstall {
+  const settings = host.settings.csp ?? DEFAULT_CSP_SETTINGS;
+  // The key is read (or made) on first use, so a service that serves no page never touches it.
+  let loaded: Tagger | undefined;
+  const tagger: Tagger = {
+    sign: (route, now) => taggerOf().sign(route, now),
+    verify: (tag, now) => taggerOf().verify(tag, now),
+  };
+  const taggerOf = (): Tagger => {
+    if (loaded !== undefined) return loaded;
+    let key: Buffer;
+    try {
+      key = loadKey(host.policyFile, settings.key);
+    } catch (error) {
+      // Tags made with a key of this process alone stay valid while it runs.
+      host.log.warn({ event: 'csp-key-ephemeral' }, (error as Error).message);
+      key = randomBytes(32);
+    }
+    loaded = createTagger(key, settings.tagTtlSeconds);
+    return loaded;
+  };
+  const learning = host.mode === 'learn';
+  const tracked = new WeakMap<http.ServerResponse, Tracked>();
+  const compiled = new Map<string, Map<string, Set<string>>>();
+
+  const learnViolations = (route: string, violations: readonly Violation[]) => {
+    const use = { scope: route, package: 'browser' };
+    for (const v of violations) {
+      const facts = violationFacts(v);
+      if (facts !== undefined) host.observe([route, ...facts], use);
+      else if (!learning && v.blockedUrl === 'inline') {
+        // Inline code is never learned as 'unsafe-inline'; outside learning it is a violation.
+        const directive = v.directive.startsWith('style') ? 'style-src' : 'script-src';
+        host.observe([route, directive, "'unsafe-inline'"], use);
+      }
+    }
+  };
+
+  const endpoint = createReportEndpoint({
+    path: settings.reportPath,
+    maxBytes: settings.maxReportBytes,
+    perMinute: settings.reportsPerMinute,
+    tagger,
+    onViolations: learnViolations,
+    onRefused: (reason, detail) => host.log.info({ event: 'csp-report-refused', reason }, detail),
+  });
+
+  const removeInterceptor = addRequestInterceptor((state) => {
+    const request = state.request as http.IncomingMessage;
+    const response = state.response as http.ServerResponse;
+    if (endpoint.handle(request, response)) return true;
+    const entry: Tracked = { state, nonce: undefined, nonceRead: false, html: null, size: 0 };
+    tracked.set(response, entry);
+    if (!learning) {
+      const nonce = () => {
+        entry.nonceRead = true;
+        entry.nonce ??= randomBytes(16).toString('base64');
+        return entry.nonce;
+      };
+      const locals = Object.create(null) as Record<string, unknown>;
+      Object.defineProperty(locals, 'cspNonce', { get: nonce, enumerable: true });
+      Object.defineProperty(response, 'locals', {
+        value: locals,
+        writable: true,
+        configurable: true,
+      });
+      Object.defineProperty(response, 'cspNonce', { get: nonce, configurable: true });
+    }
+    return false;
+  });
+
+  const policyFor = (route: string, entry: Tracked, reportUrl: string): string => {
+    if (learning) return learningPolicy({ url: reportUrl, reportTo: settings.reportTo });
+    let sources = compiled.get(route);
+    if (sources === undefined) {
+      sources = sourcesOf(host.tree, route);
+      compiled.set(route, sources);
+    }
+    return compilePolicy(sources, {
+      reporting: { url: reportUrl, reportTo: settings.reportTo },
+      ...(entry.nonceRead && entry.nonce !== undefined ? { nonce: entry.nonce } : {}),
+    });
+  };
+
+  const addHeaders = (response: http.ServerResponse, entry: Tracked, args: unknown[]) => {
+    const status = typeof args[0] === 'number' ? args[0] : response.statusCode;
+    if (status < 200 || status === 204 || status === 304) return;
+    const headers = args.find((a, i) => i > 0 && typeof a === 'object' && a !== null) as
+      | Record<string, unknown>
+      | unknown[]
+      | undefined;
+    const given = new Map<string, unknown>();
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2)
+        given.set(String(headers[i]).toLowerCase(), headers[i + 1]);
+    } else if (headers !== undefined) {
+      for (const [name, value] of Object.entries(headers)) given.set(name.toLowerCase(), value);
+    }
+    const header = (name: string) => given.get(name) ?? response.getHeader(name);
+    if (!/^\s*text\/html\b/i.test(String(header('content-type') ?? ''))) return;
+    if (header(CSP) !== undefined || header(CSP_RO) !== undefined) {
+      if (!settings.override) return;
+      response.removeHeader(CSP);
+      response.removeHeader(CSP_RO);
+      if (headers !== undefined && !Array.isArray(headers)) {
+        for (const name of Object.keys(headers))
+          if ([CSP, CSP_RO].includes(name.toLowerCase())) delete headers[name];
+      }
+    }
+    const route = pageRoute(entry.state.scope);
+    const reportUrl = `${settings.reportPath}?t=${tagger.sign(route)}`;
+    const out: Array<[string, string]> = [
+      [host.mode === 'enforce' ? CSP : CSP_RO, policyFor(route, entry, reportUrl)],
+    ];
+    if (settings.reportTo)
+      out.push(['reporting-endpoints', reportingEndpoints({ url: reportUrl })]);
+    for (const [name, value] of out) {
+      if (Array.isArray(headers)) headers.push(name, value);
+      else if (headers !== undefined) headers[name] = value;
+      else response.setHeader(name, value);
+    }
+    if (learning && header('content-encoding') === undefined) entry.html = [];
+  };
+
+  const capture = (entry: Tracked | undefined, chunk: unknown, encoding: unknown) => {
+    if (entry?.html == null || chunk == null || typeof chunk === 'function') return;
+    const buffer =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : chunk instanceof Uint8Array
+          ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+          : undefined;
+    if (buffer === undefined) return;
+    entry.size += buffer.length;
+    if (entry.size > MAX_HTML) entry.html = null;
+    else entry.html.push(buffer);
+  };
+
+  const learnInline = (entry: Tracked) => {
+    const html = entry.html;
+    entry.html = null;
+    if (html === null || html.length === 0) return;
+    const route = pageRoute(entry.state.scope);
+    const use = { scope: entry.state.scope, package: 'app' };
+    let found: ReturnType<typeof inlineHashes>;
+    try {
+      found = inlineHashes(Buffer.concat(html).toString('utf8'));
+    } catch (error) {
+      host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
+      return;
+    }
+    for (const hash of found.scripts) host.observe([route, 'script-src', hash], use);
+    for (const hash of found.styles) host.observe([route, 'style-src', hash], use);
+    for (const hash of found.handlers) host.observe([route, 'script-src', hash], use);
+    if (found.handlers.length > 0) host.observe([route, 'script-src', "'unsafe-hashes'"], use);
+    for (const hash of found.styleAttributes) host.observe([route, 'style-src', hash], use);
+    if (found.styleAttributes.length > 0)
+      host.observe([route, 'style-src', "'unsafe-hashes'"], use);
+  };
+
+  const proto = http.ServerResponse.prototype as unknown as {
+    writeHead: WriteHead;
+    write: Write;
+    end: End;
+  };
+  const originals = { writeHead: proto.writeHead, write: proto.write, end: proto.end };
+  proto.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    const entry = tracked.get(this);
+    if (entry !== undefined && !this.headersSent) {
+      try {
+        addHeaders(this, entry, args);
+      } catch (error) {
+        host.log.warn({ event: 'csp-header-failed' }, (error as Error).message);
+      }
+    }
+    return originals.writeHead.apply(this, args);
+  };
+  if (learning) {
+    proto.write = function (this: http.ServerResponse, ...args: unknown[]) {
+      const result = originals.write.apply(this, args);
+      capture(tracked.get(this), args[0], args[1]);
+      return result;
+    };
+    proto.end = function (this: http.ServerResponse, ...args: unknown[]) {
+      const entry = tracked.get(this);
+      const ended = this.writableEnded;
+      const result = originals.end.apply(this, args);
+      if (entry !== undefined && !ended) {
+        capture(entry, args[0], args[1]);
+        learnInline(entry);
+      }
+      return result;
+    };
+  }
+
+  return {
+    endpoint,
+    uninstall() {
+      removeInterceptor();
+      proto.writeHead = originals.writeHead;
+      proto.write = originals.write;
+      proto.end = originals.end;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * @module
+ * Strict validation of CSP violation reports, in both formats browsers send:
+ * `application/csp-report` (`report-uri`: one `{"csp-report": {…}}` object) and
+ * `application/reports+json` (`report-to`: an array of Reporting API reports, of which only
+ * `csp-violation` ones are kept). Every field is bounded; anything else is a LeashError with code
+ * ERR_LEASH_CSP_REPORT (the endpoint answers 400).
+ */
+import { z } from 'zod';
+import { LeashError } from '../../errors.ts';
+
+/** One violation, whichever format it came in. */
+export interface Violation {
+  readonly documentUrl: string;
+  /** A URL, or a keyword of the report: `inline`, `eval`, `wasm-eval`, `data`, `blob`, `self`, or ''. */
+  readonly blockedUrl: string;
+  readonly directive: string;
+  readonly disposition: 'enforce' | 'report';
+}
+
+const MAX_REPORTS = 100;
+const url = z.string().max(4096);
+const directive = z
+  .string()
+  .max(64)
+  .regex(/^[a-z-]+$/, 'a directive name');
+const disposition = z.enum(['enforce', 'report']);
+
+const legacySchema = z.object({
+  'csp-report': z.object({
+    'document-uri': url,
+    'blocked-uri': url.optional(),
+    'effective-directive': directive.optional(),
+    'violated-directive': z.string().max(4096).optional(),
+    disposition: disposition.optional(),
+  }),
+});
+
+const reportingSchema = z
+  .array(
+    z.object({
+      type: z.string().max(64),
+      url: url.optional(),
+      body: z.unknown(),
+    }),
+  )
+  .max(MAX_REPORTS, `at most ${MAX_REPORTS} reports in one request`);
+
+const violationBodySchema = z.object({
+  documentURL: url,
+  blockedURL: url.optional(),
+  effectiveDirective: directive,
+  disposition: disposition.optional(),
+});
+
+function fail(message: string): never {
+  throw new LeashError('ERR_LEASH_CSP_REPORT', `bad CSP report: ${message}`);
+}
+
+function issue(error: z.ZodError): string {
+  const first = error.issues[0]!;
+  return `${first.path.join('.') || '(body)'}: ${first.message}`;
+}
+
+export type ReportFormat = 'csp-report' | 'reports+json';
+
+/** The format a Content-Type names, or undefined when it is neither. */
+export function formatOf(contentType: string | undefined): ReportFormat | undefined {
+  const media = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (media === 'application/csp-report') return 'csp-report';
+  if (media === 'application/reports+json') return 'reports+json';
+  return undefined;
+}
+
+/** Parses and validates a body; throws ERR_LEASH_CSP_REPORT when it is malformed. */
+export function parseReports(text: string, format: ReportFormat): Violation[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    fail('the body is not JSON');
+  }
+  if (format === 'csp-report') {
+    const parsed = legacySchema.safeParse(json);
+    if (!parsed.success) fail(issue(parsed.error));
+    const r = parsed.data['csp-report'];
+    const name =
+      r['effective-directive'] ?? r['violated-directive']?.trim().split(/\s+/, 1)[0] ?? '';
+    if (!/^[a-z-]+$/.test(name)) fail('no directive');
+    return [
+      {
+        documentUrl: r['document-uri'],
+        blockedUrl: r['blocked-uri'] ?? '',
+        directive: name,
+        disposition: r.disposition ?? 'report',
+      },
+    ];
+  }
+  const parsed = reportingSchema.safeParse(json);
+  if (!parsed.success) fail(issue(parsed.error));
+  const out: Violation[] = [];
+  for (const [i, report] of parsed.data.entries()) {
+    if (report.type !== 'csp-violation') continue;
+    const body = violationBodySchema.safeParse(report.body);
+    if (!body.success) fail(`[${i}].body.${issue(body.error)}`);
+    out.push({
+      documentUrl: body.data.documentURL,
+      blockedUrl: body.data.blockedURL ?? '',
+      directive: body.data.effectiveDirective,
+      disposition: body.data.disposition ?? 'report',
+    });
+  }
+  return out;
+}
