@@ -233,3 +233,35 @@ test('show --module sql lists ambiguous slots, where several sources always held
     '  note ambiguous slot $1 of "SELECT * FROM notes WHERE id = $1" in GET /notes/:id: every one of =request.params.id & =result.tAbc12345.id held',
   ]);
 });
+
+test('export csp and show --module csp print each page route’s policy as a header to paste', () => {
+  const hash = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='";
+  const dir = workdir({
+    'p.json': {
+      version: 1,
+      csp: {
+        '/notes/:id': {
+          'img-src': ["'self'", 'https://images.example.org'],
+          'script-src': [hash, 'https://cdn.example.org/js/'],
+        },
+      },
+    },
+    'none.json': narrow,
+  });
+  const exported = leash(dir, 'export', 'csp', '--policy', 'p.json');
+  assert.equal(exported.code, 0, exported.stderr);
+  const [comment, header] = exported.stdout.trim().split('\n');
+  assert.equal(comment, '# /notes/:id');
+  assert.match(header!, /^Content-Security-Policy: default-src 'none'; /);
+  assert.match(
+    header!,
+    new RegExp(`script-src ${hash.replace(/[+/]/g, '\\$&')} https://cdn\\.example\\.org/js/;`),
+  );
+  assert.match(header!, /img-src 'self' https:\/\/images\.example\.org;/);
+  assert.match(header!, /object-src 'none'/);
+  const shown = leash(dir, 'policy', 'show', 'p.json', '--module', 'csp');
+  assert.ok(shown.stdout.includes(`note /notes/:id: ${header}`), shown.stdout);
+  const empty = leash(dir, 'export', 'csp', '--policy', 'none.json');
+  assert.equal(empty.code, 2);
+  assert.equal(empty.stderr.trim(), 'leash: none.json: no csp rules to export; learn them first');
+});

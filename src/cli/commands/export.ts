@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Policy } from '../../core/policy.ts';
 import { LeashError } from '../../errors.ts';
+import { exportPolicies } from '../../modules/csp/header.ts';
 import {
   checkProfileName,
   compileAppArmorProfile,
@@ -93,5 +94,28 @@ export function registerExportCommands(program: Command): void {
       checkProfileName(options.name);
       const { policy, source, extra } = await load(command, options.policy);
       out(compileAppArmorProfile(policy, { source, name: options.name, ...extra }));
+    });
+
+  group
+    .command('csp')
+    .description(
+      'print the learned Content-Security-Policy of each page route, as a header to paste',
+    )
+    .option('-p, --policy <file>', 'policy file (default: from config, else leash.policy.json)')
+    .action(async (options: { policy?: string }, command: Command) => {
+      const context = await cliContext(command.optsWithGlobals<Globals>());
+      const source = display(context, policyPath(context, options.policy));
+      const tree = readPolicyFile(context, source).modules.get('csp');
+      const policies = tree === undefined ? [] : exportPolicies(tree);
+      if (policies.length === 0) {
+        throw new LeashError(
+          'ERR_LEASH_USAGE',
+          `${source}: no csp rules to export; learn them first`,
+          {
+            file: source,
+          },
+        );
+      }
+      out(policies.map(({ route, header }) => `# ${route}\n${header}`).join('\n\n'));
     });
 }
