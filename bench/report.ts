@@ -1,0 +1,608 @@
+/**
+ * @module
+ * From raw results to what people read: per-configuration summaries with ratios to the baseline
+ * of the same round, the targets with met / missed, BENCHMARKS.md, and the comparison of two
+ * result files.
+ */
+import type { GrowthResult, MicroResult } from './lib/micro.ts';
+import { medianInterval, type Summary, summarize } from './lib/stats.ts';
+import type { Measurement, VariantResult } from './service.bench.ts';
+
+export interface Environment {
+  date: string;
+  node: string;
+  cpuModel: string;
+  cores: number;
+  memoryGb: number;
+  kernel: string;
+  commit: string;
+  command: string;
+  quick: boolean;
+  pinned: boolean;
+  durationSeconds: number;
+}
+
+export interface Results {
+  version: 1;
+  environment: Environment;
+  micro: MicroResult[];
+  growth: GrowthResult[];
+  notes: string[];
+  service: VariantResult[];
+  summary: VariantSummary[];
+  targets: TargetResult[];
+}
+
+export const METRICS = [
+  { key: 'cpuPerRequestMs', label: 'CPU/request', unit: 'ms', better: 'lower' },
+  { key: 'requestsPerSecond', label: 'requests/s', unit: '', better: 'higher' },
+  { key: 'p50Ms', label: 'p50 latency', unit: 'ms', better: 'lower' },
+  { key: 'p99Ms', label: 'p99 latency', unit: 'ms', better: 'lower' },
+  { key: 'peakRssMb', label: 'peak RSS', unit: 'MiB', better: 'lower' },
+] as const;
+
+export type MetricKey = (typeof METRICS)[number]['key'];
+
+export interface MetricSummary {
+  value: Summary;
+  /** Ratio to the baseline measured in the same round. */
+  ratio: Summary;
+  /** About 95 % confidence interval of the median ratio (order statistics). */
+  ratioInterval: { lo: number; hi: number };
+}
+
+export interface ConfigSummary {
+  config: string;
+  label: string;
+  rounds: number;
+  metrics: Record<MetricKey, MetricSummary>;
+  /** The wrapping leash CLI's CPU per measurement, ms (median), or null without a wrapper. */
+  wrapperCpuMs: number | null;
+  non2xx: number;
+  errors: number;
+}
+
+export interface VariantSummary {
+  variant: string;
+  skipped?: string;
+  configs: ConfigSummary[];
+  /** Half the min–max range of the baseline's rounds, relative to its median, per metric. */
+  baselineNoise: Record<MetricKey, number>;
+}
+
+export function summarizeVariant(result: VariantResult): VariantSummary {
+  const empty = {} as Record<MetricKey, number>;
+  if (result.skipped !== undefined)
+    return { variant: result.variant, skipped: result.skipped, configs: [], baselineNoise: empty };
+  const byRound = new Map<number, Map<string, Measurement>>();
+  for (const m of result.measurements) {
+    let round = byRound.get(m.round);
+    if (round === undefined) {
+      round = new Map();
+      byRound.set(m.round, round);
+    }
+    round.set(m.config, m);
+  }
+  const configs: ConfigSummary[] = [];
+  for (const setup of result.configurations) {
+    const own = result.measurements.filter((m) => m.config === setup.id);
+    if (own.length === 0) continue;
+    const metrics = {} as Record<MetricKey, MetricSummary>;
+    for (const { key } of METRICS) {
+      const ratios: number[] = [];
+      for (const m of own) {
+        const base = byRound.get(m.round)?.get('baseline');
+        if (base !== undefined) ratios.push(m[key] / base[key]);
+      }
+      metrics[key] = {
+        value: summarize(own.map((m) => m[key])),
+        ratio: summarize(ratios),
+        ratioInterval: medianInterval(ratios),
+      };
+    }
+    const wrappers = own.map((m) => m.wrapperCpuMs).filter((v): v is number => v !== null);
+    configs.push({
+      config: setup.id,
+      label: setup.label,
+      rounds: own.length,
+      metrics,
+      wrapperCpuMs: wrappers.length === 0 ? null : summarize(wrappers).median,
+      non2xx: own.reduce((a, m) => a + m.non2xx, 0),
+      errors: own.reduce((a, m) => a + m.errors, 0),
+    });
+  }
+  const baseline = configs.find((c) => c.config === 'baseline');
+  const baselineNoise = {} as Record<MetricKey, number>;
+  for (const { key } of METRICS) {
+    const v = baseline?.metrics[key].value;
+    baselineNoise[key] = v === undefined ? Number.NaN : (v.max - v.min) / 2 / v.median;
+  }
+  return { variant: result.variant, configs, baselineNoise };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+
+export interface TargetResult {
+  id: string;
+  description: string;
+  goal: string;
+  measured: string;
+  status: 'met' | 'missed' | 'not measured';
+  /** When the ~95 % interval of the median reaches across the goal. */
+  withinNoise?: boolean;
+}
+
+function ratioTarget(
+  summaries: VariantSummary[],
+  config: string,
+  metric: MetricKey,
+  goal: number,
+  higherIsBetter: boolean,
+  description: string,
+): TargetResult[] {
+  const out: TargetResult[] = [];
+  const goalText = `${higherIsBetter ? '≥' : '≤'} ${goal.toFixed(2)}×`;
+  for (const s of summaries) {
+    const c = s.configs.find((x) => x.config === config);
+    const id = `${config}-${metric}-${s.variant}`;
+    if (c === undefined) {
+      out.push({
+        id,
+        description: `${description} (${s.variant})`,
+        goal: goalText,
+        measured: s.skipped ?? 'not measured',
+        status: 'not measured',
+      });
+      continue;
+    }
+    const m = c.metrics[metric];
+    const ok = (v: number) => (higherIsBetter ? v >= goal : v <= goal);
+    out.push({
+      id,
+      description: `${description} (${s.variant})`,
+      goal: goalText,
+      measured: `${m.ratio.median.toFixed(3)}× (95 % CI ${m.ratioInterval.lo.toFixed(3)}–${m.ratioInterval.hi.toFixed(3)})`,
+      status: ok(m.ratio.median) ? 'met' : 'missed',
+      withinNoise: ok(m.ratioInterval.lo) !== ok(m.ratioInterval.hi),
+    });
+  }
+  return out;
+}
+
+function microTarget(
+  micro: MicroResult[],
+  target: string,
+  goalNs: number,
+  description: string,
+): TargetResult {
+  const cases = micro.filter((m) => m.target === target);
+  if (cases.length === 0) {
+    return {
+      id: target,
+      description,
+      goal: `≤ ${fmtNs(goalNs)}`,
+      measured: 'not measured',
+      status: 'not measured',
+    };
+  }
+  const worst = cases.reduce((a, b) => (b.medianNs > a.medianNs ? b : a));
+  const best = cases.reduce((a, b) => (b.medianNs < a.medianNs ? b : a));
+  return {
+    id: target,
+    description,
+    goal: `≤ ${fmtNs(goalNs)}`,
+    measured:
+      cases.length === 1
+        ? `${fmtNs(worst.medianNs)}`
+        : `${fmtNs(best.medianNs)} (${best.name}) … ${fmtNs(worst.medianNs)} (${worst.name})`,
+    status: worst.medianNs <= goalNs ? 'met' : 'missed',
+  };
+}
+
+/** n log n from the smallest to the largest size, with 25 % slack for noise. */
+export function growthVerdict(g: GrowthResult): { ratio: number; nlogn: number; ok: boolean } {
+  const a = g.points[0]!;
+  const b = g.points[g.points.length - 1]!;
+  const ratio = b.ms / a.ms;
+  const nlogn = (b.n * Math.log(b.n)) / (a.n * Math.log(a.n));
+  return { ratio, nlogn, ok: ratio <= nlogn * 1.25 };
+}
+
+export function evaluateTargets(results: Omit<Results, 'targets'>): TargetResult[] {
+  const s = results.summary;
+  const out: TargetResult[] = [
+    ...ratioTarget(
+      s,
+      'enforce-both',
+      'cpuPerRequestMs',
+      1.02,
+      false,
+      "enforce with Node's flags: CPU/request",
+    ),
+    ...ratioTarget(
+      s,
+      'enforce-both',
+      'requestsPerSecond',
+      0.98,
+      true,
+      "enforce with Node's flags: requests/s",
+    ),
+    ...ratioTarget(
+      s,
+      'enforce-both',
+      'p99Ms',
+      1.05,
+      false,
+      "enforce with Node's flags: p99 latency",
+    ),
+    ...ratioTarget(s, 'learn', 'cpuPerRequestMs', 1.15, false, 'learn: CPU/request'),
+    microTarget(
+      results.micro,
+      'decision',
+      1000,
+      'a cached decision (runtime host check: file read, connect, spawn)',
+    ),
+    microTarget(results.micro, 'sql-cached', 5000, 'a cached SQL check'),
+    microTarget(results.micro, 'attribution-cached', 1000, 'package attribution, cached'),
+  ];
+  for (const g of results.growth.filter((x) => x.target === 'simplify')) {
+    const last = g.points[g.points.length - 1]!;
+    const at100k = g.points.find((p) => p.n === 100_000);
+    out.push({
+      id: `${g.name}-100k`,
+      description: `${g.name} on 100k facts`,
+      goal: '≤ 1 s',
+      measured: at100k === undefined ? `not run (largest: ${last.n})` : fmtMs(at100k.ms),
+      status: at100k === undefined ? 'not measured' : at100k.ms <= 1000 ? 'met' : 'missed',
+    });
+    const v = growthVerdict(g);
+    out.push({
+      id: `${g.name}-growth`,
+      description: `${g.name}: growth from ${g.points[0]!.n} to ${last.n} facts`,
+      goal: `no worse than n log n (×${v.nlogn.toFixed(0)}, +25 %)`,
+      measured: `×${v.ratio.toFixed(0)}`,
+      status: v.ok ? 'met' : 'missed',
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+export function fmtNs(ns: number): string {
+  if (!Number.isFinite(ns)) return '–';
+  if (ns < 1000) return `${ns.toFixed(0)} ns`;
+  if (ns < 1e6) return `${(ns / 1000).toFixed(2)} µs`;
+  return `${(ns / 1e6).toFixed(2)} ms`;
+}
+
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '–';
+  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function digits(v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  if (Math.abs(v) >= 1) return v.toFixed(2);
+  return v.toFixed(3);
+}
+
+const span = (s: Summary) => `${digits(s.median)} (${digits(s.min)}–${digits(s.max)})`;
+const ratioSpan = (s: Summary) =>
+  `${s.median.toFixed(3)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function markdown(results: Results): string {
+  const e = results.environment;
+  const out: string[] = [];
+  out.push('# Benchmarks');
+  out.push('');
+  out.push(
+    'What leash costs a service, measured by `npm run bench` (bench/run.ts). Every number below comes from one run; ratios compare each configuration with the baseline measured in the same round. Goals are goals, not test assertions.',
+  );
+  out.push('');
+  out.push(`- **Date:** ${e.date}`);
+  out.push(
+    `- **Machine:** ${e.cpuModel}, ${e.cores} cores, ${e.memoryGb.toFixed(0)} GiB RAM, Linux ${e.kernel}; shared and noisy (other jobs run on it)`,
+  );
+  out.push(`- **Node.js:** ${e.node}`);
+  out.push(`- **leash commit:** ${e.commit}`);
+  out.push(`- **Command:** \`${e.command}\`${e.quick ? ' (quick mode: indicative only)' : ''}`);
+  out.push(`- **Run time:** ${(e.durationSeconds / 60).toFixed(1)} min`);
+  out.push(
+    `- **Pinning:** ${e.pinned ? 'service on CPU 0; load generator, partner API, PostgreSQL and the runner on CPU 1 (`taskset`)' : 'none (taskset missing or a single core)'}`,
+  );
+  out.push('');
+  out.push(
+    'Compare a later run with this one: `npm run bench -- --compare bench/results/<this run>.json`.',
+  );
+  out.push('');
+
+  out.push('## Targets');
+  out.push('');
+  out.push(
+    table(
+      ['target', 'goal', 'measured (median)', 'status'],
+      results.targets.map((t) => [
+        t.description,
+        t.goal,
+        t.measured,
+        t.status === 'met'
+          ? `**met**${t.withinNoise ? ' (within noise)' : ''}`
+          : t.status === 'missed'
+            ? `**missed**${t.withinNoise ? ' (within noise)' : ''}`
+            : t.status,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    '"within noise": the ~95 % confidence interval of the median ratio (order statistics over the rounds) reaches across the goal, so this run cannot tell met from missed.',
+  );
+  out.push('');
+
+  out.push('## The service under load');
+  out.push('');
+  const anyVariant = results.service.find((v) => v.skipped === undefined);
+  if (anyVariant !== undefined) {
+    out.push(
+      `The example service (examples/service: Express 5, sessions, SQLite or PostgreSQL, uploads, templates, a partner API, a child process) driven by autocannon in its own process with ${anyVariant.connections} connections, replaying a mix of the held-out workload's legitimate requests (${anyVariant.mix.length} requests of three logged-in users: pages, notes, search, legacy SQL routes, files, downloads, uploads, weather through the partner API, link preview, host lookup by a child process, admin write). Each configuration is measured once per round (${anyVariant.rounds} rounds, order rotated each round) on a fixed number of requests after a short warm-up; all six run side by side on the same data and database, each on its own ports, with the policy learned once from the learning workload (its ports changed to each configuration's own). The host lookup (\`GET /ping\`, 3 of the requests) starts a child process and takes about a third to half of the service's CPU in every configuration (a fork of a ~200 MB process); the rest is Express, sessions, SQL, files and the partner API.`,
+    );
+    out.push('');
+    out.push(
+      '- **CPU/request**: user + system CPU time of the node process running the service (/proc/<pid>/stat, every thread), over the measurement, per response. The primary overhead figure.',
+    );
+    out.push(
+      '- **requests/s**, **p50**, **p99**: from the load generator (latency of each response, in ms).',
+    );
+    out.push('- **peak RSS**: VmHWM of the service process, reset before each measurement.');
+    out.push(
+      '- **leash CLI CPU**: CPU time of the `leash` process that wraps the service (it starts the service and waits), over one measurement.',
+    );
+    out.push(
+      '- Each cell: median over rounds (min–max). Ratios: per round, configuration ÷ baseline of the same round; median (min–max).',
+    );
+    out.push('');
+  }
+  for (const v of results.service) {
+    const s = results.summary.find((x) => x.variant === v.variant)!;
+    out.push(`### ${v.variant === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`);
+    out.push('');
+    if (v.skipped !== undefined) {
+      out.push(`Skipped: ${v.skipped}.`);
+      out.push('');
+      continue;
+    }
+    out.push(
+      `${v.amount} requests per measurement, ${v.connections} connections, ${v.rounds} rounds; policy of ${v.policyRules} rules; ${(v.seconds / 60).toFixed(1)} min.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'configuration',
+          'CPU/request ms',
+          'requests/s',
+          'p50 ms',
+          'p99 ms',
+          'peak RSS MiB',
+          'leash CLI CPU ms',
+        ],
+        s.configs.map((c) => [
+          c.label,
+          span(c.metrics.cpuPerRequestMs.value),
+          span(c.metrics.requestsPerSecond.value),
+          span(c.metrics.p50Ms.value),
+          span(c.metrics.p99Ms.value),
+          span(c.metrics.peakRssMb.value),
+          c.wrapperCpuMs === null ? '–' : digits(c.wrapperCpuMs),
+        ]),
+      ),
+    );
+    out.push('');
+    out.push('Ratio to the baseline of the same round, median (min–max):');
+    out.push('');
+    out.push(
+      table(
+        [
+          'configuration',
+          'CPU/request',
+          'requests/s',
+          'p50',
+          'p99',
+          'peak RSS',
+          'CPU/request 95 % CI',
+        ],
+        s.configs
+          .filter((c) => c.config !== 'baseline')
+          .map((c) => [
+            c.label,
+            ratioSpan(c.metrics.cpuPerRequestMs.ratio),
+            ratioSpan(c.metrics.requestsPerSecond.ratio),
+            ratioSpan(c.metrics.p50Ms.ratio),
+            ratioSpan(c.metrics.p99Ms.ratio),
+            ratioSpan(c.metrics.peakRssMb.ratio),
+            `${c.metrics.cpuPerRequestMs.ratioInterval.lo.toFixed(3)}–${c.metrics.cpuPerRequestMs.ratioInterval.hi.toFixed(3)}`,
+          ]),
+      ),
+    );
+    out.push('');
+    const noise = s.baselineNoise;
+    out.push(
+      `Noise: the baseline's own rounds spread ±${pct(noise.cpuPerRequestMs)} (CPU/request), ±${pct(noise.requestsPerSecond)} (requests/s), ±${pct(noise.p99Ms)} (p99) around their median. The per-round ratios cancel much of it (machine load hits neighbouring measurements alike); the CI column is the uncertainty of the median CPU ratio.`,
+    );
+    const failed = v.configurations.filter((c) => c.error !== undefined || c.heldOutFailures > 0);
+    const bad = s.configs.filter((c) => c.non2xx > 0 || c.errors > 0);
+    out.push('');
+    out.push(
+      `Held-out workload before measuring: ${v.configurations.map((c) => `${c.id} ${c.heldOutRequests - c.heldOutFailures}/${c.heldOutRequests}`).join(', ')} requests passed.` +
+        (bad.length === 0
+          ? ' Every measured response was 2xx.'
+          : ` Non-2xx or errors while measuring: ${bad.map((c) => `${c.config} ${c.non2xx} non-2xx, ${c.errors} errors`).join('; ')}.`),
+    );
+    for (const c of failed) if (c.error) out.push(`\n${c.id}: ${c.error}`);
+    out.push('');
+    out.push('<details><summary>Command lines and request mix</summary>');
+    out.push('');
+    for (const c of v.configurations) out.push(`- ${c.id}: \`${c.command}\``);
+    out.push('');
+    out.push(`Mix: ${v.mix.map((m) => `\`${m}\``).join(', ')}`);
+    out.push('');
+    out.push('</details>');
+    out.push('');
+  }
+
+  out.push('## Micro-benchmarks');
+  out.push('');
+  out.push(
+    'tinybench, in a process of its own per file (bench/*.bench.ts), pinned to one core; fast operations are timed in batches and shown per call. Median of the samples, with the relative margin of error of the mean.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['group', 'case', 'median / call', 'mean / call', '± rme'],
+      results.micro.map((m) => [
+        m.group,
+        m.name,
+        fmtNs(m.medianNs),
+        fmtNs(m.meanNs),
+        `${m.rme.toFixed(1)} %`,
+      ]),
+    ),
+  );
+  out.push('');
+  for (const n of results.notes) out.push(`- ${n}`);
+  if (results.notes.length > 0) out.push('');
+
+  out.push('## simplify and merge as the policy grows');
+  out.push('');
+  if (results.growth.length > 0) {
+    const sizes = results.growth[0]!.points.map((p) => p.n);
+    out.push(
+      table(
+        [
+          'operation',
+          ...sizes.map((n) => `${n / 1000}k facts`),
+          'time ×, smallest → largest',
+          'n log n ×',
+          'fitted exponent',
+        ],
+        results.growth.map((g) => {
+          const v = growthVerdict(g);
+          return [
+            g.name,
+            ...sizes.map((n) => {
+              const p = g.points.find((x) => x.n === n);
+              return p === undefined
+                ? '–'
+                : `${fmtMs(p.ms)}${p.output === undefined ? '' : ` → ${p.output}`}`;
+            }),
+            `×${v.ratio.toFixed(0)}`,
+            `×${v.nlogn.toFixed(0)}`,
+            exponent(g).toFixed(2),
+          ];
+        }),
+      ),
+    );
+    out.push('');
+    out.push(
+      'Cells: median time (→ rules in the result). Facts: bench/lib/fixtures.ts; `spread` is a large service (20 routes, 3 packages, files in 50 directories, endpoints, command lines), `wide` is one route reading n files of one directory. Fitted exponent k of t ∝ nᵏ (1 is linear; n log n over this range is about 1.1).',
+    );
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function exponent(g: GrowthResult): number {
+  const pts = g.points.filter((p) => p.ms > 0);
+  if (pts.length < 2) return Number.NaN;
+  const xs = pts.map((p) => Math.log(p.n));
+  const ys = pts.map((p) => Math.log(p.ms));
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return num / den;
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '–');
+
+// ---------------------------------------------------------------------------------------------
+// Comparison of two runs
+
+/** Lines comparing `current` with `previous`: each median, and current ÷ previous. */
+export function compare(previous: Results, current: Results): string {
+  const lines: string[] = [];
+  lines.push(
+    `comparing ${current.environment.date} (${current.environment.commit}) with ${previous.environment.date} (${previous.environment.commit})`,
+  );
+  lines.push(
+    'ratio = current ÷ previous; for requests/s higher is better, for everything else lower',
+  );
+  for (const cur of current.summary) {
+    const prev = previous.summary.find((s) => s.variant === cur.variant);
+    if (prev === undefined || cur.skipped || prev.skipped) continue;
+    lines.push('');
+    lines.push(`service, ${cur.variant}:`);
+    for (const c of cur.configs) {
+      const p = prev.configs.find((x) => x.config === c.config);
+      if (p === undefined) continue;
+      const cells = METRICS.map(({ key, label }) => {
+        const a = p.metrics[key].value.median;
+        const b = c.metrics[key].value.median;
+        const rel =
+          c.config === 'baseline'
+            ? ''
+            : ` [vs baseline ${p.metrics[key].ratio.median.toFixed(3)} → ${c.metrics[key].ratio.median.toFixed(3)}]`;
+        return `${label} ${digits(a)} → ${digits(b)} ×${(b / a).toFixed(3)}${rel}`;
+      });
+      lines.push(`  ${c.config.padEnd(16)} ${cells.join('; ')}`);
+    }
+  }
+  const prevMicro = new Map(previous.micro.map((m) => [`${m.group} / ${m.name}`, m]));
+  const microLines: string[] = [];
+  for (const m of current.micro) {
+    const p = prevMicro.get(`${m.group} / ${m.name}`);
+    if (p === undefined) continue;
+    microLines.push(
+      `  ${`${m.group} / ${m.name}`.padEnd(80)} ${fmtNs(p.medianNs)} → ${fmtNs(m.medianNs)} ×${(m.medianNs / p.medianNs).toFixed(3)}`,
+    );
+  }
+  if (microLines.length > 0) lines.push('', 'micro-benchmarks (median per call):', ...microLines);
+  const growthLines: string[] = [];
+  for (const g of current.growth) {
+    const p = previous.growth.find((x) => x.name === g.name);
+    if (p === undefined) continue;
+    for (const point of g.points) {
+      const q = p.points.find((x) => x.n === point.n);
+      if (q !== undefined)
+        growthLines.push(
+          `  ${g.name.padEnd(20)} ${String(point.n).padStart(7)}  ${fmtMs(q.ms)} → ${fmtMs(point.ms)} ×${(point.ms / q.ms).toFixed(3)}`,
+        );
+    }
+  }
+  if (growthLines.length > 0) lines.push('', 'simplify / merge (median):', ...growthLines);
+  const prevTargets = new Map(previous.targets.map((t) => [t.id, t]));
+  lines.push('', 'targets:');
+  for (const t of current.targets) {
+    const p = prevTargets.get(t.id);
+    lines.push(
+      `  ${t.description}: ${p === undefined ? '–' : `${p.status} (${p.measured})`} → ${t.status} (${t.measured})`,
+    );
+  }
+  return lines.join('\n');
+}
