@@ -35,7 +35,11 @@ interface Plan {
   /** Upload names (`.txt` or `.png`). */
   files: string[];
   cities: string[];
-  /** Names for the host lookup; only names /etc/hosts has, so no DNS query leaves the machine. */
+  /**
+   * Addresses for the host lookup: only 127.0.0.1, which /etc/hosts answers for both address
+   * families. `localhost` is not enough: getent also asks for its IPv6 address, and without a `::1`
+   * line in /etc/hosts that query goes to the DNS server, off the machine.
+   */
   hosts: string[];
   /** Paths of the service's own pages to preview. */
   previews: string[];
@@ -52,7 +56,7 @@ const LEARNING: Plan[] = [
     shareWith: ['bob', 'carol'],
     files: ['todo.txt', 'ideas.txt', 'draft.txt', 'avatar.png', 'chart.png', 'photo.png'],
     cities: ['Paris', 'Oslo'],
-    hosts: ['127.0.0.1', 'localhost'],
+    hosts: ['127.0.0.1'],
     previews: ['/'],
     adminWrites: ['motd.txt', 'banner.txt', 'notice.txt'],
     exportUploads: true,
@@ -64,7 +68,7 @@ const LEARNING: Plan[] = [
     shareWith: ['alice'],
     files: ['books.txt', 'plan.txt', 'log.txt', 'scan.png', 'logo.png', 'map.png'],
     cities: ['Lima', 'Rome'],
-    hosts: ['localhost'],
+    hosts: ['127.0.0.1'],
     previews: ['/static/style.css'],
     exportUploads: true,
   },
@@ -86,7 +90,7 @@ const LEARNING: Plan[] = [
     shareWith: ['alice', 'carol'],
     files: ['monday.txt', 'tuesday.txt', 'friday.txt', 'graph.png', 'track.png', 'shoes.png'],
     cities: ['Lagos', 'Quito'],
-    hosts: ['localhost'],
+    hosts: ['127.0.0.1'],
     previews: ['/'],
     exportUploads: true,
   },
@@ -100,7 +104,7 @@ const HELD_OUT: Plan[] = [
     shareWith: ['frank'],
     files: ['seeds.txt', 'harvest.txt', 'beds.png'],
     cities: ['Berlin', 'Madrid'],
-    hosts: ['localhost'],
+    hosts: ['127.0.0.1'],
     previews: ['/?from=preview'],
     exportUploads: true,
   },
@@ -122,7 +126,7 @@ const HELD_OUT: Plan[] = [
     shareWith: ['frank'],
     files: ['journal.txt', 'diagram.png'],
     cities: ['Vienna', 'Lisbon'],
-    hosts: ['localhost'],
+    hosts: ['127.0.0.1'],
     previews: [],
     adminWrites: ['footer.txt'],
     exportUploads: false,
