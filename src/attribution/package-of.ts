@@ -15,14 +15,24 @@ export interface PackageResolverOptions {
   readonly selfDirs: readonly string[];
 }
 
+/** What one look at the stack tells: who is calling, and whether Node's module loader is. */
+export interface Caller {
+  readonly package: string;
+  /** Node's module loader (require, import, package.json probes) is between leash and the caller. */
+  readonly loader: boolean;
+}
+
 export interface PackageResolver {
   /** The package of the innermost foreign frame of the current stack. */
   current(): string;
+  /** The package and whether the module loader made the call, from a single stack capture. */
+  caller(): Caller;
   /** The package a source file belongs to, or `undefined` when the file is leash's own. */
   ofFile(file: string): string | undefined;
 }
 
-const MAX_FRAMES = 24;
+const SHALLOW_FRAMES = 10;
+const MAX_FRAMES = 40;
 const SKIP = Symbol('skip');
 
 export function createPackageResolver(options: PackageResolverOptions): PackageResolver {
@@ -46,17 +56,31 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
     return found;
   };
 
+  /** Walks frames inner to outer; `found` is false when no frame is foreign (look deeper). */
+  const walk = (sites: readonly NodeJS.CallSite[]): Caller & { found: boolean } => {
+    let loader = false;
+    for (const site of sites) {
+      const file = site.getFileName();
+      if (file === undefined || file === null) continue;
+      if (file.startsWith('node:internal/modules/')) loader = true;
+      const pkg = ofFile(file);
+      if (pkg !== SKIP) return { package: pkg, loader, found: true };
+    }
+    // Only Node and leash on the stack: Node acting on its own (the ESM loader, say).
+    return { package: NODE, loader, found: false };
+  };
+
+  const caller = (): Caller => {
+    // Most calls come straight from the caller's code: a shallow capture is a third of the cost.
+    const shallow = callSites(SHALLOW_FRAMES);
+    const first = walk(shallow);
+    if (first.found || shallow.length < SHALLOW_FRAMES) return first;
+    return walk(callSites(MAX_FRAMES));
+  };
+
   return {
-    current() {
-      const sites = callSites();
-      for (const site of sites) {
-        const file = site.getFileName();
-        if (file === undefined || file === null) continue;
-        const pkg = ofFile(file);
-        if (pkg !== SKIP) return pkg;
-      }
-      return NODE;
-    },
+    current: () => caller().package,
+    caller,
     ofFile(file) {
       const pkg = ofFile(file);
       return pkg === SKIP ? undefined : pkg;
@@ -75,11 +99,11 @@ export function packageOfPath(path: string): string {
   return first === '' || first === '.bin' ? APP : first;
 }
 
-function callSites(): NodeJS.CallSite[] {
+function callSites(frames: number): NodeJS.CallSite[] {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   Error.prepareStackTrace = (_, sites) => sites;
-  Error.stackTraceLimit = MAX_FRAMES;
+  Error.stackTraceLimit = frames;
   const holder: { stack?: NodeJS.CallSite[] } = {};
   Error.captureStackTrace(holder, callSites);
   const sites = holder.stack ?? [];

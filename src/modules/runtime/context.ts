@@ -37,15 +37,12 @@ export function createRuntimeContext(
     return resource;
   };
   const use = (): UseContext => ({ scope: currentScope(), package: packages.current() });
-  const decide = (
-    capability: Capability,
-    resource: string,
-    loader: boolean,
-    refuse: boolean,
-  ): void => {
+  const decide = (capability: Capability, resource: string, refuse: boolean): void => {
     if (isInternal()) return;
-    const u = use();
-    if (!loader) {
+    // One look at the stack gives the package and whether the module loader made the call.
+    const caller = packages.caller();
+    const u = { scope: currentScope(), package: caller.package };
+    if (!caller.loader || capability !== 'fs.read') {
       (refuse ? host.check : host.observe)([u.scope, u.package, capability, resource], u);
       return;
     }
@@ -60,36 +57,9 @@ export function createRuntimeContext(
     packages,
     appRoot,
     use,
-    check: (capability, resource) =>
-      decide(capability, resource, capability === 'fs.read' && isLoaderCall(packages), true),
-    observe: (capability, resource) =>
-      decide(capability, resource, capability === 'fs.read' && isLoaderCall(packages), false),
+    check: (capability, resource) => decide(capability, resource, true),
+    observe: (capability, resource) => decide(capability, resource, false),
   };
-}
-
-/**
- * Whether the read is the module loader's own (require, import, package.json probes): a loader
- * frame comes before any frame of the service's code. Top-level code of a module being evaluated
- * also has loader frames below it, so only the frames above the first foreign one count.
- */
-function isLoaderCall(packages: PackageResolver): boolean {
-  const prepare = Error.prepareStackTrace;
-  const limit = Error.stackTraceLimit;
-  Error.prepareStackTrace = (_, sites) => sites;
-  Error.stackTraceLimit = 40;
-  const holder: { stack?: NodeJS.CallSite[] } = {};
-  Error.captureStackTrace(holder, isLoaderCall);
-  const sites = holder.stack ?? [];
-  Error.prepareStackTrace = prepare;
-  Error.stackTraceLimit = limit;
-  for (const site of sites) {
-    const file = site.getFileName();
-    if (file === undefined || file === null) continue;
-    if (file.startsWith('node:internal/modules/')) return true;
-    if (file.startsWith('node:')) continue;
-    if (packages.ofFile(file) !== undefined) return false;
-  }
-  return false;
 }
 
 /** A literal path as a leash glob (escape the characters globs treat specially). */
