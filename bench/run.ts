@@ -215,7 +215,9 @@ const markdownFile =
   args.markdown ??
   (quick ? join(REPO, 'bench', 'results', `quick-${stamp}.md`) : join(REPO, 'BENCHMARKS.md'));
 mkdirSync(dirname(jsonFile), { recursive: true });
-writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+// Results are committed: name the checkout `<repo>`, never this machine's path.
+const withoutCheckout = (text: string): string => text.replaceAll(REPO, '<repo>');
+writeFileSync(jsonFile, withoutCheckout(`${JSON.stringify(results, null, 2)}\n`));
 try {
   // Keep the results file in the repository's format (biome), so lint stays clean.
   execFileSync(join(REPO, 'node_modules', '.bin', 'biome'), ['format', '--write', jsonFile], {
@@ -225,7 +227,7 @@ try {
 } catch {
   // biome missing: the JSON is still valid.
 }
-writeFileSync(markdownFile, markdown(results));
+writeFileSync(markdownFile, withoutCheckout(markdown(results)));
 
 log('');
 for (const t of results.targets) {
