@@ -83,6 +83,14 @@ export interface CspSettings {
   readonly override: boolean;
 }
 
+export interface ModuleLintFinding {
+  /** Keys from the section's root to what the finding is about. */
+  readonly path: readonly string[];
+  readonly message: string;
+  /** A warning makes `leash policy lint` exit 1; otherwise it is shown as information. */
+  readonly warning: boolean;
+}
+
 export interface LeashModule {
   /** Policy section name: lower-case letters, digits and dashes. */
   readonly name: string;
@@ -92,6 +100,8 @@ export interface LeashModule {
   readonly positions: readonly string[];
   /** The kind of the first position; each key names the kind of the next. */
   readonly root: Kind;
+  /** Module-specific lint of a policy's rules (`leash policy lint`), beyond each key's breadth. */
+  readonly lint?: (tree: PolicyTree) => readonly ModuleLintFinding[];
   /** Remarks for a person reviewing this module's rules, printed by `leash policy show`. */
   readonly notes?: (tree: PolicyTree) => readonly string[];
   /** Asynchronous preparation before `install` (loading a WASM parser, say). */

@@ -265,3 +265,27 @@ test('export csp and show --module csp print each page route’s policy as a hea
   assert.equal(empty.code, 2);
   assert.equal(empty.stderr.trim(), 'leash: none.json: no csp rules to export; learn them first');
 });
+
+test("lint runs Google's CSP Evaluator over each page route's policy", () => {
+  const hash = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='";
+  const dir = workdir({
+    'strict.json': {
+      version: 1,
+      csp: { '/notes/:id': { 'script-src': [hash], 'img-src': ["'self'"] } },
+    },
+    'loose.json': {
+      version: 1,
+      csp: { '/legacy': { 'script-src': ["'unsafe-inline'", 'https:'] } },
+    },
+  });
+  const strict = leash(dir, 'policy', 'lint', 'strict.json');
+  assert.equal(strict.code, 0, strict.stdout);
+  assert.doesNotMatch(strict.stdout, /CSP Evaluator \((high|medium)/);
+  const loose = leash(dir, 'policy', 'lint', 'loose.json');
+  assert.equal(loose.code, 1);
+  assert.match(
+    loose.stdout,
+    /warning csp: \/legacy › script-src: CSP Evaluator \(high\) 'unsafe-inline': /,
+  );
+  assert.match(loose.stdout, /warning csp: \/legacy › script-src: CSP Evaluator \(high\) https:: /);
+});

@@ -138,10 +138,21 @@ export function registerPolicyCommands(program: Command): void {
       const context = await contextOf(command);
       const path = policyPath(context, file);
       const p = readPolicyFile(context, file ?? display(context, path));
-      const warnings = lintPolicy(p, context.config.simplify);
+      const warnings: Array<{ module: string; path: readonly string[]; message: string }> = [
+        ...lintPolicy(p, context.config.simplify),
+      ];
+      // Each module may lint its own rules further (csp runs Google's CSP Evaluator).
+      const infos: typeof warnings = [];
+      for (const [name, t] of p.modules) {
+        for (const finding of context.modules.get(name)?.lint?.(t) ?? []) {
+          (finding.warning ? warnings : infos).push({ module: name, ...finding });
+        }
+      }
       for (const w of warnings) {
         out(`${paint('yellow', 'warning')} ${w.module}: ${w.path.join(' › ')}: ${w.message}`);
       }
+      for (const i of infos)
+        out(`${paint('dim', 'info')} ${i.module}: ${i.path.join(' › ')}: ${i.message}`);
       out(
         `${display(context, path)}: ${policy.countRules(p)} rules, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`,
       );

@@ -9,6 +9,7 @@ import { cspSourceKind } from '../../core/kinds/csp-source.ts';
 import { literalKind } from '../../core/kinds/literal.ts';
 import { defineModule } from '../../module/module.ts';
 import { CSP_DIRECTIVES } from './directives.ts';
+import { evaluatePolicy } from './evaluate.ts';
 import { exportPolicies } from './header.ts';
 import { installCsp } from './install.ts';
 
@@ -30,6 +31,14 @@ export const cspModule = defineModule({
   description: 'Content-Security-Policy sources per page route and directive',
   positions: ['route', 'directive', 'source'],
   root: routeKind,
+  lint: (tree) =>
+    exportPolicies(tree).flatMap(({ route, header }) =>
+      evaluatePolicy(header.replace(/^Content-Security-Policy: /, '')).map((finding) => ({
+        path: [route, finding.directive],
+        message: `CSP Evaluator (${finding.severity})${finding.value ? ` ${finding.value}` : ''}: ${finding.description}`,
+        warning: finding.warning,
+      })),
+    ),
   // The header each page route would get when enforcing, ready to paste into another server.
   notes: (tree) => exportPolicies(tree).map(({ route, header }) => `${route}: ${header}`),
   install: (host) => installCsp(host).uninstall,
