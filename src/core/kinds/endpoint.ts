@@ -190,9 +190,18 @@ export function endpointKind(options: EndpointKindOptions = {}): Kind {
     }
     return entry;
   };
+  // Normalising a host goes through the URL parser, most of a decision's cost; a service
+  // connects to a handful of endpoints, so the keys of recent facts are remembered.
+  const keys = new Map<string, string>();
   const keyOf = (fact: string): string => {
-    const result = parseEndpoint(fact, true);
-    return result.ok ? format(result.value) : ESCAPE + fact;
+    let key = keys.get(fact);
+    if (key === undefined) {
+      const result = parseEndpoint(fact, true);
+      key = result.ok ? format(result.value) : ESCAPE + fact;
+      if (keys.size > 10_000) keys.clear();
+      keys.set(fact, key);
+    }
+    return key;
   };
   const isPattern = (e: Endpoint): boolean => e.wildcard || e.port === ANY;
 

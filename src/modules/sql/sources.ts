@@ -6,9 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 
-/** A short stable id of a template, for `=result.<id>.<column>`. */
+const ids = new Map<string, string>();
+
+/** A short stable id of a template, for `=result.<id>.<column>` (remembered: checks are hot). */
 export function templateId(text: string): string {
-  return `t${createHash('sha256').update(text).digest('base64url').slice(0, 8)}`;
+  let id = ids.get(text);
+  if (id === undefined) {
+    id = `t${createHash('sha256').update(text).digest('base64url').slice(0, 8)}`;
+    if (ids.size > 10_000) ids.clear();
+    ids.set(text, id);
+  }
+  return id;
 }
 
 /** The text a value is compared as: SQL drivers and request parsers disagree on types. */
