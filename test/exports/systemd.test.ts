@@ -142,11 +142,11 @@ test('home directories: ProtectHome=yes only when no learned path is in one', ()
     source: 'p',
   });
   assert.match(reads, /# {3}\/home\/ann\/app\/views\/\*\.html\nProtectHome=read-only\n/);
-  const writes = compileSystemdDropIn(runtime({ 'fs.write': ['/root/app/data/*.json'] }), {
+  const writes = compileSystemdDropIn(runtime({ 'fs.write': ['/home/bo/app/data/*.json'] }), {
     source: 'p',
   });
   assert.ok(settings(writes).includes('ProtectHome=read-only'));
-  assert.ok(settings(writes).includes('ReadWritePaths=/root/app/data'));
+  assert.ok(settings(writes).includes('ReadWritePaths=/home/bo/app/data'));
   // A pattern that could reach into /home counts; the agent's own paths count too.
   const wide = compileSystemdDropIn(runtime({ 'fs.read': ['/*/ann/x'] }), { source: 'p' });
   assert.ok(settings(wide).includes('ProtectHome=read-only'));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { SimplifyOptions } from '../kind.ts';
 import { add, allows, createTree, rules, simplify } from '../tree.ts';
 import { literalKind } from './literal.ts';
-import { pathKind, wildcardAllowedIn } from './path.ts';
+import { pathKind, ROOT_HOME, wildcardAllowedIn } from './path.ts';
 
 const path = pathKind();
 const options = (roots: string[], extra: Partial<SimplifyOptions> = {}): SimplifyOptions => ({
@@ -85,13 +85,13 @@ test('never /, /* or /**, whatever the roots', () => {
   assert.equal(wildcardAllowedIn('/', options(['/'])), false);
 });
 
-test('never a wildcard in /root or a home directory, but inside a project root within one', () => {
+test('never a wildcard in the superuser home or a home directory, but inside a project root within one', () => {
   const home = ['/home/ann/a', '/home/ann/b', '/home/ann/c'];
   assert.deepEqual(collapse(home, options(['/home/ann', '/home'])), home);
   const dotdir = ['/home/ann/.ssh/id_a', '/home/ann/.ssh/id_b', '/home/ann/.ssh/id_c'];
   assert.deepEqual(collapse(dotdir, options(['/home/ann'])), dotdir);
-  const root = ['/root/a', '/root/b', '/root/c'];
-  assert.deepEqual(collapse(root, options(['/root'])), root);
+  const root = ['a', 'b', 'c'].map((name) => `${ROOT_HOME}/${name}`);
+  assert.deepEqual(collapse(root, options([ROOT_HOME])), root);
   const extraHome = ['/var/lib/svc/a', '/var/lib/svc/b', '/var/lib/svc/c'];
   assert.deepEqual(
     collapse(extraHome, options(['/var/lib/svc'], { homes: ['/var/lib/svc'] })),

@@ -24,6 +24,8 @@ import {
 
 /** Directories whose contents are never generalised, whatever the roots say. */
 export const SYSTEM_DIRS = ['/etc', '/proc', '/sys', '/dev', '/boot'] as const;
+/** The superuser's home: never a wildcard there, as in any home directory. */
+export const ROOT_HOME = '/root';
 const HOME_PARENTS = ['/home', '/Users'] as const;
 
 export function isUnder(path: string, dir: string): boolean {
@@ -32,7 +34,7 @@ export function isUnder(path: string, dir: string): boolean {
 
 /** The home directory containing `path`, if any (`/root`, `/home/<u>`, `/Users/<u>`, extra homes). */
 function homeOf(path: string, extraHomes: readonly string[]): string | undefined {
-  if (isUnder(path, '/root')) return '/root';
+  if (isUnder(path, ROOT_HOME)) return ROOT_HOME;
   for (const parent of HOME_PARENTS) {
     if (path === parent) return parent;
     if (isUnder(path, parent)) return path.split('/').slice(0, 3).join('/');
