@@ -7,6 +7,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { RuntimeContext } from './context.ts';
+import { insideWrappedCall } from './wrap-fs.ts';
 
 interface AuditMessage {
   readonly permission?: string;
@@ -15,6 +16,8 @@ interface AuditMessage {
 
 export function observeAudit(context: RuntimeContext): () => void {
   const onFs = (message: unknown) => {
+    // A call a wrapper already decided fires its audit event inside the wrapper: skip it.
+    if (insideWrappedCall()) return;
     const { permission, resource } = message as AuditMessage;
     if (typeof resource !== 'string' || !resource.startsWith('/')) return;
     if (permission === 'FileSystemRead') context.observe('fs.read', resource);

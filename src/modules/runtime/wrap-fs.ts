@@ -75,6 +75,7 @@ function checkArgs(
   accesses: readonly Access[],
   args: readonly unknown[],
 ): void {
+  if (depth > 0) return;
   accesses.forEach((access, i) => {
     if (access === 'none') return;
     const path = pathOf(args[i]);
@@ -95,11 +96,27 @@ function checkArgs(
 type AnyFunction = (...args: unknown[]) => unknown;
 
 /**
- * Depth of wrapped sync calls in progress. Some sync functions call other exported ones (Node's
- * `readFileSync` opens with `fs.openSync`): the outer call was checked, the inner one is the same
- * use and must not be checked, or counted, twice.
+ * Depth of wrapped calls in progress (the synchronous part of each). Some functions call other
+ * exported ones (Node's `readFileSync` opens with `fs.openSync`), and Node's permission-audit
+ * event of a call fires inside it: the outer call was checked, so neither is checked, or counted,
+ * again.
  */
-let syncDepth = 0;
+let depth = 0;
+
+/** Whether a wrapped fs call is running now: its audit events are already decided. */
+export function insideWrappedCall(): boolean {
+  return depth > 0;
+}
+
+/** Runs the original with the depth raised, so nested uses are not decided twice. */
+function callOriginal(original: AnyFunction, self: unknown, args: unknown[]): unknown {
+  depth++;
+  try {
+    return original.apply(self, args);
+  } finally {
+    depth--;
+  }
+}
 
 function wrapSync(
   name: string,
@@ -108,21 +125,14 @@ function wrapSync(
   accesses: readonly Access[],
 ): AnyFunction {
   const wrapped = function (this: unknown, ...args: unknown[]) {
-    if (syncDepth === 0) {
-      if (name === 'existsSync') {
-        try {
-          checkArgs(context, accesses, args);
-        } catch {
-          return false;
-        }
-      } else checkArgs(context, accesses, args);
-    }
-    syncDepth++;
-    try {
-      return original.apply(this, args);
-    } finally {
-      syncDepth--;
-    }
+    if (name === 'existsSync') {
+      try {
+        checkArgs(context, accesses, args);
+      } catch {
+        return false;
+      }
+    } else checkArgs(context, accesses, args);
+    return callOriginal(original, this, args);
   };
   return copyProperties(wrapped, original);
 }
@@ -142,7 +152,7 @@ function wrapCallback(
       process.nextTick(() => (name === 'exists' ? callback(false) : callback(error)));
       return undefined;
     }
-    return original.apply(this, args);
+    return callOriginal(original, this, args);
   };
   return copyProperties(wrapped, original);
 }
@@ -158,7 +168,7 @@ function wrapPromise(
     } catch (error) {
       return Promise.reject(error);
     }
-    return original.apply(this, args);
+    return callOriginal(original, this, args);
   }, original);
 }
 
@@ -175,7 +185,7 @@ function wrapStream(original: AnyFunction, context: RuntimeContext, access: Acce
       process.nextTick(() => stream.destroy(error as Error));
       return stream;
     }
-    return original.apply(this, args);
+    return callOriginal(original, this, args);
   }, original);
 }
 
