@@ -412,7 +412,7 @@ export const RESERVED = new Set([
   'coproc',
 ]);
 /** Programs whose arguments name or hold another command: none of their words generalise. */
-const WRAPPERS = new Set([
+export const WRAPPERS = new Set([
   'sh',
   'bash',
   'dash',

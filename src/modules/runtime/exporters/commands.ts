@@ -9,7 +9,7 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse as shellParse } from 'shell-quote';
-import { CONTROL_OPS, REDIRECT_OPS, RESERVED } from '../../../core/kinds/command.ts';
+import { CONTROL_OPS, REDIRECT_OPS, RESERVED, WRAPPERS } from '../../../core/kinds/command.ts';
 import { escapePath } from '../../../core/kinds/glob.ts';
 
 export interface CommandInfo {
@@ -26,43 +26,8 @@ export interface CommandInfo {
   readonly unknownProgram: boolean;
 }
 
-const WRAPPERS = new Set([
-  'sh',
-  'bash',
-  'dash',
-  'zsh',
-  'ksh',
-  'fish',
-  'csh',
-  'tcsh',
-  'busybox',
-  'env',
-  'sudo',
-  'doas',
-  'su',
-  'runuser',
-  'chroot',
-  'nohup',
-  'nice',
-  'ionice',
-  'timeout',
-  'time',
-  'exec',
-  'command',
-  'builtin',
-  'eval',
-  'xargs',
-  'parallel',
-  'setsid',
-  'stdbuf',
-  'unbuffer',
-  'watch',
-  'flock',
-  'ssh',
-  'strace',
-  'ltrace',
-  'find',
-]);
+// `find` runs other programs through -exec; the command kind handles it on its own.
+const RUNS_OTHERS = new Set([...WRAPPERS, 'find']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 const BOUNDARY = /[\s;&|()<>]/;
 const PLACEHOLDER = '\uE000';
@@ -122,7 +87,7 @@ export function analyseCommand(key: string): CommandInfo {
         continue;
       }
       programs.push(entry);
-      if (WRAPPERS.has(entry.slice(entry.lastIndexOf('/') + 1))) wrappers.push(entry);
+      if (RUNS_OTHERS.has(entry.slice(entry.lastIndexOf('/') + 1))) wrappers.push(entry);
       program = false;
       continue;
     }
