@@ -14,11 +14,11 @@ export interface Running {
 }
 
 /** Starts `leash <args…>` and waits for the service's `listening on <url>` line. */
-export async function startUnder(
+export function startUnder(
   args: readonly string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv },
 ): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  return startListening([process.execPath, BIN, ...args], {
     cwd: options.cwd,
     env: {
       ...process.env,
@@ -28,15 +28,31 @@ export async function startUnder(
       LEASH_POLICY: '',
       ...options.env,
     },
+  });
+}
+
+/** Starts a command with exactly this environment and waits for its `listening on <url>` line. */
+export async function startListening(
+  command: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<Running> {
+  const [file, ...rest] = command;
+  const child = spawn(file!, rest, {
+    cwd: options.cwd,
+    env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
   child.stderr!.on('data', (chunk) => {
     err += chunk;
   });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const base = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`service did not start: ${err}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`service did not start: ${err}`)),
+      options.timeoutMs ?? 15_000,
+    );
     child.stdout!.on('data', (chunk) => {
       out += chunk;
       const match = /listening on (http:\/\/\S+)/.exec(out);
@@ -55,7 +71,6 @@ export async function startUnder(
     child,
     stderr: () => err,
     async stop() {
-      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const [code, signal] =
         child.exitCode !== null || child.signalCode !== null

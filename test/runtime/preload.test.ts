@@ -2,14 +2,13 @@
 // with LEASH_MODE, LEASH_POLICY and LEASH_CONFIG. It learns, enforces, fails closed on a bad
 // policy, and reaches forked children through NODE_OPTIONS. Every request goes to loopback.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { get } from './helpers.ts';
+import { get, type Running, startListening } from './helpers.ts';
 
 // The checkout: from here `leash/register` resolves to the package itself (a self-reference), and
 // with the leash-source condition to src/register.ts.
@@ -38,52 +37,13 @@ function leashEnv(mode: string, policy: string, extra: NodeJS.ProcessEnv = {}): 
   };
 }
 
-interface Service {
-  readonly base: string;
-  readonly child: ChildProcess;
-  stderr(): string;
-  /** SIGTERM, then how it ended. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** `node --import leash/register <service>` from the checkout; waits for `listening on <url>`. */
-async function startPreloaded(env: NodeJS.ProcessEnv): Promise<Service> {
-  const child = spawn(process.execPath, [...PRELOAD, service], {
+function startPreloaded(env: NodeJS.ProcessEnv): Promise<Running> {
+  return startListening([process.execPath, ...PRELOAD, service], {
     cwd: ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: 10_000,
   });
-  let err = '';
-  child.stderr!.on('data', (chunk) => {
-    err += chunk;
-  });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`service did not start: ${err}`)), 10_000);
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`service exited (${code}) before listening: ${err}`));
-    });
-  });
-  return {
-    base,
-    child,
-    stderr: () => err,
-    async stop() {
-      child.kill('SIGTERM');
-      const [code, signal] = await exited;
-      return { code, signal };
-    },
-  };
 }
 
 /** Runs fork-parent.mjs with the preload in NODE_OPTIONS only, as `leash learn` starts commands. */
