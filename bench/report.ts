@@ -5,7 +5,7 @@
  * result files.
  */
 import type { GrowthResult, MicroResult } from './lib/micro.ts';
-import { medianInterval, type Summary, summarize } from './lib/stats.ts';
+import { growthExponent, medianInterval, type Summary, summarize } from './lib/stats.ts';
 import type { Measurement, VariantResult } from './service.bench.ts';
 
 export interface Environment {
@@ -526,17 +526,7 @@ export function markdown(results: Results): string {
 function exponent(g: GrowthResult): number {
   const pts = g.points.filter((p) => p.ms > 0);
   if (pts.length < 2) return Number.NaN;
-  const xs = pts.map((p) => Math.log(p.n));
-  const ys = pts.map((p) => Math.log(p.ms));
-  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < xs.length; i++) {
-    num += (xs[i]! - mx) * (ys[i]! - my);
-    den += (xs[i]! - mx) ** 2;
-  }
-  return num / den;
+  return growthExponent(pts.map((p) => ({ n: p.n, t: p.ms })));
 }
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '–');
