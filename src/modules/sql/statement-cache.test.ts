@@ -89,17 +89,4 @@ describe('createStatementCache', () => {
   test('max must be a positive integer', () => {
     assert.throws(() => createStatementCache({ max: 0 }), RangeError);
   });
-
-  test('cached lookup cost (reported, not asserted)', (t) => {
-    const cache = createStatementCache();
-    for (const dialect of SQL_DIALECTS) {
-      const sql = 'SELECT id, title FROM notes WHERE owner = $1 AND id = $2 ORDER BY id LIMIT 20';
-      cache.get(sql, dialect);
-      const n = 100_000;
-      const start = performance.now();
-      for (let i = 0; i < n; i++) cache.get(sql, dialect);
-      const us = ((performance.now() - start) * 1000) / n;
-      t.diagnostic(`${dialect}: cached get ${us.toFixed(3)} µs`);
-    }
-  });
 });
