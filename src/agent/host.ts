@@ -58,7 +58,7 @@ export function createHost(options: HostOptions): ModuleHost {
     options?: CheckOptions,
   ): Verdict => {
     if (mode === 'off') return ALLOWED;
-    const decision = allows(tree, facts);
+    const decision = allows(tree, facts, { nearest: mode !== 'learn' });
     if (decision.allowed) return { allowed: true, rule: decision.rule };
     if (mode === 'learn') {
       if (options?.learnAs === undefined) {

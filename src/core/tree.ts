@@ -119,10 +119,18 @@ function addKeys(tree: PolicyTree, keys: Rule): boolean {
  * Whether the tree allows a concrete fact sequence. On refusal, `nearest` is the rule that shares
  * the longest prefix with the facts, for the error message.
  */
-export function allows(tree: PolicyTree, facts: Facts): Decision {
+export function allows(
+  tree: PolicyTree,
+  facts: Facts,
+  options: { nearest?: boolean } = {},
+): Decision {
   const path: string[] = [];
   if (allowsFrom(tree.root, tree.kind, facts, 0, path)) return { allowed: true, rule: path };
-  return { allowed: false, nearest: nearestRule(tree, facts) };
+  // Finding the nearest rule scans the tree; callers that only learn do not need it.
+  return {
+    allowed: false,
+    nearest: options.nearest === false ? undefined : nearestRule(tree, facts),
+  };
 }
 
 function allowsFrom(

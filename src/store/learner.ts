@@ -156,7 +156,7 @@ export function createLearner(options: LearnerOptions): Learner {
       const queued = pending.get(module);
       if (queued !== undefined && hasExact(queued, facts)) return false;
       const stored = known.get(module);
-      if (stored !== undefined && allows(stored, facts).allowed) return false;
+      if (stored !== undefined && allows(stored, facts, { nearest: false }).allowed) return false;
       const added = add(treeFor(pending, module, modules), facts);
       if (added) pendingFacts++;
       return added;
