@@ -170,7 +170,7 @@ export function resolveConfig(
       tagTtlSeconds: config.csp?.tagTtlSeconds ?? 3600,
       maxReportBytes: config.csp?.maxReportBytes ?? 65_536,
       reportsPerMinute: config.csp?.reportsPerMinute ?? 120,
-      reportTo: config.csp?.reportTo ?? true,
+      reportTo: config.csp?.reportTo ?? 'auto',
       override: config.csp?.override ?? false,
     }),
   };

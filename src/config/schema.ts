@@ -56,8 +56,13 @@ export const configSchema = z.strictObject({
       maxReportBytes: z.int().min(1024).max(10_485_760).optional(),
       /** Reports one client may send per minute. Default 120. */
       reportsPerMinute: z.int().min(1).max(100_000).optional(),
-      /** Also name the endpoint with `report-to` + `Reporting-Endpoints` (default true). Browsers that support it then use it instead of `report-uri`, delivering in batches. */
-      reportTo: z.boolean().optional(),
+      /**
+       * Also name the endpoint with `report-to` + `Reporting-Endpoints`. Browsers that support it
+       * then use it instead of `report-uri`, in batches, and only for pages they loaded over HTTPS
+       * (Chromium drops the reports of an HTTP page that names one). Default `'auto'`: only on
+       * responses to HTTPS requests (a TLS socket, or `X-Forwarded-Proto: https` from a proxy).
+       */
+      reportTo: z.union([z.boolean(), z.literal('auto')]).optional(),
       /** Replace a CSP the service sets itself (default false: leave it alone). */
       override: z.boolean().optional(),
     })

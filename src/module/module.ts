@@ -77,8 +77,8 @@ export interface CspSettings {
   readonly tagTtlSeconds: number;
   readonly maxReportBytes: number;
   readonly reportsPerMinute: number;
-  /** Also send `report-to` and `Reporting-Endpoints`. */
-  readonly reportTo: boolean;
+  /** Also send `report-to` and `Reporting-Endpoints`: always, never, or on HTTPS requests. */
+  readonly reportTo: boolean | 'auto';
   /** Replace a CSP the service sets itself. */
   readonly override: boolean;
 }

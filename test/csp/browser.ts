@@ -4,7 +4,7 @@ import { type Browser, chromium } from 'playwright-core';
 export const CHROMIUM = process.env.LEASH_CHROMIUM ?? '/usr/bin/chromium';
 
 /** A browser with a fresh profile (playwright-core makes a new user data dir per launch). */
-export async function launch(): Promise<Browser> {
+export async function launch(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -19,6 +19,7 @@ export async function launch(): Promise<Browser> {
       '--disable-sync',
       // Deliver Reporting API reports (report-to) at once instead of once a minute.
       '--short-reporting-delay',
+      ...extraArgs,
     ],
   });
 }

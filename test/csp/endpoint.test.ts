@@ -26,7 +26,17 @@ test('report endpoint: both formats learned; bad tag, oversized, malformed and a
     env: { CDN_ORIGIN: CDN },
   });
   try {
-    const page = await fetch(new URL('/hello', service.base));
+    const plain = await fetch(new URL('/hello', service.base));
+    await plain.text();
+    assert.equal(plain.headers.get('reporting-endpoints'), null, 'no report-to for an HTTP page');
+    assert.doesNotMatch(
+      plain.headers.get('content-security-policy-report-only') ?? '',
+      /report-to/,
+    );
+    // Behind a TLS-terminating proxy the page reached the browser over HTTPS.
+    const page = await fetch(new URL('/hello', service.base), {
+      headers: { 'x-forwarded-proto': 'https' },
+    });
     await page.text();
     const policy = page.headers.get('content-security-policy-report-only') ?? '';
     const reportPath = /report-uri (\S+);/.exec(policy)?.[1];

@@ -1,8 +1,9 @@
 // Unit tests of the csp module's parts: tags, report validation, report → facts, inline hashes,
-// and the header compiler.
+// the header compiler and the HTTPS test that decides report-to.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +15,7 @@ import { inlineHashes, sha256Source } from './inline.ts';
 import { cspModule } from './module.ts';
 import { parseReports } from './report.ts';
 import { createTagger, KEY_FILE, loadKey } from './tag.ts';
+import { servedOverHttps } from './transport.ts';
 
 const KEY = 'k'.repeat(32);
 
@@ -172,4 +174,17 @@ test('header: deny-by-default while learning; the learned policy per route with 
     ['/other', '/page'],
   );
   assert.match(exportPolicies(tree)[1]!.header, /^Content-Security-Policy: default-src 'none'; /);
+});
+
+test('transport: HTTPS from a TLS socket or the first proxy hop; HTTP otherwise', () => {
+  const request = (headers: Record<string, string>, encrypted?: boolean) =>
+    ({ headers, socket: encrypted === undefined ? {} : { encrypted } }) as IncomingMessage;
+  assert.equal(servedOverHttps(request({}, true)), true);
+  assert.equal(servedOverHttps(request({})), false);
+  assert.equal(servedOverHttps(request({ 'x-forwarded-proto': 'https' })), true);
+  assert.equal(servedOverHttps(request({ 'x-forwarded-proto': 'HTTPS, http' })), true);
+  assert.equal(servedOverHttps(request({ 'x-forwarded-proto': 'http, https' })), false);
+  assert.equal(servedOverHttps(request({ forwarded: 'for=1.2.3.4;proto=https;by=x' })), true);
+  assert.equal(servedOverHttps(request({ forwarded: 'proto=http, proto=https' })), false);
+  assert.equal(servedOverHttps(request({ forwarded: 'for="[::1]";proto="https"' })), true);
 });

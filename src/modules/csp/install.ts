@@ -7,9 +7,9 @@
  * - `http.ServerResponse.prototype.writeHead` (which `end`/`write` call implicitly too) adds the
  *   policy headers to every text/html response of a request: learn sends the deny-by-default
  *   policy as Report-Only, report the learned one as Report-Only, enforce the learned one as
- *   `Content-Security-Policy`; each with `report-uri`, `report-to` and `Reporting-Endpoints`,
- *   the report URL carrying a signed tag of the page route. A response that already has a CSP is
- *   left alone unless the config says `csp.override`;
+ *   `Content-Security-Policy`; each with `report-uri` (and, for pages served over HTTPS,
+ *   `report-to` and `Reporting-Endpoints`), the report URL carrying a signed tag of the page
+ *   route. A response that already has a CSP is left alone unless the config says `csp.override`;
  * - while learning, the HTML of those responses is read (`write`/`end`) and its inline code
  *   hashed per page route;
  * - in report/enforce mode each request gets a nonce, `res.locals.cspNonce` (Express) and
@@ -26,6 +26,7 @@ import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './
 import { inlineHashes } from './inline.ts';
 import type { Violation } from './report.ts';
 import { createTagger, loadKey, type Tagger } from './tag.ts';
+import { servedOverHttps } from './transport.ts';
 
 export const DEFAULT_CSP_SETTINGS: CspSettings = Object.freeze({
   reportPath: '/__leash/csp-report',
@@ -33,7 +34,7 @@ export const DEFAULT_CSP_SETTINGS: CspSettings = Object.freeze({
   tagTtlSeconds: 3600,
   maxReportBytes: 65_536,
   reportsPerMinute: 120,
-  reportTo: true,
+  reportTo: 'auto',
   override: false,
 });
 
@@ -135,15 +136,20 @@ export function installCsp(host: ModuleHost): CspInstall {
     return false;
   });
 
-  const policyFor = (route: string, entry: Tracked, reportUrl: string): string => {
-    if (learning) return learningPolicy({ url: reportUrl, reportTo: settings.reportTo });
+  const policyFor = (
+    route: string,
+    entry: Tracked,
+    reportUrl: string,
+    reportTo: boolean,
+  ): string => {
+    if (learning) return learningPolicy({ url: reportUrl, reportTo });
     let sources = compiled.get(route);
     if (sources === undefined) {
       sources = sourcesOf(host.tree, route);
       compiled.set(route, sources);
     }
     return compilePolicy(sources, {
-      reporting: { url: reportUrl, reportTo: settings.reportTo },
+      reporting: { url: reportUrl, reportTo },
       ...(entry.nonceRead && entry.nonce !== undefined ? { nonce: entry.nonce } : {}),
     });
   };
@@ -175,11 +181,14 @@ export function installCsp(host: ModuleHost): CspInstall {
     }
     const route = pageRoute(entry.state.scope);
     const reportUrl = `${settings.reportPath}?t=${tagger.sign(route)}`;
+    const reportTo =
+      settings.reportTo === 'auto'
+        ? servedOverHttps(entry.state.request as http.IncomingMessage)
+        : settings.reportTo;
     const out: Array<[string, string]> = [
-      [host.mode === 'enforce' ? CSP : CSP_RO, policyFor(route, entry, reportUrl)],
+      [host.mode === 'enforce' ? CSP : CSP_RO, policyFor(route, entry, reportUrl, reportTo)],
     ];
-    if (settings.reportTo)
-      out.push(['reporting-endpoints', reportingEndpoints({ url: reportUrl })]);
+    if (reportTo) out.push(['reporting-endpoints', reportingEndpoints({ url: reportUrl })]);
     for (const [name, value] of out) {
       if (Array.isArray(headers)) headers.push(name, value);
       else if (headers !== undefined) headers[name] = value;
