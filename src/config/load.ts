@@ -171,6 +171,7 @@ export function resolveConfig(
       maxReportBytes: config.csp?.maxReportBytes ?? 65_536,
       reportsPerMinute: config.csp?.reportsPerMinute ?? 120,
       reportTo: config.csp?.reportTo ?? 'auto',
+      scriptSources: config.csp?.scriptSources ?? 'path',
       override: config.csp?.override ?? false,
     }),
   };

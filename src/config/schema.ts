@@ -63,6 +63,8 @@ export const configSchema = z.strictObject({
        * responses to HTTPS requests (a TLS socket, or `X-Forwarded-Proto: https` from a proxy).
        */
       reportTo: z.union([z.boolean(), z.literal('auto')]).optional(),
+      /** How scripts of other origins are learned: their URL (`'path'`, default) or their origin. */
+      scriptSources: z.enum(['path', 'origin']).optional(),
       /** Replace a CSP the service sets itself (default false: leave it alone). */
       override: z.boolean().optional(),
     })

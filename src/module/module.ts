@@ -79,6 +79,8 @@ export interface CspSettings {
   readonly reportsPerMinute: number;
   /** Also send `report-to` and `Reporting-Endpoints`: always, never, or on HTTPS requests. */
   readonly reportTo: boolean | 'auto';
+  /** How scripts of other origins are learned: their URL or their origin. */
+  readonly scriptSources: 'path' | 'origin';
   /** Replace a CSP the service sets itself. */
   readonly override: boolean;
 }

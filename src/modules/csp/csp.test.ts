@@ -114,6 +114,18 @@ test('report → facts: self, origins for images, paths for scripts, schemes and
     'script-src',
     'http://127.0.0.2:9000/js/app.js',
   ]);
+  assert.deepEqual(
+    violationFacts(
+      {
+        documentUrl: 'http://127.0.0.1:8080/page',
+        blockedUrl: 'http://127.0.0.2:9000/js/app.js',
+        directive: 'script-src-elem',
+        disposition: 'report',
+      },
+      { scriptSources: 'origin' },
+    ),
+    ['script-src', 'http://127.0.0.2:9000'],
+  );
   assert.deepEqual(v('data', 'img-src'), ['img-src', 'data:']);
   assert.deepEqual(v('blob:http://127.0.0.1:8080/uuid', 'worker-src'), ['worker-src', 'blob:']);
   assert.deepEqual(v('eval', 'script-src'), ['script-src', "'unsafe-eval'"]);

@@ -3,7 +3,8 @@
  * A validated violation → the `[directive, source]` a person would write to allow it:
  * - a URL of the page's own origin → `'self'`;
  * - another origin: the origin for images, fonts, media, styles and the rest; for scripts the URL
- *   without query (the kind collapses three paths into their directory, or the origin);
+ *   without query (the kind collapses three paths into their directory, or the origin), or the
+ *   origin when the config says `csp.scriptSources: 'origin'`;
  * - `data:` and `blob:` → the scheme, only because one was seen;
  * - `eval` → `'unsafe-eval'`, `wasm-eval` → `'wasm-unsafe-eval'`, only because one was seen;
  * - `inline` → nothing: inline code is learned by hash from the HTML (inline.ts), never as
@@ -44,8 +45,16 @@ function originOf(text: string): string | undefined {
   }
 }
 
+export interface FactOptions {
+  /** How a script of another origin is written: its URL (default) or its origin. */
+  readonly scriptSources?: 'path' | 'origin';
+}
+
 /** `[directive, source]`, or undefined when the violation teaches nothing (inline, empty). */
-export function violationFacts(v: Violation): [string, string] | undefined {
+export function violationFacts(
+  v: Violation,
+  options: FactOptions = {},
+): [string, string] | undefined {
   const directive = foldDirective(v.directive);
   if (directive === undefined) return undefined;
   const blocked = v.blockedUrl.trim();
@@ -66,7 +75,7 @@ export function violationFacts(v: Violation): [string, string] | undefined {
   if (!/^(https?|wss?):$/.test(url.protocol)) return undefined;
   const page = originOf(v.documentUrl);
   if (page !== undefined && url.origin === page) return [directive, "'self'"];
-  if (directive === 'script-src' && url.pathname !== '/') {
+  if (directive === 'script-src' && options.scriptSources !== 'origin' && url.pathname !== '/') {
     return [directive, `${url.origin}${url.pathname}`];
   }
   return [directive, url.origin];

@@ -12,8 +12,9 @@
  *   route. A response that already has a CSP is left alone unless the config says `csp.override`;
  * - while learning, the HTML of those responses is read (`write`/`end`) and its inline code
  *   hashed per page route;
- * - in report/enforce mode each request gets a nonce, `res.locals.cspNonce` (Express) and
- *   `res.cspNonce` (Fastify: `reply.raw.cspNonce`), added to the policy when the service read it.
+ * - in report/enforce mode each request gets a nonce, `res.locals.cspNonce` (Express),
+ *   `res.cspNonce` (node:http) and `reply.cspNonce` (Fastify, whose Reply reads `reply.raw`'s:
+ *   see the Fastify adapter), added to the policy when the service read it.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -35,6 +36,7 @@ export const DEFAULT_CSP_SETTINGS: CspSettings = Object.freeze({
   maxReportBytes: 65_536,
   reportsPerMinute: 120,
   reportTo: 'auto',
+  scriptSources: 'path',
   override: false,
 });
 
@@ -93,7 +95,7 @@ export function installCsp(host: ModuleHost): CspInstall {
   const learnViolations = (route: string, violations: readonly Violation[]) => {
     const use = { scope: route, package: 'browser' };
     for (const v of violations) {
-      const facts = violationFacts(v);
+      const facts = violationFacts(v, settings);
       if (facts !== undefined) host.observe([route, ...facts], use);
       else if (!learning && v.blockedUrl === 'inline') {
         // Inline code is never learned as 'unsafe-inline'; outside learning it is a violation.
