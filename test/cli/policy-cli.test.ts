@@ -275,7 +275,11 @@ test("lint runs Google's CSP Evaluator over each page route's policy", () => {
     },
     'loose.json': {
       version: 1,
-      csp: { '/legacy': { 'script-src': ["'unsafe-inline'", 'https:'] } },
+      csp: {
+        '/legacy': { 'script-src': ["'unsafe-inline'", 'https:'] },
+        // Learned because a page really used eval: allowed, and flagged for a person to look at.
+        '/charts': { 'script-src': [hash, "'unsafe-eval'"] },
+      },
     },
   });
   const strict = leash(dir, 'policy', 'lint', 'strict.json');
@@ -288,4 +292,8 @@ test("lint runs Google's CSP Evaluator over each page route's policy", () => {
     /warning csp: \/legacy › script-src: CSP Evaluator \(high\) 'unsafe-inline': /,
   );
   assert.match(loose.stdout, /warning csp: \/legacy › script-src: CSP Evaluator \(high\) https:: /);
+  assert.match(
+    loose.stdout,
+    /warning csp: \/charts › script-src: CSP Evaluator \(possibly medium\) 'unsafe-eval': /,
+  );
 });
