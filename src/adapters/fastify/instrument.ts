@@ -4,14 +4,26 @@
  * find-my-way, which it loads with `require`, so a require-in-the-middle hook patches the router
  * as it loads: each registered handler is wrapped to set the request's scope to its route
  * (`GET /notes/:id`, prefixes included) before Fastify runs any hook, and a lookup that matches no
- * route leaves the request `@unmatched`. Closed version range, as OpenTelemetry's
- * instrumentations do: another major version is left unpatched and reported.
+ * route leaves the request `@unmatched`.
+ *
+ * Fastify's Reply (its internal lib/reply.js, which its entry requires even when the service
+ * imports Fastify from ESM) gets a `cspNonce` getter that reads `reply.raw.cspNonce`, so a
+ * service templates `reply.cspNonce` as an Express one does `res.locals.cspNonce`. A service that
+ * has a `cspNonce` of its own keeps it: a decorator lands on Fastify's derived prototype, and a
+ * value assigned to a reply (@fastify/helmet's nonces) becomes the reply's own property.
+ *
+ * Closed version ranges, as OpenTelemetry's instrumentations do: another major version is left
+ * unpatched and reported. Without the getter a templated nonce is `undefined`, which no policy
+ * allows, so an enforced page fails closed.
  */
+import { join } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { currentRequest, UNMATCHED } from '../../attribution/scope.ts';
-import { packageVersion } from '../../instrument/package-version.ts';
+import { majorOf, packageVersion } from '../../instrument/package-version.ts';
 
 const SUPPORTED_MAJOR = 9;
+const SUPPORTED_FASTIFY_MAJOR = 5;
+const REPLY_FILE = join('fastify', 'lib', 'reply.js');
 
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
 interface RouterPrototype {
@@ -70,9 +82,51 @@ function patch(proto: RouterPrototype): () => void {
   };
 }
 
-/** Hooks find-my-way for the rest of the process; `warn` hears of an unsupported version. */
+function addNonceGetter(proto: object): () => void {
+  // Fastify may define the property itself one day; its own then stays.
+  if (Object.hasOwn(proto, 'cspNonce')) return () => {};
+  Object.defineProperty(proto, 'cspNonce', {
+    configurable: true,
+    get(this: { raw?: { cspNonce?: string } }) {
+      // The csp module defines the nonce on the raw response (reading it marks it used), and only
+      // outside learning; otherwise this is undefined.
+      return this.raw?.cspNonce;
+    },
+    // Without a setter, Fastify's strict-mode assignment of a value decorator
+    // (`decorateReply('cspNonce', null)`) would throw on every request.
+    set(this: object, value: unknown) {
+      Object.defineProperty(this, 'cspNonce', {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    },
+  });
+  return () => {
+    delete (proto as { cspNonce?: unknown }).cspNonce;
+  };
+}
+
+/**
+ * Hooks find-my-way and Fastify's Reply for the rest of the process; `warn` hears of an
+ * unsupported version.
+ */
 export function instrumentFastify(warn: (message: string) => void): () => void {
   const restores: Array<() => void> = [];
+  const replyHook = new Hook(['fastify'], { internals: true }, (exports, name, basedir) => {
+    if (name !== REPLY_FILE) return exports;
+    const version = packageVersion(basedir);
+    if (majorOf(version) !== SUPPORTED_FASTIFY_MAJOR) {
+      warn(
+        `fastify ${version ?? '(unknown version)'} is not supported (${SUPPORTED_FASTIFY_MAJOR}.x is): reply.cspNonce is not set (reply.raw.cspNonce is)`,
+      );
+      return exports;
+    }
+    const proto = (exports as { prototype?: object }).prototype;
+    if (proto !== undefined) restores.push(addNonceGetter(proto));
+    return exports;
+  });
   const hook = new Hook(['find-my-way'], (exports, _name, basedir) => {
     const router = exports as { prototype?: RouterPrototype & { [PATCHED]?: true } };
     const version = packageVersion(basedir);
@@ -94,6 +148,7 @@ export function instrumentFastify(warn: (message: string) => void): () => void {
   });
   return () => {
     hook.unhook();
+    replyHook.unhook();
     for (const restore of restores.reverse()) restore();
   };
 }
