@@ -612,6 +612,7 @@ async function runVariant(
         pinTree(example.processes.server.pid!, options.serviceCpu);
         pinTree(example.processes.partner.pid!, options.loadCpu);
         pinTree(example.processes.metadata.pid!, options.loadCpu);
+        pinTree(example.processes.cdn.pid!, options.loadCpu);
       }
       const command = wrap
         ? wrap([process.execPath, ...nodeOptions, 'server.ts'])

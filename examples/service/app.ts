@@ -22,7 +22,7 @@ export function createApp(config: Config, store: Store): Express {
   app.use('/static', express.static(config.publicDir));
 
   registerAuth(app, store);
-  registerPages(app, store, config.viewsDir);
+  registerPages(app, store, config);
   registerNotes(app, store);
   registerFiles(app, config.uploadsDir);
   registerWeather(app, config.partnerUrl);

@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 /** The partner API's default port (partner.ts listens there unless told otherwise). */
 export const PARTNER_DEFAULT_PORT = 4001;
 
+/** The loopback "CDN" (cdn.ts): on an address of its own, as a real CDN is on a host of its own. */
+export const CDN_HOST = '127.0.0.2';
+export const CDN_DEFAULT_PORT = 4002;
+
 export interface Config {
   port: number;
   dataDir: string;
@@ -17,6 +21,8 @@ export interface Config {
   viewsDir: string;
   publicDir: string;
   partnerUrl: string;
+  /** Where the pages load their script, stylesheet, font and images from (cdn.ts). */
+  cdnOrigin: string;
   /** Known to the deployment but never used by legitimate code: what an SSRF would go after. */
   metadataUrl: string | undefined;
   sessionSecret: string;
@@ -45,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     viewsDir: here('./views'),
     publicDir: here('./public'),
     partnerUrl: env.PARTNER_URL ?? `http://127.0.0.1:${PARTNER_DEFAULT_PORT}`,
+    cdnOrigin: new URL(env.CDN_ORIGIN || `http://${CDN_HOST}:${CDN_DEFAULT_PORT}`).origin,
     metadataUrl: env.METADATA_URL,
     // A per-process random secret is enough for an in-memory session store.
     sessionSecret: env.SESSION_SECRET ?? randomBytes(32).toString('hex'),

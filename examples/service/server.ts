@@ -1,9 +1,9 @@
 /**
  * @module
  * Entry point: `node examples/service/server.ts`. Reads the configuration from the environment
- * (PORT, DATA_DIR, PARTNER_URL, METADATA_URL, SESSION_SECRET, DATABASE_URL), opens the database
- * (PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR), listens on
- * 127.0.0.1 and prints `listening on http://127.0.0.1:<port>` once ready.
+ * (PORT, DATA_DIR, PARTNER_URL, CDN_ORIGIN, METADATA_URL, SESSION_SECRET, DATABASE_URL), opens the
+ * database (PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR), listens on 127.0.0.1
+ * and prints `listening on http://127.0.0.1:<port>` once ready.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';

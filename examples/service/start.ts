@@ -1,7 +1,8 @@
 /**
  * @module
  * Starts the example as child processes, for tests and the demo: the partner API, the metadata
- * service and the server (whose command line the caller may wrap, e.g. in `leash enforce --`).
+ * service, the loopback CDN and the server (whose command line the caller may wrap, e.g. in
+ * `leash enforce --`).
  * Each child runs in its own process group, so stop() also ends whatever a wrapper or the server
  * started.
  */
@@ -14,13 +15,14 @@ const script = (name: string): string => fileURLToPath(new URL(name, import.meta
 export const SERVER_SCRIPT = script('./server.ts');
 export const PARTNER_SCRIPT = script('./partner.ts');
 export const METADATA_SCRIPT = script('./metadata.ts');
+export const CDN_SCRIPT = script('./cdn.ts');
 
 /**
- * A port free right now on 127.0.0.1. A learning run and the enforcing run after it must use the
- * same ports: the partner's address and the service's own end up in the policy.
+ * A port free right now on `host`. A learning run and the enforcing run after it must use the
+ * same ports: the partner's address, the service's own and the CDN's end up in the policy.
  */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = net.createServer().listen(0, host);
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
@@ -42,7 +44,7 @@ export interface StartOptions {
   /** Rewrites the server's command line, e.g. `(cmd) => ['leash', 'learn', '--', ...cmd]`. */
   wrap?: (command: string[]) => string[];
   /** Fixed ports (default 0: any free port); fix them when a policy learned in one run must match. */
-  ports?: { server?: number; partner?: number; metadata?: number };
+  ports?: { server?: number; partner?: number; metadata?: number; cdn?: number };
   /** Working directory of the server (default: this process's). */
   cwd?: string;
   /** How long to wait for each `listening on` line (default 20 s). */
@@ -58,10 +60,17 @@ export interface RunningExample {
   base: string;
   partnerBase: string;
   metadataBase: string;
-  processes: { server: ChildProcess; partner: ChildProcess; metadata: ChildProcess };
+  /** The CDN's origin, which the server's pages load from (its CDN_ORIGIN). */
+  cdnBase: string;
+  processes: {
+    server: ChildProcess;
+    partner: ChildProcess;
+    metadata: ChildProcess;
+    cdn: ChildProcess;
+  };
   /** Everything the server printed so far. */
   output(): Output;
-  /** Ends all three process groups and waits until they are gone. */
+  /** Ends all four process groups and waits until they are gone. */
   stop(): Promise<void>;
 }
 
@@ -104,6 +113,10 @@ export async function startExample(options: StartOptions): Promise<RunningExampl
       ...inherited,
       PORT: String(ports.partner ?? 0),
     });
+    const cdn = await launch([process.execPath, CDN_SCRIPT], {
+      ...inherited,
+      PORT: String(ports.cdn ?? 0),
+    });
     const command = [process.execPath, ...(options.nodeOptions ?? []), SERVER_SCRIPT];
     const server = await launch(
       options.wrap ? options.wrap(command) : command,
@@ -115,6 +128,7 @@ export async function startExample(options: StartOptions): Promise<RunningExampl
         ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
         PARTNER_URL: partner.url,
         METADATA_URL: metadata.url,
+        CDN_ORIGIN: cdn.url,
       },
       options.cwd,
     );
@@ -122,7 +136,13 @@ export async function startExample(options: StartOptions): Promise<RunningExampl
       base: server.url,
       partnerBase: partner.url,
       metadataBase: metadata.url,
-      processes: { server: server.child, partner: partner.child, metadata: metadata.child },
+      cdnBase: cdn.url,
+      processes: {
+        server: server.child,
+        partner: partner.child,
+        metadata: metadata.child,
+        cdn: cdn.child,
+      },
       output: () => ({ ...server.output }),
       stop,
     };

@@ -31,15 +31,16 @@ export function fill(template: string, vars: Vars, raw: Vars = {}): string {
   );
 }
 
-/** Renders `views/<page>.html` inside `views/layout.html`. */
+/** Renders `views/<page>.html` inside `views/layout.html`; `raw` fills the page's `{{{name}}}`. */
 export async function renderPage(
   viewsDir: string,
   page: string,
   vars: Vars & { title: string },
+  raw: Vars = {},
 ): Promise<string> {
   const [layout, body] = await Promise.all([
     readFile(join(viewsDir, 'layout.html'), 'utf8'),
     readFile(join(viewsDir, `${page}.html`), 'utf8'),
   ]);
-  return fill(layout, vars, { content: fill(body, vars) });
+  return fill(layout, vars, { content: fill(body, vars, raw) });
 }

@@ -2,9 +2,10 @@
  * @module
  * Traffic for the example service. `learningWorkload` is what leash watches while it learns;
  * `heldOutWorkload` is different legitimate traffic (other users, notes, file names, cities,
- * search terms, share targets) of the same features, which a well-generalised policy should also
- * allow; `attacks` are the four exploits of the deliberately vulnerable runtime routes and
- * `sqlAttacks` the five of the deliberately vulnerable SQL routes (routes/sql-legacy.ts).
+ * search terms, share targets, names to greet) of the same features, which a well-generalised
+ * policy should also allow; `attacks` are the four exploits of the deliberately vulnerable runtime
+ * routes and `sqlAttacks` the five of the deliberately vulnerable SQL routes
+ * (routes/sql-legacy.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -41,6 +42,8 @@ interface Plan {
    * line in /etc/hosts that query goes to the DNS server, off the machine.
    */
   hosts: string[];
+  /** Names to greet at /hello. */
+  greet: string[];
   /** Paths of the service's own pages to preview. */
   previews: string[];
   /** Files the administrator writes into the data directory. */
@@ -57,6 +60,7 @@ const LEARNING: Plan[] = [
     files: ['todo.txt', 'ideas.txt', 'draft.txt', 'avatar.png', 'chart.png', 'photo.png'],
     cities: ['Paris', 'Oslo'],
     hosts: ['127.0.0.1'],
+    greet: ['Ann', 'Bea'],
     previews: ['/'],
     adminWrites: ['motd.txt', 'banner.txt', 'notice.txt'],
     exportUploads: true,
@@ -69,6 +73,7 @@ const LEARNING: Plan[] = [
     files: ['books.txt', 'plan.txt', 'log.txt', 'scan.png', 'logo.png', 'map.png'],
     cities: ['Lima', 'Rome'],
     hosts: ['127.0.0.1'],
+    greet: ['Cid'],
     previews: ['/static/style.css'],
     exportUploads: true,
   },
@@ -80,6 +85,7 @@ const LEARNING: Plan[] = [
     files: ['soup.txt', 'bread.txt', 'cake.txt', 'kitchen.png', 'oven.png', 'table.png'],
     cities: ['Cairo', 'Tokyo'],
     hosts: ['127.0.0.1'],
+    greet: ['Dora', 'Eli'],
     previews: ['/static/app.js'],
     exportUploads: true,
   },
@@ -91,6 +97,7 @@ const LEARNING: Plan[] = [
     files: ['monday.txt', 'tuesday.txt', 'friday.txt', 'graph.png', 'track.png', 'shoes.png'],
     cities: ['Lagos', 'Quito'],
     hosts: ['127.0.0.1'],
+    greet: ['Fay'],
     previews: ['/'],
     exportUploads: true,
   },
@@ -105,6 +112,7 @@ const HELD_OUT: Plan[] = [
     files: ['seeds.txt', 'harvest.txt', 'beds.png'],
     cities: ['Berlin', 'Madrid'],
     hosts: ['127.0.0.1'],
+    greet: ['Gus'],
     previews: ['/?from=preview'],
     exportUploads: true,
   },
@@ -116,6 +124,7 @@ const HELD_OUT: Plan[] = [
     files: ['budget.txt', 'receipt.png'],
     cities: ['Nairobi'],
     hosts: ['127.0.0.1'],
+    greet: ['Hal', 'Ivy'],
     previews: ['/static/style.css'],
     exportUploads: true,
   },
@@ -127,6 +136,7 @@ const HELD_OUT: Plan[] = [
     files: ['journal.txt', 'diagram.png'],
     cities: ['Vienna', 'Lisbon'],
     hosts: ['127.0.0.1'],
+    greet: ['Jo', 'Kim'],
     previews: [],
     adminWrites: ['footer.txt'],
     exportUploads: false,
@@ -170,6 +180,8 @@ async function runPlan(client: Client, plan: Plan, shares: Shares): Promise<void
   await client.send('GET', '/');
   await client.send('GET', '/static/style.css');
   await client.send('GET', '/static/app.js');
+  await client.send('GET', '/static/logo.svg');
+  await pages(client, plan);
   const login = await client.send('POST', '/login', {
     json: { user, password: passwordOf(user) },
   });
@@ -192,6 +204,22 @@ async function runPlan(client: Client, plan: Plan, shares: Shares): Promise<void
   }
   if (plan.exportUploads) await exportUploads(client);
   await client.send('POST', '/logout');
+}
+
+/**
+ * The pages made for a browser, fetched as HTML only: what serving them needs is learned here;
+ * what a browser loads from them only a browser can show (test/csp/browser.test.ts). Not /clock:
+ * while learning there is no nonce, so each visit would add the hash of a script that never
+ * comes again to the policy.
+ */
+async function pages(client: Client, plan: Plan): Promise<void> {
+  await client.send('GET', '/gallery');
+  for (const name of plan.greet) {
+    const path = `/hello?name=${q(name)}`;
+    const reply = await client.send('GET', path);
+    if (reply.ok && !reply.body.includes(`Hello ${name}`))
+      client.fail('GET', path, 200, 'no greeting');
+  }
 }
 
 interface Note {

@@ -1,19 +1,29 @@
-// In a real headless Chromium, on loopback only: learn by visiting the pages, then in enforce mode
-// every legitimate resource (CDN script, stylesheet, font, images, data: image, inline script,
-// style and handler, a nonced script) loads with no violation, while a reflected XSS payload does
-// not run and is reported.
+// The example service's pages in a real headless Chromium, on loopback only: learn by visiting
+// them, then in enforce mode every legitimate resource (the CDN's script, stylesheet, font and
+// images, an image of the service's own, a data: image, inline script, style and handler, a
+// nonced script) loads with no violation, while a reflected XSS payload does not run and is
+// reported.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startUnder } from '../runtime/helpers.ts';
+import { CDN_HOST } from '../../examples/service/config.ts';
+import { freePort, startExample } from '../../examples/service/start.ts';
 import { CHROMIUM, launch } from './browser.ts';
-import { startCdn } from './cdn.ts';
 
-const SERVICE = fileURLToPath(new URL('./fixtures/pages-service.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 const PAYLOAD = '<script>window.pwned = true</script>';
+const CDN_PATHS = [
+  '/css/site.css',
+  '/js/app.js',
+  '/img/photo.png',
+  '/img/banner.png',
+  '/font/site.woff2',
+];
+
+type Csp = Record<string, Record<string, string[]>>;
 
 async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -28,10 +38,9 @@ async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Pro
 const readJson = (file: string) =>
   existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 
-test('csp in Chromium: learn the pages, then enforce: all legitimate loads work, the XSS payload is blocked and reported', {
+test('csp in Chromium on the example service: learn its pages, then enforce: all legitimate loads work, the XSS payload is blocked and reported', {
   skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (.ci/run installs it)`,
 }, async () => {
-  const cdn = await startCdn();
   const dir = mkdtempSync(join(tmpdir(), 'leash-csp-browser-'));
   // report-uri only: Chromium sends report-to reports in batches, up to a minute late.
   writeFileSync(
@@ -39,42 +48,56 @@ test('csp in Chromium: learn the pages, then enforce: all legitimate loads work,
     JSON.stringify({ flushIntervalMs: 100, csp: { reportTo: false } }),
   );
   const policyFile = join(dir, 'leash.policy.json');
-  const env = { CDN_ORIGIN: cdn.origin };
+  // Fixed between learning and enforcing: the CDN's origin and the service's own are in the policy.
+  const ports = {
+    server: await freePort(),
+    partner: await freePort(),
+    cdn: await freePort(CDN_HOST),
+  };
+  const start = (mode: 'learn' | 'enforce') =>
+    startExample({
+      dataDir: join(dir, 'data'),
+      cwd: dir,
+      ports,
+      env: { LEASH_CONFIG: '', LEASH_MODE: '', LEASH_POLICY: '', NO_COLOR: '1' },
+      wrap: (command) => [process.execPath, BIN, mode, '--', ...command],
+    });
   const browser = await launch();
   try {
-    const learning = await startUnder(['learn', '--', process.execPath, SERVICE], {
-      cwd: dir,
-      env,
-    });
+    const learning = await start('learn');
+    const cdn = learning.cdnBase;
     try {
       const page = await browser.newPage();
-      await page.goto(`${learning.base}/`, { waitUntil: 'networkidle' });
-      await page.click('#go');
-      await page.goto(`${learning.base}/nonced`, { waitUntil: 'networkidle' });
+      await page.goto(`${learning.base}/gallery`, { waitUntil: 'networkidle' });
+      await page.click('#like');
+      await page.goto(`${learning.base}/clock`, { waitUntil: 'networkidle' });
       await page.goto(`${learning.base}/hello?name=ann`, { waitUntil: 'networkidle' });
       await page.close();
-      await until('the reports of every CDN load', () => {
-        const home = (readJson(policyFile).csp as Record<string, Record<string, string[]>>)?.['/'];
+      await until('the reports of every load', () => {
+        const csp = (readJson(policyFile).csp ?? {}) as Csp;
+        const has = (route: string, directive: string, source: string) =>
+          csp[route]?.[directive]?.includes(source) === true;
         const ok =
-          home?.['font-src']?.includes(cdn.origin) &&
-          home['style-src']?.includes(cdn.origin) &&
-          home['img-src']?.includes('data:') &&
-          home['script-src']?.includes(`${cdn.origin}/js/app.js`);
+          has('/gallery', 'font-src', cdn) &&
+          has('/gallery', 'style-src', cdn) &&
+          has('/gallery', 'img-src', 'data:') &&
+          has('/gallery', 'img-src', cdn) &&
+          has('/gallery', 'script-src', `${cdn}/js/app.js`) &&
+          ['/gallery', '/clock', '/hello'].every(
+            (route) => has(route, 'script-src', "'self'") && has(route, 'style-src', "'self'"),
+          );
         return ok ? true : undefined;
       });
     } finally {
       await learning.stop();
     }
-    const csp = readJson(policyFile).csp as Record<string, Record<string, string[]>>;
-    assert.deepEqual(csp['/']!['img-src'], ["'self'", 'data:', cdn.origin], JSON.stringify(csp));
+    const csp = readJson(policyFile).csp as Csp;
+    assert.deepEqual(csp['/gallery']!['img-src'], ["'self'", 'data:', cdn], JSON.stringify(csp));
     assert.ok(!JSON.stringify(csp).includes('unsafe-inline'));
-    assert.ok(csp['/']!['script-src']!.includes("'unsafe-hashes'"));
+    assert.ok(csp['/gallery']!['script-src']!.includes("'unsafe-hashes'"));
 
-    cdn.requested.length = 0;
-    const enforcing = await startUnder(['enforce', '--', process.execPath, SERVICE], {
-      cwd: dir,
-      env,
-    });
+    const enforcing = await start('enforce');
+    assert.equal(enforcing.cdnBase, cdn);
     try {
       const context = await browser.newContext();
       // Browser-side code as text: the project's TypeScript has no DOM types.
@@ -83,40 +106,45 @@ test('csp in Chromium: learn the pages, then enforce: all legitimate loads work,
           document.addEventListener('securitypolicyviolation', (e) =>
             window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));`,
       });
+      const fromCdn: string[] = [];
+      context.on('response', (response) => {
+        const url = new URL(response.url());
+        if (url.origin === cdn) fromCdn.push(`${url.pathname} ${response.status()}`);
+      });
       const page = await context.newPage();
-      const response = await page.goto(`${enforcing.base}/`, { waitUntil: 'networkidle' });
+      const response = await page.goto(`${enforcing.base}/gallery`, { waitUntil: 'networkidle' });
       const header = (await response!.allHeaders())['content-security-policy'] ?? '';
-      assert.match(header, /font-src http:\/\/127\.0\.0\.2:\d+/);
-      await page.click('#go');
-      const home = await page.evaluate(`(() => {
+      assert.ok(header.includes(`font-src ${cdn}`), header);
+      await page.click('#like');
+      const gallery = await page.evaluate(`(() => {
         const img = (id) => document.getElementById(id).naturalWidth;
         return {
           inlineRan: window.inlineRan,
           cdnScriptRan: window.cdnScriptRan,
-          clicked: window.clicked,
-          images: [img('cdn-img'), img('own-img'), img('data-img')],
+          liked: window.liked,
+          images: [img('cdn-photo'), img('cdn-banner'), img('own-logo'), img('data-dot')],
           h1: getComputedStyle(document.querySelector('h1')).color,
           font: getComputedStyle(document.body).fontFamily,
           violations: window.violations,
         };
       })()`);
-      assert.deepEqual(home, {
+      assert.deepEqual(gallery, {
         inlineRan: true,
         cdnScriptRan: true,
-        clicked: true,
-        images: [1, 1, 1],
+        liked: true,
+        images: [1, 24, 16, 1],
         h1: 'rgb(102, 51, 153)',
         font: 'cdnfont, sans-serif',
         violations: [],
       });
-      for (const path of ['/css/site.css', '/js/app.js', '/img/photo.png', '/font/site.woff2'])
-        assert.ok(cdn.requested.includes(path), `${path} loaded: ${cdn.requested.join(' ')}`);
+      for (const path of CDN_PATHS)
+        assert.ok(fromCdn.includes(`${path} 200`), `${path} loaded: ${fromCdn.join(', ')}`);
 
-      await page.goto(`${enforcing.base}/nonced`, { waitUntil: 'networkidle' });
-      const nonced = await page.evaluate(
-        '({ ran: typeof window.nonceRan, violations: window.violations })',
+      await page.goto(`${enforcing.base}/clock`, { waitUntil: 'networkidle' });
+      const clock = await page.evaluate(
+        '({ ran: typeof window.renderedAt, violations: window.violations })',
       );
-      assert.deepEqual(nonced, { ran: 'number', violations: [] });
+      assert.deepEqual(clock, { ran: 'number', violations: [] });
 
       await page.goto(`${enforcing.base}/hello?name=${encodeURIComponent(PAYLOAD)}`, {
         waitUntil: 'networkidle',
@@ -144,6 +172,5 @@ test('csp in Chromium: learn the pages, then enforce: all legitimate loads work,
     }
   } finally {
     await browser.close();
-    await cdn.close();
   }
 });

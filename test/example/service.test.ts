@@ -1,6 +1,7 @@
-// The bundled example service, without leash: it starts, both workloads run clean, and each of
-// the four deliberate vulnerabilities really is exploitable (which makes it a valid target for
-// leash's end-to-end tests), and stop() leaves no process behind.
+// The bundled example service, without leash: it starts, both workloads run clean, each of the
+// four deliberate runtime vulnerabilities really is exploitable and /hello reflects a script
+// unescaped (which makes it a valid target for leash's end-to-end tests), and stop() leaves no
+// process behind.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,11 +33,12 @@ test('the example service runs its workloads, falls to its attacks, and stops cl
   const dataDir = mkdtempSync(join(tmpdir(), 'leash-example-data-'));
   const tmpDir = mkdtempSync(join(tmpdir(), 'leash-example-attack-'));
   const example = await startExample({ dataDir });
-  const { server, partner, metadata } = example.processes;
+  const { server, partner, metadata, cdn } = example.processes;
   try {
     assert.match(example.base, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(example.partnerBase, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(example.metadataBase, /^http:\/\/127\.0\.0\.9:\d+$/);
+    assert.match(example.cdnBase, /^http:\/\/127\.0\.0\.2:\d+$/);
 
     await t.test('the learning workload succeeds', async () => {
       const summary = await learningWorkload(example.base);
@@ -77,6 +79,22 @@ test('the example service runs its workloads, falls to its attacks, and stops cl
       assert.equal(wrong.status, 401);
     });
 
+    await t.test(
+      'the gallery loads from the CDN, and /hello reflects its input unescaped',
+      async () => {
+        const client = new Client(example.base);
+        const gallery = await client.send('GET', '/gallery');
+        assert.ok(gallery.body.includes(`src="${example.cdnBase}/js/app.js"`), gallery.body);
+        const css = await fetch(`${example.cdnBase}/css/site.css`);
+        assert.equal(css.headers.get('access-control-allow-origin'), '*');
+        assert.match(await css.text(), /url\(\/font\/site\.woff2\)/);
+        assert.equal((await fetch(`${example.cdnBase}/secret`)).status, 404);
+        const payload = '<script>window.pwned = true</script>';
+        const hello = await client.send('GET', `/hello?name=${encodeURIComponent(payload)}`);
+        assert.ok(hello.body.includes(`Hello ${payload}`), hello.body);
+      },
+    );
+
     await t.test('each attack succeeds against the unprotected service', async () => {
       const list = attacks(example.base, { tmpDir, metadataBase: example.metadataBase });
       assert.deepEqual(
@@ -94,7 +112,7 @@ test('the example service runs its workloads, falls to its attacks, and stops cl
     await example.stop();
   }
 
-  for (const child of [server, partner, metadata]) {
+  for (const child of [server, partner, metadata, cdn]) {
     assert.equal(alive(child.pid), false, `pid ${child.pid} still running`);
     assert.equal(alive(child.pid === undefined ? undefined : -child.pid), false, 'group left');
   }

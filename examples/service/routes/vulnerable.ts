@@ -11,6 +11,7 @@ import type { Express } from 'express';
 import { requireUser } from '../auth.ts';
 import type { Config } from '../config.ts';
 import { queryParam } from '../params.ts';
+import { renderPage } from '../views.ts';
 
 export function registerVulnerable(app: Express, config: Config): void {
   // Legit: `?file=alice/todo.txt` downloads an upload.
@@ -81,5 +82,18 @@ export function registerVulnerable(app: Express, config: Config): void {
       contentType: answer.headers.get('content-type'),
       snippet: text.slice(0, 2000),
     });
+  });
+
+  // Legit: `?name=ann` greets ann.
+  // VULNERABLE (reflected XSS): the name goes into the page unescaped, so
+  // `?name=<script>…</script>` runs the attacker's script in the page of whoever opens the link.
+  app.get('/hello', async (req, res) => {
+    const html = await renderPage(
+      config.viewsDir,
+      'hello',
+      { title: 'Hello', user: req.session.user ?? 'guest' },
+      { name: queryParam(req, 'name') ?? 'there' },
+    );
+    res.type('html').send(html);
   });
 }
