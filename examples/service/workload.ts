@@ -208,12 +208,11 @@ async function runPlan(client: Client, plan: Plan, shares: Shares): Promise<void
 
 /**
  * The pages made for a browser, fetched as HTML only: what serving them needs is learned here;
- * what a browser loads from them only a browser can show (test/csp/browser.test.ts). Not /clock:
- * while learning there is no nonce, so each visit would add the hash of a script that never
- * comes again to the policy.
+ * what a browser loads from them only a browser can show (test/csp/browser.test.ts).
  */
 async function pages(client: Client, plan: Plan): Promise<void> {
   await client.send('GET', '/gallery');
+  await client.send('GET', '/clock');
   for (const name of plan.greet) {
     const path = `/hello?name=${q(name)}`;
     const reply = await client.send('GET', path);

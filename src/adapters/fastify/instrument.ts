@@ -88,8 +88,8 @@ function addNonceGetter(proto: object): () => void {
   Object.defineProperty(proto, 'cspNonce', {
     configurable: true,
     get(this: { raw?: { cspNonce?: string } }) {
-      // The csp module defines the nonce on the raw response (reading it marks it used), and only
-      // outside learning; otherwise this is undefined.
+      // The csp module defines the nonce on the raw response (reading it marks it used); without
+      // the csp module this is undefined.
       return this.raw?.cspNonce;
     },
     // Without a setter, Fastify's strict-mode assignment of a value decorator

@@ -149,6 +149,14 @@ test('inline hashes: scripts, styles, handlers and style attributes, as the brow
   assert.deepEqual(found.handlers, [h('go("a")')]);
   assert.deepEqual(found.styleAttributes, [h('color: blue')]);
   assert.equal(sha256Source(''), "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='");
+  // Code carrying the response's nonce is left to the nonce; another nonce is not the service's.
+  const nonced = inlineHashes(
+    `<script nonce="N1">window.t = ${Date.now()}</script><style nonce="N1">p {}</style>
+<script nonce="forged">window.x = 1</script>`,
+    'N1',
+  );
+  assert.deepEqual(nonced.scripts, [h('window.x = 1')]);
+  assert.deepEqual(nonced.styles, []);
 });
 
 test('header: deny-by-default while learning; the learned policy per route with hashes and strict-dynamic', () => {
@@ -163,6 +171,8 @@ test('header: deny-by-default while learning; the learned policy per route with 
   ])
     assert.match(learning, new RegExp(`(^|; )${d} 'none'`));
   assert.match(learning, /report-uri \/__leash\/csp-report\?t=T; report-to leash-csp$/);
+  const nonced = learningPolicy({ url: '/r', reportTo: false }, 'N1');
+  assert.match(nonced, /script-src 'nonce-N1'; style-src 'nonce-N1'; img-src 'none'/);
 
   const tree = createTree(cspModule.root);
   const hash = sha256Source('window.ok = 1;');

@@ -36,11 +36,19 @@ export function reportingEndpoints(reporting: Reporting): string {
   return `${REPORT_GROUP}="${reporting.url}"`;
 }
 
-/** While learning: every fetch directive `'none'`, so every load of the page is reported. */
-export function learningPolicy(reporting: Reporting): string {
-  return [...SENT_DIRECTIVES.map((d) => `${d} 'none'`), ...reportingDirectives(reporting)].join(
-    '; ',
-  );
+/**
+ * While learning: every fetch directive `'none'`, so every load of the page is reported; code
+ * that carries the response's nonce is the service's own and is not reported.
+ */
+export function learningPolicy(reporting: Reporting, nonce?: string): string {
+  const sources = (d: string) =>
+    nonce !== undefined && (d === 'script-src' || d === 'style-src')
+      ? `'nonce-${nonce}'`
+      : "'none'";
+  return [
+    ...SENT_DIRECTIVES.map((d) => `${d} ${sources(d)}`),
+    ...reportingDirectives(reporting),
+  ].join('; ');
 }
 
 /** Learned sources of one route, directive → keys (route keys matched by the route kind). */

@@ -45,7 +45,12 @@ function textOf(node: Node): string {
   return (node.childNodes ?? []).map((child) => child.value ?? '').join('');
 }
 
-export function inlineHashes(html: string): InlineHashes {
+/**
+ * `nonce`: the response's nonce. Code carrying it is allowed by the nonce in every response, and
+ * its text may change with each one (a timestamp, a user's data): hashing it would learn a hash
+ * per response that never comes back.
+ */
+export function inlineHashes(html: string, nonce?: string): InlineHashes {
   const out: InlineHashes = { scripts: [], styles: [], handlers: [], styleAttributes: [] };
   const seen = new Set<string>();
   const push = (list: string[], text: string, tag: string) => {
@@ -62,6 +67,8 @@ export function inlineHashes(html: string): InlineHashes {
       if (/^on[a-z]+$/i.test(attr.name)) push(out.handlers, attr.value, 'h');
       else if (attr.name.toLowerCase() === 'style') push(out.styleAttributes, attr.value, 'a');
     }
+    const nonced =
+      nonce !== undefined && attrs.some((a) => a.name === 'nonce' && a.value === nonce);
     if (node.nodeName === 'script') {
       const src = attrs.some((a) => a.name === 'src');
       const type =
@@ -69,11 +76,11 @@ export function inlineHashes(html: string): InlineHashes {
           .find((a) => a.name === 'type')
           ?.value.trim()
           .toLowerCase() ?? '';
-      if (!src && JS_TYPES.has(type)) push(out.scripts, textOf(node), 's');
+      if (!src && !nonced && JS_TYPES.has(type)) push(out.scripts, textOf(node), 's');
       continue;
     }
     if (node.nodeName === 'style') {
-      push(out.styles, textOf(node), 'c');
+      if (!nonced) push(out.styles, textOf(node), 'c');
       continue;
     }
     if (node.content !== undefined) stack.push(node.content);

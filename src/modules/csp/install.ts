@@ -11,10 +11,11 @@
  *   `report-to` and `Reporting-Endpoints`), the report URL carrying a signed tag of the page
  *   route. A response that already has a CSP is left alone unless the config says `csp.override`;
  * - while learning, the HTML of those responses is read (`write`/`end`) and its inline code
- *   hashed per page route;
- * - in report/enforce mode each request gets a nonce, `res.locals.cspNonce` (Express),
- *   `res.cspNonce` (node:http) and `reply.cspNonce` (Fastify, whose Reply reads `reply.raw`'s:
- *   see the Fastify adapter), added to the policy when the service read it.
+ *   hashed per page route, except code carrying the response's nonce;
+ * - each request gets a nonce, `res.locals.cspNonce` (Express), `res.cspNonce` (node:http) and
+ *   `reply.cspNonce` (Fastify, whose Reply reads `reply.raw`'s: see the Fastify adapter), added
+ *   to the policy when the service read it (while learning too, so nonced code is never reported
+ *   nor hashed).
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -120,21 +121,19 @@ export function installCsp(host: ModuleHost): CspInstall {
     if (endpoint.handle(request, response)) return true;
     const entry: Tracked = { state, nonce: undefined, nonceRead: false, html: null, size: 0 };
     tracked.set(response, entry);
-    if (!learning) {
-      const nonce = () => {
-        entry.nonceRead = true;
-        entry.nonce ??= randomBytes(16).toString('base64');
-        return entry.nonce;
-      };
-      const locals = Object.create(null) as Record<string, unknown>;
-      Object.defineProperty(locals, 'cspNonce', { get: nonce, enumerable: true });
-      Object.defineProperty(response, 'locals', {
-        value: locals,
-        writable: true,
-        configurable: true,
-      });
-      Object.defineProperty(response, 'cspNonce', { get: nonce, configurable: true });
-    }
+    const nonce = () => {
+      entry.nonceRead = true;
+      entry.nonce ??= randomBytes(16).toString('base64');
+      return entry.nonce;
+    };
+    const locals = Object.create(null) as Record<string, unknown>;
+    Object.defineProperty(locals, 'cspNonce', { get: nonce, enumerable: true });
+    Object.defineProperty(response, 'locals', {
+      value: locals,
+      writable: true,
+      configurable: true,
+    });
+    Object.defineProperty(response, 'cspNonce', { get: nonce, configurable: true });
     return false;
   });
 
@@ -144,7 +143,8 @@ export function installCsp(host: ModuleHost): CspInstall {
     reportUrl: string,
     reportTo: boolean,
   ): string => {
-    if (learning) return learningPolicy({ url: reportUrl, reportTo });
+    const nonce = entry.nonceRead ? entry.nonce : undefined;
+    if (learning) return learningPolicy({ url: reportUrl, reportTo }, nonce);
     let sources = compiled.get(route);
     if (sources === undefined) {
       sources = sourcesOf(host.tree, route);
@@ -152,7 +152,7 @@ export function installCsp(host: ModuleHost): CspInstall {
     }
     return compilePolicy(sources, {
       reporting: { url: reportUrl, reportTo },
-      ...(entry.nonceRead && entry.nonce !== undefined ? { nonce: entry.nonce } : {}),
+      ...(nonce !== undefined ? { nonce } : {}),
     });
   };
 
@@ -221,7 +221,10 @@ export function installCsp(host: ModuleHost): CspInstall {
     const use = { scope: entry.state.scope, package: 'app' };
     let found: ReturnType<typeof inlineHashes>;
     try {
-      found = inlineHashes(Buffer.concat(html).toString('utf8'));
+      found = inlineHashes(
+        Buffer.concat(html).toString('utf8'),
+        entry.nonceRead ? entry.nonce : undefined,
+      );
     } catch (error) {
       host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
       return;
