@@ -9,37 +9,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import {
+  browseToCheck,
+  browseToLearn,
+  CDN_PATHS,
+  CHROMIUM,
+  hasChromium,
+  launchChromium,
+  waitUntil,
+} from '../../examples/service/browser.ts';
 import { CDN_HOST } from '../../examples/service/config.ts';
 import { freePort, startExample } from '../../examples/service/start.ts';
-import { CHROMIUM, launch } from './browser.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
-const PAYLOAD = '<script>window.pwned = true</script>';
-const CDN_PATHS = [
-  '/css/site.css',
-  '/js/app.js',
-  '/img/photo.png',
-  '/img/banner.png',
-  '/font/site.woff2',
-];
-
 type Csp = Record<string, Record<string, string[]>>;
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const readJson = (file: string) =>
   existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 
 test('csp in Chromium on the example service: learn its pages, then enforce: all legitimate loads work, the XSS payload is blocked and reported', {
-  skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (.ci/run installs it)`,
+  skip: hasChromium() ? false : `no Chromium at ${CHROMIUM} (.ci/run installs it)`,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leash-csp-browser-'));
   // The default csp options: over HTTP the pages name report-uri alone (report-to.test.ts has
@@ -60,18 +49,13 @@ test('csp in Chromium on the example service: learn its pages, then enforce: all
       env: { LEASH_CONFIG: '', LEASH_MODE: '', LEASH_POLICY: '', NO_COLOR: '1' },
       wrap: (command) => [process.execPath, BIN, mode, '--', ...command],
     });
-  const browser = await launch();
+  const browser = await launchChromium();
   try {
     const learning = await start('learn');
     const cdn = learning.cdnBase;
     try {
-      const page = await browser.newPage();
-      await page.goto(`${learning.base}/gallery`, { waitUntil: 'networkidle' });
-      await page.click('#like');
-      await page.goto(`${learning.base}/clock`, { waitUntil: 'networkidle' });
-      await page.goto(`${learning.base}/hello?name=ann`, { waitUntil: 'networkidle' });
-      await page.close();
-      await until('the reports of every load', () => {
+      await browseToLearn(browser, learning.base);
+      await waitUntil('the reports of every load', () => {
         const csp = (readJson(policyFile).csp ?? {}) as Csp;
         const has = (route: string, directive: string, source: string) =>
           csp[route]?.[directive]?.includes(source) === true;
@@ -102,66 +86,31 @@ test('csp in Chromium on the example service: learn its pages, then enforce: all
     const enforcing = await start('enforce');
     assert.equal(enforcing.cdnBase, cdn);
     try {
-      const context = await browser.newContext();
-      // Browser-side code as text: the project's TypeScript has no DOM types.
-      await context.addInitScript({
-        content: `window.violations = [];
-          document.addEventListener('securitypolicyviolation', (e) =>
-            window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));`,
-      });
-      const fromCdn: string[] = [];
-      context.on('response', (response) => {
-        const url = new URL(response.url());
-        if (url.origin === cdn) fromCdn.push(`${url.pathname} ${response.status()}`);
-      });
-      const page = await context.newPage();
-      const response = await page.goto(`${enforcing.base}/gallery`, { waitUntil: 'networkidle' });
-      const header = (await response!.allHeaders())['content-security-policy'] ?? '';
-      assert.ok(header.includes(`font-src ${cdn}`), header);
-      await page.click('#like');
-      const gallery = await page.evaluate(`(() => {
-        const img = (id) => document.getElementById(id).naturalWidth;
-        return {
-          inlineRan: window.inlineRan,
-          cdnScriptRan: window.cdnScriptRan,
-          liked: window.liked,
-          images: [img('cdn-photo'), img('cdn-banner'), img('own-logo'), img('data-dot')],
-          h1: getComputedStyle(document.querySelector('h1')).color,
-          font: getComputedStyle(document.body).fontFamily,
-          violations: window.violations,
-        };
-      })()`);
-      assert.deepEqual(gallery, {
+      const seen = await browseToCheck(browser, enforcing.base, cdn);
+      assert.ok(seen.galleryPolicy.includes(`font-src ${cdn}`), seen.galleryPolicy);
+      assert.deepEqual(seen.gallery, {
         inlineRan: true,
         cdnScriptRan: true,
         liked: true,
         images: [1, 24, 16, 1],
-        h1: 'rgb(102, 51, 153)',
+        h1Color: 'rgb(102, 51, 153)',
         font: 'cdnfont, sans-serif',
         violations: [],
       });
       for (const path of CDN_PATHS)
-        assert.ok(fromCdn.includes(`${path} 200`), `${path} loaded: ${fromCdn.join(', ')}`);
-
-      await page.goto(`${enforcing.base}/clock`, { waitUntil: 'networkidle' });
-      const clock = await page.evaluate(
-        '({ ran: typeof window.renderedAt, violations: window.violations })',
-      );
-      assert.deepEqual(clock, { ran: 'number', violations: [] });
-
-      await page.goto(`${enforcing.base}/hello?name=${encodeURIComponent(PAYLOAD)}`, {
-        waitUntil: 'networkidle',
+        assert.ok(
+          seen.fromCdn.includes(`${path} 200`),
+          `${path} loaded: ${seen.fromCdn.join(', ')}`,
+        );
+      assert.deepEqual(seen.clock, { ran: 'number', violations: [] });
+      assert.deepEqual(seen.attacked, {
+        helloRan: true, // the page itself still works
+        pwned: undefined, // the injected script did not run
+        violations: ['script-src-elem inline'],
       });
-      const attacked = (await page.evaluate(
-        '({ helloRan: window.helloRan, pwned: window.pwned, violations: window.violations })',
-      )) as { helloRan: unknown; pwned: unknown; violations: string[] };
-      assert.equal(attacked.helloRan, true, 'the page itself still works');
-      assert.equal(attacked.pwned, undefined, 'the injected script did not run');
-      assert.deepEqual(attacked.violations, ['script-src-elem inline']);
-      await context.close();
       // The browser reported it: leash keeps it as a violation for review.
       const violationsFile = join(dir, 'leash.violations.json');
-      await until('the XSS violation in the violations file', () =>
+      await waitUntil('the XSS violation in the violations file', () =>
         readFileSync(violationsFile, { encoding: 'utf8', flag: 'a+' }).includes("'unsafe-inline'")
           ? true
           : undefined,

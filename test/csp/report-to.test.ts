@@ -10,22 +10,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
+import {
+  CHROMIUM,
+  hasChromium,
+  launchChromium,
+  waitUntil,
+} from '../../examples/service/browser.ts';
 import { startUnder } from '../runtime/helpers.ts';
-import { CHROMIUM, launch } from './browser.ts';
 import { loopbackCertificate } from './tls.ts';
 
 const SERVICE = fileURLToPath(new URL('./fixtures/https-pages.mjs', import.meta.url));
 const PAYLOAD = '<script>window.pwned = true</script>';
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const readJson = (file: string) =>
   existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
@@ -58,7 +53,7 @@ async function watchReports(context: BrowserContext, page: Page): Promise<Delive
 }
 
 test('csp over HTTPS: report-to reports are delivered, learned, then recorded as violations', {
-  skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (.ci/run installs it)`,
+  skip: hasChromium() ? false : `no Chromium at ${CHROMIUM} (.ci/run installs it)`,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leash-csp-report-to-'));
   const cert = await loopbackCertificate(dir);
@@ -66,7 +61,7 @@ test('csp over HTTPS: report-to reports are delivered, learned, then recorded as
   writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ flushIntervalMs: 100 }));
   const policyFile = join(dir, 'leash.policy.json');
   const env = { TLS_KEY_FILE: cert.keyFile, TLS_CERT_FILE: cert.certFile };
-  const browser = await launch([`--ignore-certificate-errors-spki-list=${cert.spki}`]);
+  const browser = await launchChromium([`--ignore-certificate-errors-spki-list=${cert.spki}`]);
   try {
     const learning = await startUnder(['learn', '--', process.execPath, SERVICE], {
       cwd: dir,
@@ -88,7 +83,7 @@ test('csp over HTTPS: report-to reports are delivered, learned, then recorded as
       );
       await page.click('#go');
       await page.goto(`${learning.base}/hello?name=ann`, { waitUntil: 'networkidle' });
-      await until('the img-src report, learned', () => {
+      await waitUntil('the img-src report, learned', () => {
         const home = (readJson(policyFile).csp as Record<string, Record<string, string[]>>)?.['/'];
         return home?.['img-src']?.includes("'self'") ? true : undefined;
       });
@@ -146,7 +141,7 @@ test('csp over HTTPS: report-to reports are delivered, learned, then recorded as
         violations: ['script-src-elem inline'],
       });
       const violationsFile = join(dir, 'leash.violations.json');
-      await until('the XSS violation in the violations file', () =>
+      await waitUntil('the XSS violation in the violations file', () =>
         readFileSync(violationsFile, { encoding: 'utf8', flag: 'a+' }).includes("'unsafe-inline'")
           ? true
           : undefined,
