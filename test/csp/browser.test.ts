@@ -4,7 +4,7 @@
 // nonced script) loads with no violation, while a reflected XSS payload does not run and is
 // reported.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,13 +20,9 @@ import {
 } from '../../examples/service/browser.ts';
 import { CDN_HOST } from '../../examples/service/config.ts';
 import { freePort, startExample } from '../../examples/service/start.ts';
+import { learnedCsp, recordedViolation } from './recorded.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
-type Csp = Record<string, Record<string, string[]>>;
-
-const readJson = (file: string) =>
-  existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-
 test('csp in Chromium on the example service: learn its pages, then enforce: all legitimate loads work, the XSS payload is blocked and reported', {
   skip: hasChromium() ? false : `no Chromium at ${CHROMIUM} (.ci/run installs it)`,
 }, async () => {
@@ -56,7 +52,7 @@ test('csp in Chromium on the example service: learn its pages, then enforce: all
     try {
       await browseToLearn(browser, learning.base);
       await waitUntil('the reports of every load', () => {
-        const csp = (readJson(policyFile).csp ?? {}) as Csp;
+        const csp = learnedCsp(policyFile);
         const has = (route: string, directive: string, source: string) =>
           csp[route]?.[directive]?.includes(source) === true;
         const ok =
@@ -73,7 +69,7 @@ test('csp in Chromium on the example service: learn its pages, then enforce: all
     } finally {
       await learning.stop();
     }
-    const csp = readJson(policyFile).csp as Csp;
+    const csp = learnedCsp(policyFile);
     assert.deepEqual(csp['/gallery']!['img-src'], ["'self'", 'data:', cdn], JSON.stringify(csp));
     assert.ok(!JSON.stringify(csp).includes('unsafe-inline'));
     assert.ok(csp['/gallery']!['script-src']!.includes("'unsafe-hashes'"));
@@ -109,16 +105,7 @@ test('csp in Chromium on the example service: learn its pages, then enforce: all
         violations: ['script-src-elem inline'],
       });
       // The browser reported it: leash keeps it as a violation for review.
-      const violationsFile = join(dir, 'leash.violations.json');
-      await waitUntil('the XSS violation in the violations file', () =>
-        readFileSync(violationsFile, { encoding: 'utf8', flag: 'a+' }).includes("'unsafe-inline'")
-          ? true
-          : undefined,
-      );
-      assert.match(
-        readFileSync(violationsFile, 'utf8'),
-        /\/hello[\s\S]*script-src[\s\S]*'unsafe-inline'/,
-      );
+      await recordedViolation(dir, /\/hello[\s\S]*script-src[\s\S]*'unsafe-inline'/);
     } finally {
       await enforcing.stop();
     }

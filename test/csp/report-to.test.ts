@@ -4,7 +4,7 @@
 // the Reporting API. Chromium reports to it only for HTTPS pages, which is why leash sends
 // `report-to` only then (the HTTP side is in endpoint.test.ts and browser.test.ts).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,13 +17,11 @@ import {
   waitUntil,
 } from '../../examples/service/browser.ts';
 import { startUnder } from '../runtime/helpers.ts';
+import { learnedCsp, recordedViolation } from './recorded.ts';
 import { loopbackCertificate } from './tls.ts';
 
 const SERVICE = fileURLToPath(new URL('./fixtures/https-pages.mjs', import.meta.url));
 const PAYLOAD = '<script>window.pwned = true</script>';
-
-const readJson = (file: string) =>
-  existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 
 interface Delivery {
   readonly type: string;
@@ -84,7 +82,7 @@ test('csp over HTTPS: report-to reports are delivered, learned, then recorded as
       await page.click('#go');
       await page.goto(`${learning.base}/hello?name=ann`, { waitUntil: 'networkidle' });
       await waitUntil('the img-src report, learned', () => {
-        const home = (readJson(policyFile).csp as Record<string, Record<string, string[]>>)?.['/'];
+        const home = learnedCsp(policyFile)['/'];
         return home?.['img-src']?.includes("'self'") ? true : undefined;
       });
       assert.ok(
@@ -95,7 +93,7 @@ test('csp over HTTPS: report-to reports are delivered, learned, then recorded as
     } finally {
       await learning.stop();
     }
-    const csp = readJson(policyFile).csp as Record<string, Record<string, string[]>>;
+    const csp = learnedCsp(policyFile);
     assert.deepEqual(csp['/']!['img-src'], ["'self'"], JSON.stringify(csp));
     assert.ok(!JSON.stringify(csp).includes('unsafe-inline'));
 
@@ -140,16 +138,7 @@ test('csp over HTTPS: report-to reports are delivered, learned, then recorded as
         pwned: undefined,
         violations: ['script-src-elem inline'],
       });
-      const violationsFile = join(dir, 'leash.violations.json');
-      await waitUntil('the XSS violation in the violations file', () =>
-        readFileSync(violationsFile, { encoding: 'utf8', flag: 'a+' }).includes("'unsafe-inline'")
-          ? true
-          : undefined,
-      );
-      assert.match(
-        readFileSync(violationsFile, 'utf8'),
-        /\/hello[\s\S]*script-src[\s\S]*'unsafe-inline'/,
-      );
+      await recordedViolation(dir, /\/hello[\s\S]*script-src[\s\S]*'unsafe-inline'/);
       assert.ok(
         reports.some(
           (r) =>
