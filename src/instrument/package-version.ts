@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../attribution/internal.ts';
 
-export function packageVersion(basedir: string | undefined): string | undefined {
+function packageVersion(basedir: string | undefined): string | undefined {
   if (basedir === undefined) return undefined;
   try {
     const text = internal(() => readFileSync(join(basedir, 'package.json'), 'utf8'));
@@ -17,7 +17,18 @@ export function packageVersion(basedir: string | undefined): string | undefined 
   }
 }
 
-/** The major version number, or NaN when unknown. */
-export function majorOf(version: string | undefined): number {
-  return Number(version?.split('.')[0]);
+/**
+ * Why the package in `basedir` is left unhooked, or undefined when its major version is the one
+ * leash supports. Hooks support a closed range, as OpenTelemetry's instrumentations do: another
+ * major may have moved what they patch. `consequence` says what then goes unchecked.
+ */
+export function unsupportedVersion(
+  basedir: string | undefined,
+  name: string,
+  supportedMajor: number,
+  consequence: string,
+): string | undefined {
+  const version = packageVersion(basedir);
+  if (Number(version?.split('.')[0]) === supportedMajor) return undefined;
+  return `${name} ${version ?? '(unknown version)'} is not supported (${supportedMajor}.x is): ${consequence}`;
 }

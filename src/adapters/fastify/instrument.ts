@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import { Hook } from 'require-in-the-middle';
 import { currentRequest, UNMATCHED } from '../../attribution/scope.ts';
-import { majorOf, packageVersion } from '../../instrument/package-version.ts';
+import { unsupportedVersion } from '../../instrument/package-version.ts';
 
 const SUPPORTED_MAJOR = 9;
 const SUPPORTED_FASTIFY_MAJOR = 5;
@@ -116,11 +116,14 @@ export function instrumentFastify(warn: (message: string) => void): () => void {
   const restores: Array<() => void> = [];
   const replyHook = new Hook(['fastify'], { internals: true }, (exports, name, basedir) => {
     if (name !== REPLY_FILE) return exports;
-    const version = packageVersion(basedir);
-    if (majorOf(version) !== SUPPORTED_FASTIFY_MAJOR) {
-      warn(
-        `fastify ${version ?? '(unknown version)'} is not supported (${SUPPORTED_FASTIFY_MAJOR}.x is): reply.cspNonce is not set (reply.raw.cspNonce is)`,
-      );
+    const unsupported = unsupportedVersion(
+      basedir,
+      'fastify',
+      SUPPORTED_FASTIFY_MAJOR,
+      'reply.cspNonce is not set (reply.raw.cspNonce is)',
+    );
+    if (unsupported !== undefined) {
+      warn(unsupported);
       return exports;
     }
     const proto = (exports as { prototype?: object }).prototype;
@@ -129,12 +132,14 @@ export function instrumentFastify(warn: (message: string) => void): () => void {
   });
   const hook = new Hook(['find-my-way'], (exports, _name, basedir) => {
     const router = exports as { prototype?: RouterPrototype & { [PATCHED]?: true } };
-    const version = packageVersion(basedir);
-    const major = Number(version?.split('.')[0]);
-    if (major !== SUPPORTED_MAJOR) {
-      warn(
-        `find-my-way ${version ?? '(unknown version)'} is not supported (${SUPPORTED_MAJOR}.x is): Fastify routes are scoped by path, not by template`,
-      );
+    const unsupported = unsupportedVersion(
+      basedir,
+      'find-my-way',
+      SUPPORTED_MAJOR,
+      'Fastify routes are scoped by path, not by template',
+    );
+    if (unsupported !== undefined) {
+      warn(unsupported);
       return exports;
     }
     if (router.prototype !== undefined && router.prototype[PATCHED] !== true) {

@@ -8,7 +8,7 @@
  */
 import { Hook } from 'require-in-the-middle';
 import { LeashError } from '../../errors.ts';
-import { packageVersion } from '../../instrument/package-version.ts';
+import { unsupportedVersion } from '../../instrument/package-version.ts';
 import type { SqlChecker, StatementParams } from '../../modules/sql/check.ts';
 
 const SUPPORTED_MAJOR = 12;
@@ -61,11 +61,15 @@ export function instrumentBetterSqlite3(
   };
   const hook = new Hook(['better-sqlite3'], { internals: true }, (exports, name, basedir) => {
     if (name !== 'better-sqlite3/lib/database.js') return exports;
-    const version = packageVersion(basedir);
-    if (Number(version?.split('.')[0]) !== SUPPORTED_MAJOR) {
-      const message = `better-sqlite3 ${version ?? '(unknown version)'} is not supported (${SUPPORTED_MAJOR}.x is): its statements would not be checked`;
-      if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', message);
-      warn(message);
+    const unsupported = unsupportedVersion(
+      basedir,
+      'better-sqlite3',
+      SUPPORTED_MAJOR,
+      'its statements would not be checked',
+    );
+    if (unsupported !== undefined) {
+      if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', unsupported);
+      warn(unsupported);
       return exports;
     }
     const proto = (exports as { prototype: Record<string, AnyFunction> }).prototype;

@@ -7,7 +7,7 @@
  */
 import { Hook } from 'require-in-the-middle';
 import { LeashError } from '../../errors.ts';
-import { packageVersion } from '../../instrument/package-version.ts';
+import { unsupportedVersion } from '../../instrument/package-version.ts';
 import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
 
 const SUPPORTED_MAJOR = 8;
@@ -137,19 +137,21 @@ export function instrumentPg(
   failClosed: boolean,
 ): () => void {
   const restores: Array<() => void> = [];
-  // Hook pg's own lib/client.js: a service that imports pg from ESM never calls require('pg'),
-  // but pg's index still requires './client', which require-in-the-middle sees.
   // pg's own lib/client.js, and pg-pool: a service that imports pg from ESM never calls
   // require('pg'), but pg's index requires both, which require-in-the-middle sees.
   const hook = new Hook(['pg', 'pg-pool'], { internals: true }, (exports, name, basedir) => {
     const isClient = name === 'pg/lib/client.js' || name === 'pg/lib/client';
     if (!isClient && name !== 'pg-pool') return exports;
     if (isClient) {
-      const version = packageVersion(basedir);
-      if (Number(version?.split('.')[0]) !== SUPPORTED_MAJOR) {
-        const message = `pg ${version ?? '(unknown version)'} is not supported (${SUPPORTED_MAJOR}.x is): its queries would not be checked`;
-        if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', message);
-        warn(message);
+      const unsupported = unsupportedVersion(
+        basedir,
+        'pg',
+        SUPPORTED_MAJOR,
+        'its queries would not be checked',
+      );
+      if (unsupported !== undefined) {
+        if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', unsupported);
+        warn(unsupported);
         return exports;
       }
     }
