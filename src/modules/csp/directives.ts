@@ -3,28 +3,6 @@
  * The directives the csp module learns and sends.
  */
 
-export const CSP_DIRECTIVES = [
-  'default-src',
-  'script-src',
-  'script-src-elem',
-  'script-src-attr',
-  'style-src',
-  'style-src-elem',
-  'style-src-attr',
-  'img-src',
-  'font-src',
-  'connect-src',
-  'media-src',
-  'object-src',
-  'frame-src',
-  'child-src',
-  'worker-src',
-  'manifest-src',
-  'base-uri',
-  'form-action',
-  'frame-ancestors',
-] as const;
-
 /** Fetch directives: each is `'none'` in the learning policy, so every load is reported. */
 export const FETCH_DIRECTIVES = [
   'default-src',
@@ -46,3 +24,16 @@ export const OTHER_DIRECTIVES = ['base-uri', 'form-action', 'frame-ancestors'] a
 
 /** The directives a compiled policy lists, in order. */
 export const SENT_DIRECTIVES = [...FETCH_DIRECTIVES, ...OTHER_DIRECTIVES] as const;
+
+/**
+ * Every directive a fact may name: the fetch directives, the `-elem`/`-attr` forms browsers
+ * report (folded into script-src and style-src when learned), and the others.
+ */
+export const CSP_DIRECTIVES = [
+  ...FETCH_DIRECTIVES,
+  'script-src-elem',
+  'script-src-attr',
+  'style-src-elem',
+  'style-src-attr',
+  ...OTHER_DIRECTIVES,
+] as const;
