@@ -124,16 +124,21 @@ function wrapSync(
   context: RuntimeContext,
   accesses: readonly Access[],
 ): AnyFunction {
-  const wrapped = function (this: unknown, ...args: unknown[]) {
-    if (name === 'existsSync') {
-      try {
-        checkArgs(context, accesses, args);
-      } catch {
-        return false;
-      }
-    } else checkArgs(context, accesses, args);
-    return callOriginal(original, this, args);
-  };
+  // existsSync never throws: a refused path does not exist, as far as the caller can tell.
+  const wrapped =
+    name === 'existsSync'
+      ? function (this: unknown, ...args: unknown[]) {
+          try {
+            checkArgs(context, accesses, args);
+          } catch {
+            return false;
+          }
+          return callOriginal(original, this, args);
+        }
+      : function (this: unknown, ...args: unknown[]) {
+          checkArgs(context, accesses, args);
+          return callOriginal(original, this, args);
+        };
   return copyProperties(wrapped, original);
 }
 
