@@ -12,6 +12,13 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'package.json'));
 const say = (text) => process.stderr.write(`native-addons: ${text}\n`);
 
+// A failed dlopen stays cached in this process, so after a rebuild only a fresh process can say
+// whether the new addon loads.
+function loadsInFreshProcess() {
+  const probe = "const D = require('better-sqlite3'); new D(':memory:').close();";
+  return spawnSync(process.execPath, ['-e', probe], { cwd: root, stdio: 'ignore' }).status === 0;
+}
+
 function loads() {
   try {
     const Database = require('better-sqlite3');
@@ -58,5 +65,5 @@ const result = npm
       cwd: root,
       stdio: 'inherit',
     });
-if (result.status !== 0 || loads() !== true)
+if (result.status !== 0 || !loadsInFreshProcess())
   say('the rebuild did not produce a loadable addon; the better-sqlite3 tests will fail');
