@@ -35,7 +35,9 @@
  * code (`node worker.js {num}` is fine, `node {arg}` is not); nor does any argument of a command
  * that runs another command (`sudo`, `env`, `sh`, `xargs`, `ssh` ...).
  */
+
 import { parse as shellParse } from 'shell-quote';
+import { BoundedCache, KEY_CACHE_LIMIT } from '../bounded-cache.ts';
 import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
 import {
   escapePath,
@@ -621,8 +623,10 @@ function generalisePaths(
     if (key === undefined || paths.validate(key) !== undefined) return undefined;
     keys.add(key);
   }
-  // A path a sibling glob already grants adds nothing (and would only make the glob wider).
-  const needed = [...keys].filter((k) => ![...keys].some((o) => o !== k && paths.covers(o, k)));
+  // A path a sibling glob already grants adds nothing (and would only make the glob wider). Only
+  // a pattern covers another key, so each key is compared with the few patterns, not every key.
+  const patterns = [...keys].filter((k) => paths.isPattern(k));
+  const needed = [...keys].filter((k) => !patterns.some((o) => o !== k && paths.covers(o, k)));
   // The path kind may need a few rounds (files, then directories): run it to a fixed point.
   let current = new Set(needed);
   for (let round = 0; round < 32 && current.size > 1; round++) {
@@ -677,7 +681,7 @@ interface ParsedFact {
 
 export function commandKind(options: CommandKindOptions = {}): Kind {
   const child = options.child ?? (() => null);
-  const keys = new Map<string, ParsedKey>();
+  const keys = new BoundedCache<string, ParsedKey>(KEY_CACHE_LIMIT);
   const facts = new Map<string, ParsedFact>();
 
   const parsedKey = (key: string): ParsedKey => {
@@ -685,7 +689,6 @@ export function commandKind(options: CommandKindOptions = {}): Kind {
     if (entry === undefined) {
       const t = tokenize(key, true);
       entry = { ...t, isPattern: t.error === undefined && t.tokens.some(isPlaceholder) };
-      if (keys.size > 10_000) keys.clear();
       keys.set(key, entry);
     }
     return entry;

@@ -32,7 +32,9 @@
  *   `https://b.com`, `https://c.com` stay), never IP addresses;
  * - keywords, hashes, schemes and `*` never collapse.
  */
+
 import { getDomain } from 'tldts';
+import { BoundedCache, KEY_CACHE_LIMIT } from '../bounded-cache.ts';
 import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
 
 const TLD_OPTIONS = { allowPrivateDomains: true } as const;
@@ -299,7 +301,7 @@ function isPatternSource(s: Source): boolean {
 }
 
 export function cspSourceKind(): Kind {
-  const cache = new Map<string, Source | null>();
+  const cache = new BoundedCache<string, Source | null>(KEY_CACHE_LIMIT);
   const parsedKey = (key: string): Source | null => {
     let entry = cache.get(key);
     if (entry === undefined) {
@@ -309,7 +311,6 @@ export function cspSourceKind(): Kind {
         result.ok && (result.value.type === 'escaped' || format(result.value) === key)
           ? result.value
           : null;
-      if (cache.size > 10_000) cache.clear();
       cache.set(key, entry);
     }
     return entry;

@@ -22,7 +22,9 @@
  * A fact that is not a well-formed `host:port` (or whose host contains `*`) is stored as `\` and the
  * fact itself: an exact key that no pattern matches, so a concrete fact never becomes a wildcard.
  */
+
 import { getDomain } from 'tldts';
+import { BoundedCache, KEY_CACHE_LIMIT } from '../bounded-cache.ts';
 import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
 
 // Private suffixes (github.io, s3.amazonaws.com) are boundaries too: two tenants of one hosting
@@ -178,27 +180,25 @@ export interface EndpointKindOptions {
 
 export function endpointKind(options: EndpointKindOptions = {}): Kind {
   const child = options.child ?? (() => null);
-  const cache = new Map<string, Endpoint | null>();
+  const cache = new BoundedCache<string, Endpoint | null>(KEY_CACHE_LIMIT);
   const parsedKey = (key: string): Endpoint | null => {
     let entry = cache.get(key);
     if (entry === undefined) {
       const result = parseEndpoint(key, false);
       // A key is only meaningful in canonical form: anything else is an exact (escaped) key.
       entry = result.ok && format(result.value) === key ? result.value : null;
-      if (cache.size > 10_000) cache.clear();
       cache.set(key, entry);
     }
     return entry;
   };
   // Normalising a host goes through the URL parser, most of a decision's cost; a service
   // connects to a handful of endpoints, so the keys of recent facts are remembered.
-  const keys = new Map<string, string>();
+  const keys = new BoundedCache<string, string>(KEY_CACHE_LIMIT);
   const keyOf = (fact: string): string => {
     let key = keys.get(fact);
     if (key === undefined) {
       const result = parseEndpoint(fact, true);
       key = result.ok ? format(result.value) : ESCAPE + fact;
-      if (keys.size > 10_000) keys.clear();
       keys.set(fact, key);
     }
     return key;

@@ -47,6 +47,8 @@ export function parseGlob(source: string): Glob {
     throw new GlobSyntaxError(source, 'a path must be absolute (start with /)');
   if (source === '/') return { source, segments: [], isPattern: false };
   if (source.endsWith('/')) throw new GlobSyntaxError(source, 'a path must not end with /');
+  if (!PLAIN_UNSAFE.test(source))
+    return { source, segments: plainSegments(source), isPattern: false };
   const segments: Segment[] = [];
   let isPattern = false;
   for (const raw of splitSegments(source.slice(1), source)) {
@@ -92,6 +94,17 @@ export function parseGlob(source: string): Glob {
     segments.push({ kind: 'part', parts });
   }
   return { source, segments, isPattern };
+}
+
+// Most keys are plain paths (no escape, no wildcard): split them without a character loop, which
+// made most of simplify's garbage on large policies. Anything unusual takes the full parser.
+const PLAIN_UNSAFE = /[\\*?[\]{}]|\/\/|\/\.\.?(?:\/|$)/;
+
+function plainSegments(source: string): Segment[] {
+  const names = source.slice(1).split('/');
+  const out: Segment[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) out[i] = { kind: 'part', parts: [names[i]!] };
+  return out;
 }
 
 /** Splits on unescaped `/`. */
@@ -161,9 +174,43 @@ export function globRegex(glob: Glob): RegExp {
 }
 
 /** Whether the literal segment text is matched by a pattern segment. */
-function segmentMatches(pattern: Segment, text: string): boolean {
+export function segmentMatches(pattern: Segment, text: string): boolean {
   if (pattern.kind === 'globstar') return text !== '' && !text.startsWith('.');
-  return new RegExp(`^${segmentRegex(pattern)}$`).test(text);
+  return partsMatch(pattern.parts, text);
+}
+
+/**
+ * `parts` (literal text and `*`) against one segment's text, without building a RegExp: simplify
+ * asks this for every pair of siblings, and compiling a pattern per question dominated its time.
+ * With `*` as the only wildcard, matching the literal runs leftmost-first is exact.
+ */
+function partsMatch(parts: readonly string[], text: string): boolean {
+  if (parts.length === 0) return text === '';
+  if (parts[0] === WILDCARD && (text === '' || text.startsWith('.'))) return false;
+  let start = 0;
+  let lead = '';
+  while (start < parts.length && parts[start] !== WILDCARD) lead += parts[start++];
+  if (start === parts.length) return lead === text;
+  let end = parts.length;
+  let trail = '';
+  while (end > start && parts[end - 1] !== WILDCARD) trail = parts[--end] + trail;
+  const limit = text.length - trail.length;
+  if (limit < lead.length || !text.startsWith(lead) || !text.endsWith(trail)) return false;
+  let at = lead.length;
+  let run = '';
+  for (let k = start; k <= end; k++) {
+    const part = k < end ? parts[k]! : WILDCARD;
+    if (part !== WILDCARD) {
+      run += part;
+      continue;
+    }
+    if (run === '') continue;
+    const found = text.indexOf(run, at);
+    if (found < 0 || found + run.length > limit) return false;
+    at = found + run.length;
+    run = '';
+  }
+  return true;
 }
 
 /** Conservative inclusion of one segment pattern in another. */

@@ -9,6 +9,7 @@
  *   `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, and in `/root` or a home directory only strictly
  *   inside a root that is itself inside that home (a project checked out in `~/src/app`).
  */
+import { BoundedCache, KEY_CACHE_LIMIT } from '../bounded-cache.ts';
 import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
 import {
   escapePath,
@@ -86,17 +87,16 @@ interface Parsed {
 }
 
 export function pathKind(options: { readonly child?: (key: string) => Kind | null } = {}): Kind {
-  const cache = new Map<string, { glob: Glob; regex: RegExp } | null>();
+  // The RegExp is built on the first match only: simplify parses every key but matches none.
+  const cache = new BoundedCache<string, { glob: Glob; regex?: RegExp } | null>(KEY_CACHE_LIMIT);
   const compiled = (key: string) => {
     let entry = cache.get(key);
     if (entry === undefined) {
       try {
-        const glob = parseGlob(key);
-        entry = { glob, regex: globRegex(glob) };
+        entry = { glob: parseGlob(key) };
       } catch {
         entry = null;
       }
-      if (cache.size > 10_000) cache.clear();
       cache.set(key, entry);
     }
     return entry;
@@ -107,7 +107,9 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     key: escapePath,
     matches(key, fact) {
       const entry = compiled(key);
-      return entry?.regex.test(fact) ?? false;
+      if (entry === null) return false;
+      entry.regex ??= globRegex(entry.glob);
+      return entry.regex.test(fact);
     },
     covers(outer, inner) {
       if (outer === inner) return true;

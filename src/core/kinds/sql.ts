@@ -23,6 +23,7 @@
  * With fewer observations they stay as they are, exact: a slot seen twice allows those two
  * observations only.
  */
+import { BoundedCache, KEY_CACHE_LIMIT } from '../bounded-cache.ts';
 import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
 
 const SLOT_IN_TEMPLATE = /\$[1-9][0-9]*(?![0-9])/;
@@ -213,13 +214,12 @@ function constraintCovers(outer: Constraint, inner: Constraint): boolean {
 }
 
 export function sqlConstraintKind(): Kind {
-  const cache = new Map<string, Constraint | null>();
+  const cache = new BoundedCache<string, Constraint | null>(KEY_CACHE_LIMIT);
   const parsed = (key: string): Constraint | null => {
     let entry = cache.get(key);
     if (entry === undefined) {
       const result = parseConstraint(key);
       entry = result.ok ? result.value : null;
-      if (cache.size > 10_000) cache.clear();
       cache.set(key, entry);
     }
     return entry;
