@@ -5,13 +5,14 @@ import { type Glob, globRegex, parseGlob, segmentMatches } from './glob.ts';
 
 // The fast matchers must agree with the one definition a reviewer can read: the anchored RegExp.
 const SEED = 20261206;
-const char = fc.constantFrom('a', 'b', '.', 'x', '-', ' ', '*');
+// A small alphabet makes overlapping literals (`*a*a` against `xa`) likely.
+const char = fc.constantFrom('a', 'b', '.', '*', '*');
 
 test('segment matching without a RegExp agrees with the compiled glob on every name', () => {
   fc.assert(
     fc.property(
       fc.array(char, { minLength: 1, maxLength: 7 }),
-      fc.array(fc.constantFrom('a', 'b', '.', 'x', '-', ' '), { maxLength: 7 }),
+      fc.array(fc.constantFrom('a', 'b', '.'), { maxLength: 6 }),
       (patternChars, nameChars) => {
         const pattern = patternChars.join('').replace(/\*{2,}/g, '*');
         const name = nameChars.join('');
@@ -30,7 +31,7 @@ test('segment matching without a RegExp agrees with the compiled glob on every n
         );
       },
     ),
-    { seed: SEED, numRuns: 5000 },
+    { seed: SEED, numRuns: 20000 },
   );
 });
 
