@@ -32,3 +32,16 @@ export function unsupportedVersion(
   if (Number(version?.split('.')[0]) === supportedMajor) return undefined;
   return `${name} ${version ?? '(unknown version)'} is not supported (${supportedMajor}.x is): ${consequence}`;
 }
+
+/** The major version of the package in `basedir` when leash supports it, else why not. */
+export function supportedMajor(
+  basedir: string | undefined,
+  name: string,
+  majors: readonly number[],
+  consequence: string,
+): number | string {
+  const version = packageVersion(basedir);
+  const major = Number(version?.split('.')[0]);
+  if (majors.includes(major)) return major;
+  return `${name} ${version ?? '(unknown version)'} is not supported (${majors.map((m) => `${m}.x`).join(', ')} are): ${consequence}`;
+}

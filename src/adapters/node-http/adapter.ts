@@ -2,8 +2,15 @@
  * @module
  * Runs every request of every `node:http`/`node:https` server inside its own request state, so
  * that each privilege use is attributed to the request's route. The route comes from the first
- * registered resolver that knows the server's framework (Express, Fastify); a plain server gets
- * its normalised method and path.
+ * registered resolver that knows the server's framework; a plain server gets its normalised
+ * method and path, which framework instrumentations (Express, Fastify) refine once their router
+ * has seen the request.
+ *
+ * The request and response emitters are bound to the request's state, as OpenTelemetry's http
+ * instrumentation binds them to the request's context: their events (`data`, `end`, `close`,
+ * `finish`) arrive from the socket, in the connection's context, so a body parser that reads the
+ * stream itself (raw-body, busboy, multer) or a handler that runs after the body arrived would
+ * otherwise run in `@background`.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -57,6 +64,17 @@ export function addRequestInterceptor(interceptor: RequestInterceptor): () => vo
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
+/** Makes every event of `emitter` run its listeners in the request's state. */
+function bindEmitter(emitter: unknown, state: RequestState): void {
+  if (typeof emitter !== 'object' || emitter === null) return;
+  const target = emitter as { emit?: Emit };
+  const emit = target.emit;
+  if (typeof emit !== 'function') return;
+  target.emit = function (this: unknown, event, ...args) {
+    return runInRequest(state, () => emit.call(this, event, ...args));
+  };
+}
+
 export function installHttpAdapter(): () => void {
   const restore: Array<() => void> = [];
   for (const proto of [http.Server.prototype, https.Server.prototype] as unknown as Array<{
@@ -68,6 +86,8 @@ export function installHttpAdapter(): () => void {
       if (event !== 'request') return original.call(this, event, ...args);
       const request = args[0] as http.IncomingMessage;
       const state = { scope: routeOf(this, request), request, response: args[1] };
+      bindEmitter(request, state);
+      bindEmitter(args[1], state);
       return runInRequest(state, () => {
         for (const intercept of interceptors) if (intercept(state, this)) return true;
         return original.call(this, event, ...args);

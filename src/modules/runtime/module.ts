@@ -17,6 +17,7 @@ import { createRuntimeContext } from './context.ts';
 import { observeAudit } from './observe-audit.ts';
 import { wrapChildProcess } from './wrap-child.ts';
 import { wrapFs } from './wrap-fs.ts';
+import { wrapHttpClient } from './wrap-http-client.ts';
 import { wrapNet } from './wrap-net.ts';
 
 const packageKind = literalKind({ name: 'package', child: () => capabilityKind });
@@ -30,7 +31,12 @@ export const runtimeModule = defineModule({
   root: scopeKind,
   install(host) {
     const context = createRuntimeContext(host, packageResolver(), host.appRoot);
-    const uninstalls = [wrapFs(context), wrapNet(context), wrapChildProcess(context)];
+    const uninstalls = [
+      wrapFs(context),
+      wrapNet(context),
+      wrapHttpClient(context),
+      wrapChildProcess(context),
+    ];
     if (host.mode === 'learn') uninstalls.push(observeAudit(context));
     return () => {
       for (const uninstall of uninstalls.reverse()) uninstall();

@@ -2,7 +2,7 @@
  * @module
  * Outbound connections and listening sockets. Every TCP client in Node (net, tls, http, https,
  * fetch/undici) ends in `net.Socket.prototype.connect`, so one wrapper sees host:port before any
- * DNS lookup or packet; a refusal destroys the socket with the error on the next tick, which is how
+ * DNS lookup or packet (HTTP clients are also decided per request, see wrap-http-client.ts); a refusal destroys the socket with the error on the next tick, which is how
  * a failed connect reports. `net.Server.prototype.listen` is checked before binding and marks the
  * end of start-up.
  */
@@ -11,6 +11,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import { markListening } from '../../attribution/scope.ts';
 import type { RuntimeContext } from './context.ts';
+import { isDecidedConnect } from './decided-connects.ts';
 
 /** `host:port` as the endpoint kind writes it (IPv6 in brackets, host names lower case). */
 export function endpoint(host: string, port: number | string): string {
@@ -30,7 +31,8 @@ function connectTarget(args: readonly unknown[]): ConnectTarget | undefined {
   if (Array.isArray(options)) options = options[0];
   if (typeof options === 'object' && options !== null) {
     const o = options as { port?: unknown; host?: unknown; path?: unknown };
-    if (o.path !== undefined) return undefined;
+    // Node's HTTP agent passes `path: null` with a TCP host and port.
+    if (o.path != null) return undefined;
     if (o.port === undefined) return undefined;
     return {
       host: typeof o.host === 'string' && o.host !== '' ? o.host : 'localhost',
@@ -84,9 +86,10 @@ export function wrapNet(context: RuntimeContext): () => void {
 
   socketProto.connect = function (this: net.Socket, ...args: unknown[]) {
     const target = connectTarget(args);
-    if (target !== undefined) {
+    const to = target === undefined ? undefined : endpoint(target.host, target.port);
+    if (to !== undefined && !isDecidedConnect(to)) {
       try {
-        context.check('net.connect', endpoint(target.host, target.port));
+        context.check('net.connect', to);
       } catch (error) {
         process.nextTick(() => this.destroy(error as Error));
         return this;
