@@ -47,7 +47,7 @@ export interface StartOptions {
   ports?: { server?: number; partner?: number; metadata?: number; cdn?: number };
   /** Working directory of the server (default: this process's). */
   cwd?: string;
-  /** How long to wait for each `listening on` line (default 20 s). */
+  /** How long to wait for each `listening on` line (default 90 s: generous, for a busy machine). */
   timeoutMs?: number;
 }
 
@@ -83,7 +83,7 @@ interface Started {
 const LISTENING = /^listening on (http:\/\/\S+)\s*$/m;
 
 export async function startExample(options: StartOptions): Promise<RunningExample> {
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  const timeoutMs = options.timeoutMs ?? 90_000;
   const ports = options.ports ?? {};
   // The test runner marks its children; the example's processes are not tests. The database is
   // chosen by options.databaseUrl alone.

@@ -140,6 +140,8 @@ test('start flushes on a timer and stop removes every listener it added', async 
   const { store } = setup(t);
   const counts = () => ['exit', 'SIGINT', 'SIGTERM'].map((e) => process.listenerCount(e));
   const before = counts();
+  // The interval runs on mocked time: ticks, not the machine's load, decide how often it fired.
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const flushed: FlushEvent[] = [];
   const learner = createLearner({
     store,
@@ -155,8 +157,14 @@ test('start flushes on a timer and stop removes every listener it added', async 
     counts(),
     before.map((n) => n + 1),
   );
+  t.mock.timers.tick(10);
+  assert.equal(flushed.length, 0, 'nothing pending, nothing flushed');
   learner.learn('demo', ['GET /', 'timer']);
-  await new Promise((r) => setTimeout(r, 100));
+  t.mock.timers.tick(9);
+  assert.equal(flushed.length, 0, 'not before the interval');
+  t.mock.timers.tick(1);
+  assert.equal(flushed.length, 1, 'flushed on the interval');
+  t.mock.timers.tick(100);
   assert.equal(flushed.length, 1, 'flushes only when something is pending');
   assert.ok(allows(store.load().modules.get('demo')!, ['GET /', 'timer']).allowed);
   learner.stop();

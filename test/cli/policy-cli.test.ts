@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 
@@ -13,6 +14,7 @@ function leash(cwd: string, ...args: string[]) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     cwd,
     encoding: 'utf8',
+    ...SINGLE_PROCESS_LIMIT,
     env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_POLICY: '', LEASH_CONFIG: '' },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };

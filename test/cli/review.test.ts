@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../runtime/fixtures/review-service.mjs', import.meta.url));
@@ -15,6 +16,7 @@ function leash(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}
   const result = spawnSync(process.execPath, [BIN, ...args], {
     cwd,
     encoding: 'utf8',
+    ...SINGLE_PROCESS_LIMIT,
     env: {
       ...process.env,
       NO_COLOR: '1',

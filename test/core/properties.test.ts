@@ -2,13 +2,13 @@
 // The facts go through the real runtime, sql and csp modules, so every kind takes part.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import fc from 'fast-check';
 import type { SimplifyOptions } from '../../src/core/kind.ts';
 import { observationFact } from '../../src/core/kinds/sql.ts';
 import * as policy from '../../src/core/policy.ts';
 import * as tree from '../../src/core/tree.ts';
 import { registryWith } from '../../src/modules/builtin.ts';
 import { parsePolicy, serializePolicy } from '../../src/store/policy-file.ts';
+import { fc } from '../support/fast-check.ts';
 
 const RUNS = Number(process.env.LEASH_PROPERTY_RUNS ?? 250);
 const modules = registryWith();

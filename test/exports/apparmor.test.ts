@@ -14,6 +14,7 @@ import {
   compileAppArmorProfile,
 } from '../../src/modules/runtime/exporters/apparmor.ts';
 import { analyseCommand } from '../../src/modules/runtime/exporters/commands.ts';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 import { parse, runs, samplePolicy, tempDir } from './helpers.ts';
 
 const NODE = '/usr/local/bin/node';
@@ -247,7 +248,10 @@ test("AppArmor's parser accepts the profiles (apparmor_parser -Q -K)", (t) => {
   for (const [name, text] of Object.entries(profiles)) {
     const file = join(dir, `${name}.profile`);
     writeFileSync(file, text);
-    const result = spawnSync('apparmor_parser', ['-Q', '-K', file], { encoding: 'utf8' });
+    const result = spawnSync('apparmor_parser', ['-Q', '-K', file], {
+      encoding: 'utf8',
+      ...SINGLE_PROCESS_LIMIT,
+    });
     if (result.error !== undefined) {
       t.skip(`apparmor_parser cannot run here: ${result.error.message}`);
       return;

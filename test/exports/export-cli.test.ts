@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 import {
   FIXTURES,
   leash,
@@ -116,6 +117,7 @@ test('for real: a service started with the exported flags', (t) => {
   const run = spawnSync(process.execPath, [...flags, join(FIXTURES, 'probe.mjs'), data], {
     cwd: dir,
     encoding: 'utf8',
+    ...SINGLE_PROCESS_LIMIT,
   });
   assert.equal(run.status, 0, run.stderr);
   const result = JSON.parse(run.stdout) as Record<string, string>;

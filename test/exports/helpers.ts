@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Policy } from '../../src/core/policy.ts';
 import { registryWith } from '../../src/modules/builtin.ts';
 import { parsePolicy } from '../../src/store/policy-file.ts';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -81,6 +82,7 @@ export function leash(cwd: string, ...args: string[]) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     cwd,
     encoding: 'utf8',
+    ...SINGLE_PROCESS_LIMIT,
     env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_POLICY: '', LEASH_CONFIG: '' },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };

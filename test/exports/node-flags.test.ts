@@ -14,6 +14,7 @@ import {
   nodeGrantCovers,
   packageRoot,
 } from '../../src/modules/runtime/exporters/node-flags.ts';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 import {
   FIXTURES,
   makeDataDir,
@@ -171,6 +172,7 @@ function probe(args: readonly string[], data: string, cwd: string) {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: '' },
+    ...SINGLE_PROCESS_LIMIT,
   });
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout) as Record<string, string>;
@@ -226,7 +228,7 @@ test("Node's file grant semantics that nodeGrant and minimalGrants rely on", (t)
   const has = (grants: readonly string[], checks: readonly string[]): boolean[] => {
     const script = `process.stdout.write(JSON.stringify(${JSON.stringify(checks)}.map((p) => process.permission.has('fs.read', p))))`;
     const args = ['--permission', ...grants.map((g) => `--allow-fs-read=${g}`), '-e', script];
-    const result = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, args, { encoding: 'utf8', ...SINGLE_PROCESS_LIMIT });
     assert.equal(result.status, 0, result.stderr);
     return JSON.parse(result.stdout) as boolean[];
   };
@@ -264,7 +266,10 @@ test('for real: symbolic links are not resolved in grants, nor re-checked when f
   const read = (grants: readonly string[], path: string): string => {
     const script = `try { require('fs').readFileSync(${JSON.stringify(path)}); console.log('ok') } catch (e) { console.log(e.code) }`;
     const args = ['--permission', ...grants.map((g) => `--allow-fs-read=${g}`), '-e', script];
-    return spawnSync(process.execPath, args, { encoding: 'utf8' }).stdout.trim();
+    return spawnSync(process.execPath, args, {
+      encoding: 'utf8',
+      ...SINGLE_PROCESS_LIMIT,
+    }).stdout.trim();
   };
   // A link inside a granted directory reaches a file outside it (a documented Node limitation).
   assert.equal(read([`${data}/notes/*`], join(data, 'notes', 'escape.md')), 'ok');
@@ -288,6 +293,7 @@ test("for real: leash's own store works under the agent's paths (lock, atomic vi
     spawnSync(process.execPath, [...args, join(FIXTURES, 'agent-store.ts'), policyFile], {
       cwd: dir,
       encoding: 'utf8',
+      ...SINGLE_PROCESS_LIMIT,
     });
   const result = run(flags);
   assert.equal(result.status, 0, result.stderr);

@@ -1,7 +1,14 @@
 // Runs a service under `leash <mode>` and talks to it, for the runtime tests.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import {
+  groupAlive,
+  killGroup,
+  STARTUP_LIMIT_MS,
+  spawnGroup,
+  withinLimit,
+} from '../support/processes.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 
@@ -31,51 +38,58 @@ export function startUnder(
   });
 }
 
-/** Starts a command with exactly this environment and waits for its `listening on <url>` line. */
+/**
+ * Starts a command with exactly this environment, in its own process group, and waits for its
+ * `listening on <url>` line. If the line does not come within the limit, or the command exits
+ * first, the whole group is killed.
+ */
 export async function startListening(
   command: readonly string[],
   options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<Running> {
   const [file, ...rest] = command;
-  const child = spawn(file!, rest, {
-    cwd: options.cwd,
-    env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnGroup(file!, rest, { cwd: options.cwd, env: options.env });
   let err = '';
   child.stderr!.on('data', (chunk) => {
     err += chunk;
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  const base = await new Promise<string>((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(
-      () => reject(new Error(`service did not start: ${err}`)),
-      options.timeoutMs ?? 15_000,
-    );
     child.stdout!.on('data', (chunk) => {
       out += chunk;
       const match = /listening on (https?:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
+      if (match) resolve(match[1]!);
     });
     child.on('exit', (code) => {
-      clearTimeout(timer);
+      killGroup(child);
       reject(new Error(`service exited (${code}) before listening: ${err}`));
     });
   });
+  const base = await withinLimit(
+    listening,
+    options.timeoutMs ?? STARTUP_LIMIT_MS,
+    () => killGroup(child),
+    () => `service did not start; killed: ${err}`,
+  );
   return {
     base,
     child,
     stderr: () => err,
     async stop() {
+      // SIGTERM to the leader only: `leash` forwards it to the service, and the tests check how
+      // both end. Anything still in the group after that (or after a hang) is killed.
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const [code, signal] =
         child.exitCode !== null || child.signalCode !== null
           ? [child.exitCode, child.signalCode]
-          : await exited;
+          : await withinLimit(
+              exited,
+              STARTUP_LIMIT_MS,
+              () => killGroup(child),
+              () => `service did not stop after SIGTERM; killed: ${err}`,
+            );
+      if (groupAlive(child)) killGroup(child);
       return { code, signal };
     },
   };

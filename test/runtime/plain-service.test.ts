@@ -1,13 +1,13 @@
 // The runtime module end to end on a plain node:http service: learn, then enforce with each layer,
 // report mode, and the CI drift gate. Every request goes to loopback servers of the test's own.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { run } from '../support/processes.ts';
 import { BIN, get, startUnder } from './helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/plain-service.mjs', import.meta.url));
@@ -197,19 +197,19 @@ test('report mode lets everything through and logs each distinct violation exact
   assert.equal(read.count, 3);
 });
 
+let ciScripts = 0;
 function ci(testScript: string) {
-  const script = join(dir, `ci-${Math.random().toString(36).slice(2)}.mjs`);
+  const script = join(dir, `ci-${++ciScripts}.mjs`);
   writeFileSync(script, testScript);
-  return spawnSync(process.execPath, [BIN, 'ci', '--', process.execPath, script], {
+  return run(process.execPath, [BIN, 'ci', '--', process.execPath, script], {
     cwd: dir,
-    encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_POLICY: '', LEASH_CONFIG: '' },
   });
 }
 
-test('leash ci exits 1 listing a newly needed privilege, and 0 when nothing new is needed', () => {
+test('leash ci exits 1 listing a newly needed privilege, and 0 when nothing new is needed', async () => {
   const fresh = join(outside, 'secret.txt');
-  const newRead = ci(`import fs from 'node:fs'; fs.readFileSync(${JSON.stringify(fresh)});`);
+  const newRead = await ci(`import fs from 'node:fs'; fs.readFileSync(${JSON.stringify(fresh)});`);
   assert.equal(newRead.status, 1, newRead.stderr);
   assert.match(
     newRead.stdout,
@@ -220,14 +220,14 @@ test('leash ci exits 1 listing a newly needed privilege, and 0 when nothing new 
     new RegExp(`\\+ runtime: @startup › app › fs\\.read › ${fresh.replaceAll('/', '\\/')}`),
   );
 
-  const known = ci(
+  const known = await ci(
     `import fs from 'node:fs'; fs.readFileSync(${JSON.stringify(join(dataDir, '1.txt'))});`,
   );
   assert.equal(known.status, 1, 'a read at start-up was never learned at start-up');
-  const failing = ci('process.exit(3)');
+  const failing = await ci('process.exit(3)');
   assert.equal(failing.status, 3);
   assert.match(failing.stderr, /the test command failed \(exit 3\)/);
-  const nothing = ci('console.log("no privileges")');
+  const nothing = await ci('console.log("no privileges")');
   assert.equal(nothing.status, 0, nothing.stdout + nothing.stderr);
   assert.match(nothing.stdout, /needed nothing that leash\.policy\.json does not grant/);
 });

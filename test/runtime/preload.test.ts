@@ -2,12 +2,12 @@
 // with LEASH_MODE, LEASH_POLICY and LEASH_CONFIG. It learns, enforces, fails closed on a bad
 // policy, and reaches forked children through NODE_OPTIONS. Every request goes to loopback.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { run } from '../support/processes.ts';
 import { get, type Running, startListening } from './helpers.ts';
 
 // The checkout: from here `leash/register` resolves to the package itself (a self-reference), and
@@ -42,16 +42,13 @@ function startPreloaded(env: NodeJS.ProcessEnv): Promise<Running> {
   return startListening([process.execPath, ...PRELOAD, service], {
     cwd: ROOT,
     env,
-    timeoutMs: 10_000,
   });
 }
 
 /** Runs fork-parent.mjs with the preload in NODE_OPTIONS only, as `leash learn` starts commands. */
-function runForkParent(mode: string, reads: string) {
-  const result = spawnSync(process.execPath, [forkParent], {
+async function runForkParent(mode: string, reads: string) {
+  const result = await run(process.execPath, [forkParent], {
     cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 10_000,
     env: leashEnv(mode, forkPolicy, {
       NODE_OPTIONS: '--conditions=leash-source --import=leash/register',
       CHILD_READS: reads,
@@ -86,7 +83,7 @@ before(async () => {
   const { signal } = await learning.stop();
   assert.equal(signal, 'SIGTERM', 'without a handler of its own the service dies by the signal');
 
-  learnedFork = runForkParent('learn', join(data, 'a.txt'));
+  learnedFork = await runForkParent('learn', join(data, 'a.txt'));
 });
 
 test('LEASH_MODE=learn: the preload alone learns what the service did into LEASH_POLICY', () => {
@@ -122,14 +119,12 @@ test('LEASH_MODE=enforce: a learned read passes and a read outside the policy is
 });
 
 for (const mode of ['enforce', 'learn'] as const) {
-  test(`a policy with a JSON syntax error stops the service before it listens (${mode}): exit 2, one line naming file:line:col`, () => {
+  test(`a policy with a JSON syntax error stops the service before it listens (${mode}): exit 2, one line naming file:line:col`, async () => {
     const broken = join(dir, `broken-${mode}.policy.json`);
     const text = '{\n  "version": 1,\n  "runtime": {,}\n}\n';
     writeFileSync(broken, text);
-    const result = spawnSync(process.execPath, [...PRELOAD, service], {
+    const result = await run(process.execPath, [...PRELOAD, service], {
       cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 10_000,
       env: leashEnv(mode, broken),
     });
     assert.equal(result.status, 2, result.stderr);
@@ -152,14 +147,14 @@ test('a forked child inherits the preload through NODE_OPTIONS and learns its ow
   assert.deepEqual(startup.app['child.spawn'], [`${process.execPath} ${forkChild}`]);
 });
 
-test('in enforce mode a forked child is refused a read the policy does not grant', () => {
-  const refused = runForkParent('enforce', join(data, 'b.txt'));
+test('in enforce mode a forked child is refused a read the policy does not grant', async () => {
+  const refused = await runForkParent('enforce', join(data, 'b.txt'));
   assert.match(refused.stdout, /^child: refused ERR_LEASH_DENIED$/m);
   assert.match(refused.stdout, /^parent: child exited 3$/m);
   assert.equal(refused.code, 3);
   assert.match(refused.stderr, /"event":"violation".*"mode":"enforce"/);
 
-  const granted = runForkParent('enforce', join(data, 'a.txt'));
+  const granted = await runForkParent('enforce', join(data, 'a.txt'));
   assert.equal(granted.code, 0, granted.stderr);
   assert.match(granted.stdout, /^child: read file a$/m);
 });

@@ -1,13 +1,14 @@
 // `leash learn -- <cmd…>` as a process wrapper: exit statuses, a command that cannot run, signals
 // passed through to the service, usage errors, and the Node version check of bin/leash.js.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { killGroup, run, STARTUP_LIMIT_MS, spawnGroup, withinLimit } from '../support/processes.ts';
 import { BIN } from './helpers.ts';
 
 const SIGNAL_SERVICE = fileURLToPath(new URL('./fixtures/signal-service.mjs', import.meta.url));
@@ -22,13 +23,8 @@ const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   ...extra,
 });
 
-function leash(cwd: string, args: readonly string[], node = process.execPath) {
-  const result = spawnSync(node, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 10_000,
-    env: cleanEnv(),
-  });
+async function leash(cwd: string, args: readonly string[], node = process.execPath) {
+  const result = await run(node, [BIN, ...args], { cwd, env: cleanEnv() });
   return {
     code: result.status,
     signal: result.signal,
@@ -39,17 +35,28 @@ function leash(cwd: string, args: readonly string[], node = process.execPath) {
 
 const workdir = () => mkdtempSync(join(tmpdir(), 'leash-wrapper-'));
 
-test("the wrapped command's exit code is leash's exit code", () => {
+test("the wrapped command's exit code is leash's exit code", async () => {
   const dir = workdir();
   for (const code of [0, 7, 42]) {
-    const result = leash(dir, ['learn', '--', process.execPath, '-e', `process.exit(${code})`]);
+    const result = await leash(dir, [
+      'learn',
+      '--',
+      process.execPath,
+      '-e',
+      `process.exit(${code})`,
+    ]);
     assert.equal(result.code, code, result.stderr);
   }
 });
 
-test('a command that cannot be started gives exit 127 and one line `leash: cannot run …`', () => {
+test('a command that cannot be started gives exit 127 and one line `leash: cannot run …`', async () => {
   const dir = workdir();
-  const { code, stdout, stderr } = leash(dir, ['learn', '--', 'leash-no-such-command', '--flag']);
+  const { code, stdout, stderr } = await leash(dir, [
+    'learn',
+    '--',
+    'leash-no-such-command',
+    '--flag',
+  ]);
   assert.equal(code, 127);
   assert.equal(stdout, '');
   assert.equal(stderr.trimEnd().split('\n').length, 1, stderr);
@@ -57,10 +64,10 @@ test('a command that cannot be started gives exit 127 and one line `leash: canno
   assert.equal(existsSync(join(dir, 'leash.policy.json')), false);
 });
 
-test('`leash learn` without a command is a usage error: exit 2 and one line', () => {
+test('`leash learn` without a command is a usage error: exit 2 and one line', async () => {
   const dir = workdir();
   for (const args of [['learn'], ['learn', '--']]) {
-    const { code, stdout, stderr } = leash(dir, args);
+    const { code, stdout, stderr } = await leash(dir, args);
     assert.equal(code, 2, stderr);
     assert.equal(stdout, '');
     assert.equal(stderr, "leash: error: missing required argument 'command'\n");
@@ -76,33 +83,38 @@ async function terminateUnderLeash(handle: boolean) {
   writeFileSync(secret, 'x');
   // No periodic flush during the test: only the signal and exit paths can save what was learned.
   writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ flushIntervalMs: 3_600_000 }));
-  const child = spawn(process.execPath, [BIN, 'learn', '--', process.execPath, service], {
+  const child = spawnGroup(process.execPath, [BIN, 'learn', '--', process.execPath, service], {
     cwd: dir,
     env: cleanEnv({ READS: secret, HANDLE_SIGTERM: handle ? '1' : '' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stderr.on('data', (chunk) => {
+  child.stderr!.on('data', (chunk) => {
     stderr += chunk;
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service not ready: ${stderr}`)), 10_000);
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (/^ready$/m.test(stdout)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`leash exited before the service was ready: ${stderr}`));
-    });
-  });
+  await withinLimit(
+    new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => {
+        stdout += chunk;
+        if (/^ready$/m.test(stdout)) resolve();
+      });
+      child.on('exit', () =>
+        reject(new Error(`leash exited before the service was ready: ${stderr}`)),
+      );
+    }),
+    STARTUP_LIMIT_MS,
+    () => killGroup(child),
+    () => `service not ready; killed: ${stderr}`,
+  );
   process.kill(child.pid!, 'SIGTERM');
-  const [code, signal] = await exited;
+  const [code, signal] = await withinLimit(
+    exited,
+    STARTUP_LIMIT_MS,
+    () => killGroup(child),
+    () => `leash did not end after SIGTERM; killed: ${stderr}`,
+  );
+  killGroup(child);
   const policyFile = join(dir, 'leash.policy.json');
   const policy = existsSync(policyFile) ? JSON.parse(readFileSync(policyFile, 'utf8')) : undefined;
   return { code, signal, stdout, stderr, policy, secret };
@@ -141,11 +153,11 @@ const oldNode = findOldNode();
 
 test('on Node older than 26, bin/leash.js prints one line naming the required and the running version, exit 2', {
   skip: oldNode === undefined ? 'no Node.js older than 26 on PATH' : false,
-}, () => {
+}, async () => {
   const { path, version } = oldNode!;
   const dir = workdir();
   for (const args of [['--version'], ['learn', '--', path, '-e', '0']]) {
-    const result = leash(dir, args, path);
+    const result = await leash(dir, args, path);
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stdout, '');
     assert.equal(result.stderr, `leash: needs Node.js 26 or newer; this is Node.js ${version}\n`);

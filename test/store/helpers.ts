@@ -1,8 +1,9 @@
 /** Child processes and temporary directories for the store tests. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killGroup, STARTUP_LIMIT_MS, spawnGroup } from '../support/processes.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 
@@ -16,7 +17,10 @@ export interface Fixture {
   readonly child: ChildProcess;
   /** Complete lines printed so far. */
   readonly lines: string[];
-  /** Resolves with the first line (now or later) that satisfies `test`. */
+  /**
+   * Resolves with the first line (now or later) that satisfies `test`; at the limit the fixture
+   * (and whatever it started) is killed and the promise rejects.
+   */
   line(test: (line: string) => boolean, timeoutMs?: number): Promise<string>;
   /** Resolves when the process has ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -24,9 +28,7 @@ export interface Fixture {
 }
 
 export function runFixture(name: string, args: readonly string[]): Fixture {
-  const child = spawn(process.execPath, [join(FIXTURES, name), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnGroup(process.execPath, [join(FIXTURES, name), ...args]);
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   let partial = '';
@@ -55,7 +57,7 @@ export function runFixture(name: string, args: readonly string[]): Fixture {
     lines,
     exited,
     stderr: () => errText,
-    line(test, timeoutMs = 10_000) {
+    line(test, timeoutMs = STARTUP_LIMIT_MS) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
           const found = lines.find(test);
@@ -73,6 +75,7 @@ export function runFixture(name: string, args: readonly string[]): Fixture {
         };
         const timer = setTimeout(() => {
           done();
+          killGroup(child);
           reject(
             new Error(
               `${name}: no expected line within ${timeoutMs} ms; stdout: ${lines.join(' | ')}; stderr: ${errText}`,

@@ -15,6 +15,18 @@ import { modules, writerFacts } from './fixtures/demo-module.ts';
 import { type Fixture, runFixture, tempDir } from './helpers.ts';
 
 const ROUNDS = 50;
+
+/** mulberry32: the same kill moments on every run, a different sequence per round. */
+function seeded(seed: number): () => number {
+  let a = (seed + 0x9e3779b9) >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const PARALLEL = 5;
 const WRITERS_PER_ROUND = 3;
 
@@ -42,14 +54,17 @@ function assertSaved(tree: PolicyTree | undefined, id: string, count: number, wh
 async function round(dir: string, r: number): Promise<RoundResult> {
   const file = join(dir, `round-${r}.policy.json`);
   const ids = Array.from({ length: WRITERS_PER_ROUND }, (_, i) => `r${r}w${i}`);
+  const random = seeded(r);
+  // Each writer learns for longer than the latest kill comes, counted from its start-up (which
+  // only adds to its life): every victim is still running when its kill comes.
   const writers = ids.map((id) =>
-    runFixture('writer.ts', [file, id, String(150 + Math.random() * 250), '5']),
+    runFixture('writer.ts', [file, id, String(400 + random() * 250), '5']),
   );
   // Kill one or two writers at a random moment of their life (start-up included).
-  const victims = new Set([Math.floor(Math.random() * writers.length)]);
-  if (Math.random() < 0.5) victims.add(Math.floor(Math.random() * writers.length));
+  const victims = new Set([Math.floor(random() * writers.length)]);
+  if (random() < 0.5) victims.add(Math.floor(random() * writers.length));
   for (const v of victims) {
-    setTimeout(() => writers[v]!.child.kill('SIGKILL'), 60 + Math.random() * 300);
+    setTimeout(() => writers[v]!.child.kill('SIGKILL'), 60 + random() * 300);
   }
   const results = await Promise.all(writers.map((w) => w.exited));
   const killedPids = new Set<number>();
@@ -127,12 +142,13 @@ test('a writer killed while it holds the lock does not block the others', async 
   assert.equal(flushedCount(other), 0, 'the other writer flushed while the lock was held');
   const killedAt = Date.now();
   holder.child.kill('SIGKILL');
-  // The kernel drops a dead holder's lock at once (about 50 ms here); the bound only has to tell
-  // that apart from waiting out the 10 s lock timeout, with room for a loaded machine.
-  await other.line((l) => l.startsWith('flushed '), 8000);
-  const waited = Date.now() - killedAt;
-  t.diagnostic(`the waiting writer flushed ${waited} ms after the lock holder was killed`);
-  assert.ok(waited < 8000);
+  // The kernel drops a dead holder's lock at once. Had it not, the other writer's flushes would
+  // fail (after its lock timeout) instead of printing `flushed`, and the line would never come;
+  // how long it took is reported, not asserted.
+  await other.line((l) => l.startsWith('flushed '));
+  t.diagnostic(
+    `the waiting writer flushed ${Date.now() - killedAt} ms after the lock holder was killed`,
+  );
   assert.deepEqual(await other.exited, { code: 0, signal: null });
   const policy = parsePolicy(readFileSync(file, 'utf8'), { file, modules });
   assertSaved(policy.modules.get('demo'), 'other', flushedCount(other), 'after the kill');

@@ -31,6 +31,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
+import { RUN_LIMIT_MS } from './processes.ts';
 
 export interface RunningPostgres {
   /** `postgres://leash:<password>@127.0.0.1:<port>/leash` */
@@ -109,7 +110,7 @@ function run(file: string, args: string[], as: Identity | undefined, cwd: string
     execFile(
       file,
       args,
-      { cwd, timeout: 30_000, encoding: 'utf8', ...(as ?? {}) },
+      { cwd, timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL', encoding: 'utf8', ...(as ?? {}) },
       (error, stdout, stderr) => {
         if (error) reject(new Error(`${file} ${args.join(' ')}: ${error.message}\n${stderr}`));
         else resolve(stdout);
@@ -195,7 +196,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
       try {
         await run(
           pgCtl,
-          ['start', '-w', '-t', '20', '-D', data, '-l', logFile, '-o', `-p ${port}`],
+          ['start', '-w', '-t', '90', '-D', data, '-l', logFile, '-o', `-p ${port}`],
           as,
           dir,
         );
@@ -229,7 +230,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
         stopping ??= (async () => {
           process.removeListener('exit', emergencyStop);
           try {
-            await run(pgCtl, ['stop', '-D', data, '-m', 'fast', '-w', '-t', '20'], as, dir);
+            await run(pgCtl, ['stop', '-D', data, '-m', 'fast', '-w', '-t', '90'], as, dir);
           } finally {
             rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
           }

@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are shell text, where ${X} is literal
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
 import { quote } from 'shell-quote';
+import { fc } from '../../../test/support/fast-check.ts';
 import type { SimplifyOptions } from '../kind.ts';
 import { add, allows, createTree, rules, simplify } from '../tree.ts';
 import { commandKind, isPlainWord, quoteWord } from './command.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
+import { fc } from '../../../test/support/fast-check.ts';
 import { DEFAULT_SIMPLIFY_OPTIONS, type SimplifyOptions } from '../kind.ts';
 import { add, allows, createTree, rules, simplify } from '../tree.ts';
 import { CSP_KEYWORDS, cspSourceKind } from './csp-source.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import fc from 'fast-check';
+import { fc } from '../../../test/support/fast-check.ts';
 import { prepareSqlParsers, SQL_DIALECTS, type SqlDialect, templateOf } from './template.ts';
 
 before(() => prepareSqlParsers());
