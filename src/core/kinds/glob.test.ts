@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import fc from 'fast-check';
+import { fc } from '../../../test/support/fast-check.ts';
 import { type Glob, globRegex, parseGlob, segmentMatches } from './glob.ts';
 
 // The fast matchers must agree with the one definition a reviewer can read: the anchored RegExp.
