@@ -1,7 +1,9 @@
-// Part of `npm install` in this repository (the `prepare` script): makes the native addon of
-// better-sqlite3, a test dependency, load in the Node 26 this project runs on. npm builds addons
-// with the machine's Node headers (an old Node here), so when the build does not load, it is
-// rebuilt against the headers the `node` package ships (node-<platform>-<arch>/include/node).
+// Part of `npm install` in this repository (the `prepare` script): makes the native addons of the
+// test dependencies better-sqlite3 and sqlite3 load in the Node 26 this project runs on. npm
+// builds addons with the machine's Node headers (an old Node here), or not at all (sqlite3's
+// install script, which would download a prebuilt binary or headers, is denied in
+// package.json's allowScripts), so an addon that does not load is rebuilt against the headers the
+// `node` package ships (node-<platform>-<arch>/include/node).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,22 +14,43 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'package.json'));
 const say = (text) => process.stderr.write(`native-addons: ${text}\n`);
 
-// A failed dlopen stays cached in this process, so after a rebuild only a fresh process can say
-// whether the new addon loads.
-function loadsInFreshProcess() {
-  const probe = "const D = require('better-sqlite3'); new D(':memory:').close();";
-  return spawnSync(process.execPath, ['-e', probe], { cwd: root, stdio: 'ignore' }).status === 0;
+const ADDONS = [
+  {
+    name: 'better-sqlite3',
+    probe: "const D = require('better-sqlite3'); new D(':memory:').close();",
+    // Its install script (allowed) builds it; a rebuild runs it again with the right headers.
+    rebuild: (nodedir) => npm(['rebuild', 'better-sqlite3', `--nodedir=${nodedir}`]),
+  },
+  {
+    name: 'sqlite3',
+    probe: "const s = require('sqlite3'); new s.Database(':memory:').close();",
+    // Its install script is denied, so npm rebuild would skip it: node-gyp builds it directly.
+    rebuild: (nodedir) =>
+      spawnSync(
+        process.execPath,
+        [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--nodedir=${nodedir}`],
+        { cwd: dirname(require.resolve('sqlite3/package.json')), stdio: 'inherit' },
+      ),
+  },
+];
+
+function npm(args) {
+  const cli = process.env.npm_execpath;
+  return cli
+    ? spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: 'inherit' })
+    : spawnSync('npm', args, { cwd: root, stdio: 'inherit' });
 }
 
-function loads() {
+// A failed dlopen stays cached in a process, so each probe runs in a fresh one.
+function loads(addon) {
   try {
-    const Database = require('better-sqlite3');
-    new Database(':memory:').close();
-    return true;
-  } catch (error) {
-    if (error.code === 'MODULE_NOT_FOUND') return 'absent';
-    return false;
+    require.resolve(`${addon.name}/package.json`);
+  } catch {
+    return 'absent';
   }
+  return (
+    spawnSync(process.execPath, ['-e', addon.probe], { cwd: root, stdio: 'ignore' }).status === 0
+  );
 }
 
 function headersFor(major) {
@@ -44,26 +67,19 @@ function headersFor(major) {
   return undefined;
 }
 
-const state = loads();
-if (state === true || state === 'absent') process.exit(0);
 const major = Number(process.versions.node.split('.')[0]);
-const nodedir = headersFor(major);
-if (nodedir === undefined) {
-  say(
-    `better-sqlite3 does not load in Node ${process.versions.node} and no Node ${major} headers were found; its tests will fail`,
-  );
-  process.exit(0);
+for (const addon of ADDONS) {
+  const state = loads(addon);
+  if (state === true || state === 'absent') continue;
+  const nodedir = headersFor(major);
+  if (nodedir === undefined) {
+    say(
+      `${addon.name} does not load in Node ${process.versions.node} and no Node ${major} headers were found; its tests will fail`,
+    );
+    continue;
+  }
+  say(`building ${addon.name} for Node ${process.versions.node} (a minute or two)`);
+  const result = addon.rebuild(nodedir);
+  if (result.status !== 0 || loads(addon) !== true)
+    say(`the build did not produce a loadable ${addon.name}; its tests will fail`);
 }
-say(`rebuilding better-sqlite3 for Node ${process.versions.node} (about a minute)`);
-const npm = process.env.npm_execpath;
-const result = npm
-  ? spawnSync(process.execPath, [npm, 'rebuild', 'better-sqlite3', `--nodedir=${nodedir}`], {
-      cwd: root,
-      stdio: 'inherit',
-    })
-  : spawnSync('npm', ['rebuild', 'better-sqlite3', `--nodedir=${nodedir}`], {
-      cwd: root,
-      stdio: 'inherit',
-    });
-if (result.status !== 0 || !loadsInFreshProcess())
-  say('the rebuild did not produce a loadable addon; the better-sqlite3 tests will fail');

@@ -1,14 +1,25 @@
 /**
  * @module
  * Installs every HTTP adapter: request scopes for node:http, and route templates for the
- * frameworks leash knows.
+ * frameworks leash knows, on the instrumentation layer.
  */
-import { instrumentExpress } from './express/instrument.ts';
-import { instrumentFastify } from './fastify/instrument.ts';
+import { type EnableOptions, enableInstrumentations } from '../instrument/enable.ts';
+import type { Instrumentation } from '../instrument/instrumentation.ts';
+import { expressInstrumentation } from './express/instrument.ts';
+import { fastifyInstrumentation, findMyWayInstrumentation } from './fastify/instrument.ts';
 import { installHttpAdapter } from './node-http/adapter.ts';
 
-export function installAdapters(warn: (message: string) => void): () => void {
-  const uninstalls = [installHttpAdapter(), instrumentExpress(warn), instrumentFastify(warn)];
+export const FRAMEWORK_INSTRUMENTATIONS: readonly Instrumentation[] = [
+  expressInstrumentation,
+  fastifyInstrumentation,
+  findMyWayInstrumentation,
+];
+
+export function installAdapters(options: EnableOptions): () => void {
+  const uninstalls = [
+    installHttpAdapter(),
+    enableInstrumentations(FRAMEWORK_INSTRUMENTATIONS, [], options),
+  ];
   return () => {
     for (const uninstall of uninstalls.reverse()) uninstall();
   };

@@ -37,6 +37,11 @@ export interface Agent {
 export interface AgentOptions {
   readonly store?: PolicyStore;
   readonly logger?: Logger;
+  /**
+   * What an enforcing module's ERR_LEASH_UNPATCHED does; default: one line on stderr, exit 2
+   * (the service must not run on with statements nothing checks).
+   */
+  readonly refuseToStart?: (error: Error) => void;
   /** Install the flush timer and exit/signal handlers (default true; tests may drive flushes). */
   readonly autoFlush?: boolean;
 }
@@ -74,8 +79,10 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
     principal: config.principal,
     inputHeaders: config.inputHeaders,
     maxRememberedValues: config.maxRememberedValues,
+    ignoreUnpatched: config.ignoreUnpatched,
     csp: config.csp,
   };
+  const refuseToStart = options.refuseToStart ?? refuseAndExit;
   for (const module of modules.values()) {
     const mode = config.modeOf(module.name);
     if (mode === 'off') continue;
@@ -89,13 +96,21 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       appRoot: config.root,
       use,
       settings,
+      refuseToStart,
     });
     hosts.set(module.name, host);
     const uninstall = module.install?.(host);
     if (uninstall) uninstalls.push(uninstall);
   }
   if (hosts.size > 0)
-    uninstalls.unshift(installAdapters((message) => logger.warn({ event: 'unpatched' }, message)));
+    uninstalls.unshift(
+      installAdapters({
+        // Frameworks give attribution only: out of range they warn in every mode.
+        mode: 'learn',
+        warn: (message) => logger.warn({ event: 'unpatched' }, message),
+        refuse: refuseToStart,
+      }),
+    );
   if (options.autoFlush !== false && hosts.size > 0) learner.start();
   let stopped = false;
   return {
@@ -112,6 +127,15 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       learner.stop();
     },
   };
+}
+
+/** One line on stderr and exit 2, as a config or policy that cannot be read stops the start. */
+function refuseAndExit(error: Error): void {
+  const code = (error as { code?: string }).code;
+  process.stderr.write(
+    `leash: not starting the service: ${code ? `${code}: ` : ''}${error.message}\n`,
+  );
+  process.exit(2);
 }
 
 /** The store, with its own file I/O hidden from the modules that watch the service's. */

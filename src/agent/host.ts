@@ -41,12 +41,15 @@ export interface HostOptions {
   readonly appRoot: string;
   readonly use: () => UseContext;
   readonly settings: ModuleSettings;
+  /** Default: throw the error. */
+  readonly refuseToStart?: (error: Error) => void;
 }
 
 const ALLOWED: Verdict = Object.freeze({ allowed: true, rule: undefined });
 
 export function createHost(options: HostOptions): ModuleHost {
-  const { module, mode, tree, policyFile, sink, logger, appRoot, use, settings } = options;
+  const { module, mode, tree, policyFile, sink, logger, appRoot, use, settings, refuseToStart } =
+    options;
   const log = logger.child({ module: module.name });
   /** Distinct violations already logged by this process: key → count. */
   const seen = new Map<string, number>();
@@ -103,6 +106,11 @@ export function createHost(options: HostOptions): ModuleHost {
     appRoot,
     tree,
     settings,
+    refuseToStart:
+      refuseToStart ??
+      ((error) => {
+        throw error;
+      }),
     log: {
       warn: (object, message) => log.warn(object, message),
       info: (object, message) => log.info(object, message),

@@ -31,6 +31,7 @@ export interface ResolvedConfig {
   readonly principal: string | ((request: unknown) => unknown) | undefined;
   readonly inputHeaders: readonly string[];
   readonly maxRememberedValues: number;
+  readonly ignoreUnpatched: readonly string[];
   readonly modules: readonly LeashModule[];
   readonly logLevel: string;
   readonly csp: CspSettings;
@@ -162,6 +163,7 @@ export function resolveConfig(
     principal: config.principal as ResolvedConfig['principal'],
     inputHeaders: (config.inputHeaders ?? []).map((h) => h.toLowerCase()),
     maxRememberedValues: config.maxRememberedValues ?? 1000,
+    ignoreUnpatched: config.ignoreUnpatched ?? [],
     modules: config.modules ?? [],
     logLevel: config.log?.level ?? 'info',
     csp: Object.freeze({

@@ -38,6 +38,11 @@ export const configSchema = z.strictObject({
   principal: z.union([z.string().min(1), z.function()]).optional(),
   /** sql: request headers whose values count as request inputs (`=request.headers.x-tenant`). */
   inputHeaders: z.array(z.string().min(1)).optional(),
+  /**
+   * npm packages leash may leave unpatched in enforce mode (a SQL driver it does not cover, or a
+   * version outside its range) instead of refusing to start: what they do goes unchecked.
+   */
+  ignoreUnpatched: z.array(z.string().min(1)).optional(),
   /** sql: values remembered per request for `=result` constraints. Default 1000. */
   maxRememberedValues: z.int().min(0).max(1_000_000).optional(),
   /** csp: the report endpoint, the key of its tags, and what to do with a service's own CSP. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../attribution/internal.ts';
 
-function packageVersion(basedir: string | undefined): string | undefined {
+export function packageVersion(basedir: string | undefined): string | undefined {
   if (basedir === undefined) return undefined;
   try {
     const text = internal(() => readFileSync(join(basedir, 'package.json'), 'utf8'));

@@ -51,6 +51,11 @@ export interface ModuleHost {
   readonly tree: PolicyTree;
   /** Settings from the config that modules read (the principal, extra request inputs). */
   readonly settings: ModuleSettings;
+  /**
+   * Stops the service before it runs on, with one line: an enforcing module found something it
+   * cannot check (ERR_LEASH_UNPATCHED).
+   */
+  refuseToStart(error: Error): void;
   /** Structured log for the module's own messages. */
   readonly log: {
     warn(object: Record<string, unknown>, message: string): void;
@@ -65,6 +70,8 @@ export interface ModuleSettings {
   readonly inputHeaders: readonly string[];
   /** Values remembered per request for `=result` constraints. */
   readonly maxRememberedValues: number;
+  /** Packages that may stay unpatched in enforce mode (config `ignoreUnpatched`). */
+  readonly ignoreUnpatched?: readonly string[];
   /** The csp module's settings (defaults when absent). */
   readonly csp?: CspSettings;
 }

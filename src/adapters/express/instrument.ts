@@ -9,17 +9,13 @@
  * framework. A sub-app mounted with `app.use('/admin', admin)` refines a request its parent left
  * unmatched, under the mount's path.
  */
-import { join } from 'node:path';
-import { Hook } from 'require-in-the-middle';
+import semver from 'semver';
 import { currentRequest, type RequestState, UNMATCHED } from '../../attribution/scope.ts';
-import { supportedMajor } from '../../instrument/package-version.ts';
+import { defineInstrumentation } from '../../instrument/instrumentation.ts';
+import { wrap } from '../../instrument/shimmer.ts';
 import { type ExpressMajor, expressRoute, type Layer } from './route-of.ts';
 
-const APPLICATION_FILE = join('express', 'lib', 'application.js');
-const SUPPORTED_MAJORS = [4, 5] as const;
-
 interface App {
-  handle(this: App, request: unknown, response: unknown, next?: unknown): unknown;
   _router?: { stack?: Layer[] };
   router?: { stack?: Layer[] };
 }
@@ -35,57 +31,47 @@ function stackOf(app: App, major: ExpressMajor): readonly Layer[] | undefined {
   return major === 4 ? app._router?.stack : app.router?.stack;
 }
 
-function patch(proto: App, major: ExpressMajor): () => void {
-  const original = proto.handle;
+function patchHandle(proto: object, major: ExpressMajor): () => void {
   /** Requests an app resolved, and whether a route matched. */
   const resolved = new WeakMap<RequestState, boolean>();
-  proto.handle = function (this: App, request, response, next) {
-    const state = currentRequest();
-    if (state !== undefined && state.request === request && resolved.get(state) !== true) {
-      const req = request as Request;
-      const mounted = resolved.has(state);
-      const stack = stackOf(this, major);
-      const route =
-        stack === undefined
-          ? null
-          : expressRoute(
-              stack,
-              major,
-              req.method ?? 'GET',
-              req.url ?? '/',
-              mounted ? (req.baseUrl ?? '') : '',
-            );
-      if (route !== null || !mounted) state.scope = route ?? UNMATCHED;
-      resolved.set(state, route !== null);
-    }
-    return original.call(this, request, response, next);
-  };
-  return () => {
-    proto.handle = original;
-  };
+  return wrap(
+    proto,
+    'handle',
+    (original) =>
+      function (this: unknown, ...args: unknown[]) {
+        const state = currentRequest();
+        const request = args[0] as Request;
+        if (state !== undefined && state.request === request && resolved.get(state) !== true) {
+          const mounted = resolved.has(state);
+          const stack = stackOf(this as App, major);
+          const route =
+            stack === undefined
+              ? null
+              : expressRoute(
+                  stack,
+                  major,
+                  request.method ?? 'GET',
+                  request.url ?? '/',
+                  mounted ? (request.baseUrl ?? '') : '',
+                );
+          if (route !== null || !mounted) state.scope = route ?? UNMATCHED;
+          resolved.set(state, route !== null);
+        }
+        return original.apply(this, args);
+      },
+  );
 }
 
-/** Hooks Express for the rest of the process; `warn` hears of an unsupported version. */
-export function instrumentExpress(warn: (message: string) => void): () => void {
-  const restores: Array<() => void> = [];
-  const hook = new Hook(['express'], { internals: true }, (exports, name, basedir) => {
-    if (name !== APPLICATION_FILE) return exports;
-    const major = supportedMajor(
-      basedir,
-      'express',
-      SUPPORTED_MAJORS,
-      'its requests are scoped by path, not by route template',
-    );
-    if (typeof major === 'string') {
-      warn(major);
-      return exports;
-    }
-    const proto = exports as App;
-    if (typeof proto.handle === 'function') restores.push(patch(proto, major as ExpressMajor));
-    return exports;
-  });
-  return () => {
-    hook.unhook();
-    for (const restore of restores.reverse()) restore();
-  };
-}
+export const expressInstrumentation = defineInstrumentation({
+  package: 'express',
+  purpose: 'route templates, static-file mounts',
+  consequence: 'its requests are scoped by path, not by route template',
+  failClosed: false,
+  files: [
+    {
+      file: 'lib/application.js',
+      versions: '>=4.0.0 <6',
+      patch: (exports, version) => patchHandle(exports as object, semver.major(version) as 4 | 5),
+    },
+  ],
+});

@@ -1,90 +1,76 @@
 /**
  * @module
  * Route templates for Fastify 5, without a change to the service. Fastify routes through
- * find-my-way, which it loads with `require`, so a require-in-the-middle hook patches the router
- * as it loads: each registered handler is wrapped to set the request's scope to its route
- * (`GET /notes/:id`, prefixes included) before Fastify runs any hook, and a lookup that matches no
- * route leaves the request `@unmatched`.
+ * find-my-way, which it loads with `require`, so the router is patched as it loads: each
+ * registered handler is wrapped to set the request's scope to its route (`GET /notes/:id`,
+ * prefixes included) before Fastify runs any hook, and a lookup that matches no route leaves the
+ * request `@unmatched`.
  *
  * Fastify's Reply (its internal lib/reply.js, which its entry requires even when the service
  * imports Fastify from ESM) gets a `cspNonce` getter that reads `reply.raw.cspNonce`, so a
  * service templates `reply.cspNonce` as an Express one does `res.locals.cspNonce`. A service that
  * has a `cspNonce` of its own keeps it: a decorator lands on Fastify's derived prototype, and a
- * value assigned to a reply (@fastify/helmet's nonces) becomes the reply's own property.
- *
- * Closed version ranges, as OpenTelemetry's instrumentations do: another major version is left
- * unpatched and reported. Without the getter a templated nonce is `undefined`, which no policy
- * allows, so an enforced page fails closed.
+ * value assigned to a reply (@fastify/helmet's nonces) becomes the reply's own property. Without
+ * the getter (another Fastify major) a templated nonce is `undefined`, which no policy allows, so
+ * an enforced page fails closed.
  */
-import { join } from 'node:path';
-import { Hook } from 'require-in-the-middle';
 import { currentRequest, UNMATCHED } from '../../attribution/scope.ts';
-import { unsupportedVersion } from '../../instrument/package-version.ts';
-
-const SUPPORTED_MAJOR = 9;
-const SUPPORTED_FASTIFY_MAJOR = 5;
-const REPLY_FILE = join('fastify', 'lib', 'reply.js');
+import { defineInstrumentation } from '../../instrument/instrumentation.ts';
+import { wrap } from '../../instrument/shimmer.ts';
 
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
-interface RouterPrototype {
-  _on(
-    this: unknown,
-    method: string | string[],
-    path: string,
-    opts: unknown,
-    handler: Handler,
-    store: unknown,
-  ): unknown;
-  lookup: Handler;
-  _lookupCompiled?: Handler;
-}
 
-const PATCHED = Symbol.for('leash.find-my-way.patched');
-
-function patch(proto: RouterPrototype): () => void {
-  const originalOn = proto._on;
-  const originalLookup = proto.lookup;
-  const originalCompiled = proto._lookupCompiled;
-  proto._on = function (
-    this: { defaultRoute?: { name?: string } },
-    method,
-    path,
-    opts,
-    handler,
-    store,
-  ) {
-    // Fastify's not-found handlers live in a second router (fallback `fourOhFourFallBack`) as
-    // `/*` routes: a request that reaches them matched no route and stays @unmatched. (Fastify
-    // binds the fallback, so its name is `bound fourOhFourFallBack`.)
-    if (this.defaultRoute?.name?.endsWith('fourOhFourFallBack'))
-      return originalOn.call(this, method, path, opts, handler, store);
-    const methods = Array.isArray(method) ? method : [method];
-    const wrapped: Handler = function (this: unknown, ...args) {
-      const state = currentRequest();
-      const request = args[0] as { method?: string };
-      if (state !== undefined) state.scope = `${request.method ?? methods[0]} ${path}`;
-      return handler.apply(this, args);
-    };
-    return originalOn.call(this, method, path, opts, wrapped, store);
-  };
+function patchRouter(exports: unknown): () => void {
+  const proto = (exports as { prototype?: Record<string, Handler> }).prototype;
+  if (proto === undefined) return () => {};
+  const restores = [
+    wrap(
+      proto,
+      '_on',
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          const [method, path, opts, handler, store] = args as [
+            string | string[],
+            string,
+            unknown,
+            Handler,
+            unknown,
+          ];
+          // Fastify's not-found handlers live in a second router (fallback `fourOhFourFallBack`)
+          // as `/*` routes: a request that reaches them matched no route and stays @unmatched.
+          // (Fastify binds the fallback, so its name is `bound fourOhFourFallBack`.)
+          const self = this as { defaultRoute?: { name?: string } };
+          if (self.defaultRoute?.name?.endsWith('fourOhFourFallBack'))
+            return original.apply(this, args);
+          const methods = Array.isArray(method) ? method : [method];
+          const wrapped: Handler = function (this: unknown, ...handlerArgs) {
+            const state = currentRequest();
+            const request = handlerArgs[0] as { method?: string };
+            if (state !== undefined) state.scope = `${request.method ?? methods[0]} ${path}`;
+            return handler.apply(this, handlerArgs);
+          };
+          return original.call(this, method, path, opts, wrapped, store);
+        },
+    ),
+  ];
   const unmatchedFirst = (original: Handler): Handler =>
     function (this: unknown, ...args) {
       const state = currentRequest();
       if (state !== undefined) state.scope = UNMATCHED;
       return original.apply(this, args);
     };
-  proto.lookup = unmatchedFirst(originalLookup);
-  if (originalCompiled !== undefined) proto._lookupCompiled = unmatchedFirst(originalCompiled);
+  restores.push(wrap(proto, 'lookup', unmatchedFirst));
+  if (typeof proto._lookupCompiled === 'function')
+    restores.push(wrap(proto, '_lookupCompiled', unmatchedFirst));
   return () => {
-    proto._on = originalOn;
-    proto.lookup = originalLookup;
-    if (originalCompiled !== undefined) proto._lookupCompiled = originalCompiled;
+    for (const restore of restores.reverse()) restore();
   };
 }
 
-function addNonceGetter(proto: object): () => void {
+function addNonceGetter(exports: unknown): () => void {
+  const proto = (exports as { prototype?: object }).prototype;
   // Fastify may define the property itself one day; its own then stays.
-  if (Object.hasOwn(proto, 'cspNonce')) return () => {};
+  if (proto === undefined || Object.hasOwn(proto, 'cspNonce')) return () => {};
   Object.defineProperty(proto, 'cspNonce', {
     configurable: true,
     get(this: { raw?: { cspNonce?: string } }) {
@@ -108,52 +94,18 @@ function addNonceGetter(proto: object): () => void {
   };
 }
 
-/**
- * Hooks find-my-way and Fastify's Reply for the rest of the process; `warn` hears of an
- * unsupported version.
- */
-export function instrumentFastify(warn: (message: string) => void): () => void {
-  const restores: Array<() => void> = [];
-  const replyHook = new Hook(['fastify'], { internals: true }, (exports, name, basedir) => {
-    if (name !== REPLY_FILE) return exports;
-    const unsupported = unsupportedVersion(
-      basedir,
-      'fastify',
-      SUPPORTED_FASTIFY_MAJOR,
-      'reply.cspNonce is not set (reply.raw.cspNonce is)',
-    );
-    if (unsupported !== undefined) {
-      warn(unsupported);
-      return exports;
-    }
-    const proto = (exports as { prototype?: object }).prototype;
-    if (proto !== undefined) restores.push(addNonceGetter(proto));
-    return exports;
-  });
-  const hook = new Hook(['find-my-way'], (exports, _name, basedir) => {
-    const router = exports as { prototype?: RouterPrototype & { [PATCHED]?: true } };
-    const unsupported = unsupportedVersion(
-      basedir,
-      'find-my-way',
-      SUPPORTED_MAJOR,
-      'Fastify routes are scoped by path, not by template',
-    );
-    if (unsupported !== undefined) {
-      warn(unsupported);
-      return exports;
-    }
-    if (router.prototype !== undefined && router.prototype[PATCHED] !== true) {
-      restores.push(patch(router.prototype));
-      router.prototype[PATCHED] = true;
-      restores.push(() => {
-        delete router.prototype![PATCHED];
-      });
-    }
-    return exports;
-  });
-  return () => {
-    hook.unhook();
-    replyHook.unhook();
-    for (const restore of restores.reverse()) restore();
-  };
-}
+export const findMyWayInstrumentation = defineInstrumentation({
+  package: 'find-my-way',
+  purpose: "Fastify's route templates, @unmatched",
+  consequence: 'Fastify routes are scoped by path, not by template',
+  failClosed: false,
+  files: [{ file: '', versions: '>=9.0.0 <10', patch: patchRouter }],
+});
+
+export const fastifyInstrumentation = defineInstrumentation({
+  package: 'fastify',
+  purpose: '`reply.cspNonce`',
+  consequence: 'reply.cspNonce is not set (reply.raw.cspNonce is)',
+  failClosed: false,
+  files: [{ file: 'lib/reply.js', versions: '>=5.0.0 <6', patch: addNonceGetter }],
+});

@@ -6,12 +6,10 @@
  * time a statement is prepared. Hooked at lib/database.js, which the package's index requires, so
  * a service importing it from ESM is covered too.
  */
-import { Hook } from 'require-in-the-middle';
-import { LeashError } from '../../errors.ts';
-import { unsupportedVersion } from '../../instrument/package-version.ts';
+import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
+import { isWrapped, wrap } from '../../instrument/shimmer.ts';
 import type { SqlChecker, StatementParams } from '../../modules/sql/check.ts';
 
-const SUPPORTED_MAJOR = 12;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 const METHODS = ['run', 'get', 'all', 'iterate'] as const;
 
@@ -33,65 +31,71 @@ function params(args: readonly unknown[]): StatementParams {
   return named === undefined ? { positional } : { positional, named };
 }
 
-export function instrumentBetterSqlite3(
-  checker: SqlChecker,
-  warn: (message: string) => void,
-  failClosed: boolean,
-): () => void {
+function patchDatabase(exports: unknown, checker: SqlChecker): () => void {
   const restores: Array<() => void> = [];
   const patchStatement = (proto: Record<string, AnyFunction>): void => {
-    if (Object.hasOwn(proto, 'leashPatched')) return;
-    Object.defineProperty(proto, 'leashPatched', { value: true, configurable: true });
     for (const name of METHODS) {
-      const original = proto[name]!;
-      proto[name] = function (this: { source: string }, ...args: unknown[]) {
-        const remember = checker.check('sqlite', this.source, params(args));
-        const result = original.apply(this, args);
-        if (name === 'get' && result !== undefined) remember([result]);
-        else if (name === 'all') remember(result as unknown[]);
-        return result;
-      } as AnyFunction;
-      restores.push(() => {
-        proto[name] = original;
-      });
+      restores.push(
+        wrap(
+          proto,
+          name,
+          (original) =>
+            function (this: unknown, ...args: unknown[]) {
+              const remember = checker.check(
+                'sqlite',
+                (this as { source: string }).source,
+                params(args),
+              );
+              const result = original.apply(this, args);
+              if (name === 'get' && result !== undefined) remember([result]);
+              else if (name === 'all') remember(result as unknown[]);
+              return result;
+            },
+        ),
+      );
     }
-    restores.push(() => {
-      delete (proto as { leashPatched?: unknown }).leashPatched;
-    });
   };
-  const hook = new Hook(['better-sqlite3'], { internals: true }, (exports, name, basedir) => {
-    if (name !== 'better-sqlite3/lib/database.js') return exports;
-    const unsupported = unsupportedVersion(
-      basedir,
-      'better-sqlite3',
-      SUPPORTED_MAJOR,
-      'its statements would not be checked',
-    );
-    if (unsupported !== undefined) {
-      if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', unsupported);
-      warn(unsupported);
-      return exports;
-    }
-    const proto = (exports as { prototype: Record<string, AnyFunction> }).prototype;
-    const originalPrepare = proto.prepare!;
-    const originalExec = proto.exec!;
-    proto.prepare = function (this: unknown, ...args: unknown[]) {
-      const statement = originalPrepare.apply(this, args);
-      patchStatement(Object.getPrototypeOf(statement) as Record<string, AnyFunction>);
-      return statement;
-    };
-    proto.exec = function (this: unknown, ...args: unknown[]) {
-      checker.check('sqlite', String(args[0]), { positional: [] });
-      return originalExec.apply(this, args);
-    };
-    restores.push(() => {
-      proto.prepare = originalPrepare;
-      proto.exec = originalExec;
-    });
-    return exports;
-  });
+  const proto = (exports as { prototype: Record<string, AnyFunction> }).prototype;
+  restores.push(
+    wrap(
+      proto,
+      'prepare',
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          const statement = original.apply(this, args);
+          // Statements are native objects: their prototype is patched when the first is made.
+          const statementProto = Object.getPrototypeOf(statement) as Record<string, AnyFunction>;
+          if (!isWrapped(statementProto.run)) patchStatement(statementProto);
+          return statement;
+        },
+    ),
+    wrap(
+      proto,
+      'exec',
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          checker.check('sqlite', String(args[0]), { positional: [] });
+          return original.apply(this, args);
+        },
+    ),
+  );
   return () => {
-    hook.unhook();
-    for (const restore of restores.reverse()) restore();
+    for (const restore of restores.splice(0).reverse()) restore();
   };
+}
+
+export function betterSqlite3Instrumentation(checker: SqlChecker): Instrumentation {
+  return defineInstrumentation({
+    package: 'better-sqlite3',
+    purpose: 'SQL statements of `Database#exec` and prepared statements',
+    consequence: 'its statements would not be checked',
+    failClosed: true,
+    files: [
+      {
+        file: 'lib/database.js',
+        versions: '>=12.0.0 <13',
+        patch: (exports) => patchDatabase(exports, checker),
+      },
+    ],
+  });
 }

@@ -5,12 +5,10 @@
  * they are queued, and the rows they return are remembered for `=result` constraints. A refusal
  * follows pg's convention: the callback gets the error, or the returned promise rejects.
  */
-import { Hook } from 'require-in-the-middle';
-import { LeashError } from '../../errors.ts';
-import { unsupportedVersion } from '../../instrument/package-version.ts';
+import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
+import { wrap } from '../../instrument/shimmer.ts';
 import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
 
-const SUPPORTED_MAJOR = 8;
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
 interface QueryConfig {
@@ -111,60 +109,35 @@ function wrapPoolQuery(original: AnyFunction, checker: SqlChecker): AnyFunction 
   };
 }
 
-function patchOnce(
-  proto: Record<string, AnyFunction> | undefined,
-  wrap: (original: AnyFunction) => AnyFunction,
-  restores: Array<() => void>,
-): void {
-  if (proto?.query === undefined || Object.hasOwn(proto.query, 'leashWrapped')) return;
-  const original = proto.query;
-  const wrapped = wrap(original);
-  Object.defineProperty(wrapped, 'leashWrapped', { value: true });
-  proto.query = wrapped;
-  restores.push(() => {
-    proto.query = original;
-  });
-}
-
 /**
- * Hooks `pg` for the rest of the process. An unsupported version is left alone with a warning, or,
- * when `failClosed` (enforce mode), refused: loading it throws ERR_LEASH_UNPATCHED, because its
- * queries would run unchecked.
+ * `pg` and `pg-pool`: pg's own lib/client.js, and pg-pool (a service that imports pg from ESM
+ * never calls require('pg'), but pg's index requires both, which the layer sees). Enforcement
+ * depends on them, so an unsupported version refuses to start in enforce mode.
  */
-export function instrumentPg(
-  checker: SqlChecker,
-  warn: (message: string) => void,
-  failClosed: boolean,
-): () => void {
-  const restores: Array<() => void> = [];
-  // pg's own lib/client.js, and pg-pool: a service that imports pg from ESM never calls
-  // require('pg'), but pg's index requires both, which require-in-the-middle sees.
-  const hook = new Hook(['pg', 'pg-pool'], { internals: true }, (exports, name, basedir) => {
-    const isClient = name === 'pg/lib/client.js' || name === 'pg/lib/client';
-    if (!isClient && name !== 'pg-pool') return exports;
-    if (isClient) {
-      const unsupported = unsupportedVersion(
-        basedir,
-        'pg',
-        SUPPORTED_MAJOR,
-        'its queries would not be checked',
-      );
-      if (unsupported !== undefined) {
-        if (failClosed) throw new LeashError('ERR_LEASH_UNPATCHED', unsupported);
-        warn(unsupported);
-        return exports;
-      }
-    }
-    const proto = (exports as { prototype?: Record<string, AnyFunction> }).prototype;
-    patchOnce(
-      proto,
-      (original) => (isClient ? wrapClientQuery : wrapPoolQuery)(original, checker),
-      restores,
-    );
-    return exports;
-  });
-  return () => {
-    hook.unhook();
-    for (const restore of restores.reverse()) restore();
-  };
+export function pgInstrumentations(checker: SqlChecker): Instrumentation[] {
+  const patchQuery =
+    (wrapQuery: (original: AnyFunction, checker: SqlChecker) => AnyFunction) =>
+    (exports: unknown): (() => void) => {
+      const proto = (exports as { prototype?: Record<string, AnyFunction> }).prototype;
+      if (typeof proto?.query !== 'function') return () => {};
+      return wrap(proto, 'query', (original) => wrapQuery(original, checker));
+    };
+  return [
+    defineInstrumentation({
+      package: 'pg',
+      purpose: 'SQL statements of `Client#query`',
+      consequence: 'its queries would not be checked',
+      failClosed: true,
+      files: [
+        { file: 'lib/client.js', versions: '>=8.0.0 <9', patch: patchQuery(wrapClientQuery) },
+      ],
+    }),
+    defineInstrumentation({
+      package: 'pg-pool',
+      purpose: "SQL statements of `Pool#query`, decided in the caller's context",
+      consequence: "pooled queries would be decided in another request's context",
+      failClosed: true,
+      files: [{ file: '', versions: '>=3.0.0 <4', patch: patchQuery(wrapPoolQuery) }],
+    }),
+  ];
 }

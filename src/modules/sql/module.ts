@@ -2,18 +2,32 @@
  * @module
  * The sql module: per route, the statement templates it runs and, per slot, where the value
  * comes from (Passe's data-flow constraints). Facts: [scope, template, slot, constraint].
- * Drivers: node-postgres, node:sqlite; ORMs and query builders on them come for free.
+ * Drivers: node-postgres, node:sqlite, better-sqlite3, sqlite3; ORMs and query builders on them
+ * come for free.
  */
 import { literalKind } from '../../core/kinds/literal.ts';
 import { sqlConstraintKind, sqlSlotKind, sqlTemplateKind } from '../../core/kinds/sql.ts';
 import { rules } from '../../core/tree.ts';
-import { instrumentBetterSqlite3 } from '../../drivers/better-sqlite3/instrument.ts';
+import { betterSqlite3Instrumentation } from '../../drivers/better-sqlite3/instrument.ts';
 import { instrumentNodeSqlite } from '../../drivers/node-sqlite/instrument.ts';
-import { instrumentPg } from '../../drivers/pg/instrument.ts';
+import { pgInstrumentations } from '../../drivers/pg/instrument.ts';
+import { sqlite3Instrumentation } from '../../drivers/sqlite3/instrument.ts';
+import { UNCOVERED_SQL_DRIVERS } from '../../drivers/uncovered.ts';
+import { enableInstrumentations } from '../../instrument/enable.ts';
+import type { Instrumentation } from '../../instrument/instrumentation.ts';
 import { defineModule } from '../../module/module.ts';
-import { createSqlChecker } from './check.ts';
+import { createSqlChecker, type SqlChecker } from './check.ts';
 import { createStatementCache } from './statement-cache.ts';
 import { prepareSqlParsers } from './template.ts';
+
+/** The drivers patched on the instrumentation layer (node:sqlite, a builtin, is patched directly). */
+export function sqlDriverInstrumentations(checker: SqlChecker): Instrumentation[] {
+  return [
+    ...pgInstrumentations(checker),
+    betterSqlite3Instrumentation(checker),
+    sqlite3Instrumentation(checker),
+  ];
+}
 
 const templateKind = sqlTemplateKind({ slotKind: sqlSlotKind(sqlConstraintKind()) });
 const scopeKind = literalKind({ name: 'scope', child: () => templateKind });
@@ -61,11 +75,14 @@ export const sqlModule = defineModule({
       },
       wanted,
     );
-    const warn = (message: string) => host.log.warn({ event: 'unpatched' }, message);
     const uninstalls = [
       instrumentNodeSqlite(checker),
-      instrumentPg(checker, warn, host.mode === 'enforce'),
-      instrumentBetterSqlite3(checker, warn, host.mode === 'enforce'),
+      enableInstrumentations(sqlDriverInstrumentations(checker), UNCOVERED_SQL_DRIVERS, {
+        mode: host.mode,
+        warn: (message) => host.log.warn({ event: 'unpatched' }, message),
+        ignoreUnpatched: host.settings.ignoreUnpatched,
+        refuse: host.refuseToStart,
+      }),
     ];
     return () => {
       for (const uninstall of uninstalls.reverse()) uninstall();

@@ -1,0 +1,179 @@
+/**
+ * @module
+ * node-sqlite3 (`sqlite3` 5.x), the callback driver under Sequelize's and knex's SQLite dialects.
+ * Every statement ends in a method of its native `Statement` (`Database#run/get/all/each` make a
+ * Statement and call the same method on it), so `Statement.prototype.run/get/all/each` and
+ * `Database.prototype.exec` are wrapped: each call is decided at entry, in the caller's context,
+ * before SQLite sees it. Values bound earlier with `bind` (or `db.prepare(sql, ...values)`) are
+ * remembered per statement, so a later `run()` without values is decided with them.
+ *
+ * The driver's callbacks come from its native thread pool, where the request's context is lost:
+ * each callback is bound to the caller's context, so what it does is the route's, and the rows it
+ * gets are remembered for `=result` constraints. A refusal follows sqlite3's convention: the
+ * callback gets the error (with the statement as `this`), else the statement emits `error`.
+ */
+import { AsyncResource } from 'node:async_hooks';
+import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
+import { wrap } from '../../instrument/shimmer.ts';
+import type { Recorder, SqlChecker, StatementParams } from '../../modules/sql/check.ts';
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Method = 'run' | 'get' | 'all' | 'each';
+const METHODS: readonly Method[] = ['run', 'get', 'all', 'each'];
+
+interface Statement {
+  readonly sql: string;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+/** The values of a call (callbacks removed): positional, an array, or one object of named. */
+export function sqlite3Params(values: readonly unknown[]): StatementParams {
+  if (values.length === 1 && Array.isArray(values[0])) return { positional: values[0] };
+  const first = values[0];
+  if (
+    values.length === 1 &&
+    typeof first === 'object' &&
+    first !== null &&
+    !ArrayBuffer.isView(first)
+  ) {
+    const named = first as Record<string, unknown>;
+    // `{ 1: a, 2: b }` binds by index.
+    const positional = Object.keys(named).every((key) => /^\d+$/.test(key))
+      ? Object.entries(named)
+          .sort(([a], [b]) => Number(a) - Number(b))
+          .map(([, value]) => value)
+      : [];
+    return { positional, named };
+  }
+  return { positional: values };
+}
+
+/** Splits arguments into values and the trailing callbacks (`each` takes two). */
+function splitArgs(args: readonly unknown[]): { values: unknown[]; callbacks: number } {
+  let callbacks = 0;
+  while (callbacks < 2 && typeof args[args.length - 1 - callbacks] === 'function') callbacks++;
+  return { values: args.slice(0, args.length - callbacks), callbacks };
+}
+
+function refuse(statement: Statement, args: readonly unknown[], error: unknown): Statement {
+  const callback = args.find((arg) => typeof arg === 'function') as AnyFunction | undefined;
+  process.nextTick(() => {
+    if (callback !== undefined) callback.call(statement, error);
+    else statement.emit('error', error);
+  });
+  return statement;
+}
+
+/** The rows a method's callback receives, for the recorder. */
+function rowsOf(method: Method, result: unknown): readonly unknown[] | undefined {
+  if (method === 'all') return Array.isArray(result) ? result : undefined;
+  if (method === 'get' || method === 'each') return result === undefined ? undefined : [result];
+  return undefined;
+}
+
+function patchModule(exports: unknown, checker: SqlChecker): () => void {
+  const { Database, Statement } = exports as {
+    Database: { prototype: Record<string, AnyFunction> };
+    Statement: { prototype: Record<string, AnyFunction> };
+  };
+  /** Values bound to a statement with `bind`, used by calls that pass none. */
+  const bound = new WeakMap<object, StatementParams>();
+  const restores: Array<() => void> = [];
+
+  restores.push(
+    wrap(
+      Statement.prototype,
+      'bind',
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          bound.set(this as object, sqlite3Params(splitArgs(args).values));
+          return original.apply(this, args);
+        },
+    ),
+  );
+  for (const method of METHODS) {
+    restores.push(
+      wrap(
+        Statement.prototype,
+        method,
+        (original) =>
+          function (this: unknown, ...args: unknown[]) {
+            const statement = this as Statement;
+            const { values } = splitArgs(args);
+            let params: StatementParams;
+            if (values.length > 0) {
+              params = sqlite3Params(values);
+              bound.set(statement, params);
+            } else params = bound.get(statement) ?? { positional: [] };
+            let remember: Recorder;
+            try {
+              remember = checker.check('sqlite', statement.sql, params);
+            } catch (error) {
+              return refuse(statement, args, error);
+            }
+            const wrapped = args.map((arg, i) => {
+              if (typeof arg !== 'function') return arg;
+              const callback = arg as AnyFunction;
+              // The first callback gets rows (the complete callback of `each` gets a count).
+              const getsRows = i === values.length;
+              return AsyncResource.bind(function (this: unknown, error: unknown, result: unknown) {
+                if (getsRows && error == null) {
+                  const rows = rowsOf(method, result);
+                  if (rows !== undefined && rows.length > 0) remember(rows);
+                }
+                // biome-ignore lint/complexity/noArguments: the driver's callbacks take varying arguments.
+                return callback.apply(this, arguments as unknown as unknown[]);
+              });
+            });
+            return original.apply(this, wrapped);
+          },
+      ),
+    );
+  }
+  restores.push(
+    wrap(
+      Database.prototype,
+      'exec',
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          try {
+            checker.check('sqlite', String(args[0]), { positional: [] });
+          } catch (error) {
+            const callback = args.find((arg) => typeof arg === 'function') as
+              | AnyFunction
+              | undefined;
+            process.nextTick(() => {
+              if (callback !== undefined) callback.call(this, error);
+              else (this as Statement).emit('error', error);
+            });
+            return this;
+          }
+          const at = args.findIndex((arg) => typeof arg === 'function');
+          if (at !== -1) args[at] = AsyncResource.bind(args[at] as AnyFunction);
+          return original.apply(this, args);
+        },
+    ),
+  );
+  return () => {
+    for (const restore of restores.splice(0).reverse()) restore();
+  };
+}
+
+export function sqlite3Instrumentation(checker: SqlChecker): Instrumentation {
+  return defineInstrumentation({
+    package: 'sqlite3',
+    purpose: 'SQL statements of `Database#exec` and statements (`run`, `get`, `all`, `each`)',
+    consequence: 'its statements would not be checked',
+    failClosed: true,
+    files: [
+      {
+        // The native binding, which lib/sqlite3.js (the main file) requires: a service importing
+        // sqlite3 from ESM never calls require('sqlite3'), but this require is seen. Its
+        // Statement and Database are the classes lib/sqlite3.js adds its helpers to.
+        file: 'lib/sqlite3-binding.js',
+        versions: '>=5.0.0 <6',
+        patch: (exports) => patchModule(exports, checker),
+      },
+    ],
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * @module
+ * The instrumentation layer, shaped like OpenTelemetry's `InstrumentationBase.enable()`: every
+ * target's package on one require-in-the-middle hook (with internals, so a file such as
+ * `express/lib/application.js` is seen even when the service imports the package from ESM); each
+ * file is patched as it loads, only when the package's version is inside the file's closed range.
+ *
+ * One rule for what goes unpatched: a package outside its ranges, a target loaded before leash,
+ * and a known package leash does not cover (a SQL driver such as `mysql`) get a one-line warning
+ * while learning and reporting; in enforce mode, when enforcement depends on it, it is
+ * `ERR_LEASH_UNPATCHED` (the agent stops the service with one line) unless the config lists the
+ * package in `ignoreUnpatched`.
+ */
+import { createRequire } from 'node:module';
+import { sep } from 'node:path';
+import { Hook } from 'require-in-the-middle';
+import semver from 'semver';
+import { LeashError } from '../errors.ts';
+import type { Mode } from '../module/module.ts';
+import { type Instrumentation, versionsOf } from './instrumentation.ts';
+import { packageVersion } from './package-version.ts';
+
+/** A package leash knows of but does not patch: what its loading leaves unchecked. */
+export interface UncoveredPackage {
+  readonly package: string;
+  readonly consequence: string;
+  /** Enforcement depends on it (a SQL driver): refused at start in enforce mode. */
+  readonly failClosed: boolean;
+}
+
+export interface EnableOptions {
+  readonly mode: Mode;
+  readonly warn: (message: string) => void;
+  /** Packages the config allows to run unpatched in enforce mode. */
+  readonly ignoreUnpatched?: readonly string[] | undefined;
+  /** What to do with ERR_LEASH_UNPATCHED in enforce mode (the agent: one line, exit 2). */
+  readonly refuse: (error: LeashError) => void;
+}
+
+/** `pkg` and the path inside it of a require-in-the-middle name (`express/lib/application.js`). */
+function split(name: string, packages: readonly string[]): [string, string] | undefined {
+  for (const pkg of packages) {
+    if (name === pkg) return [pkg, ''];
+    if (name.startsWith(pkg + sep))
+      return [
+        pkg,
+        name
+          .slice(pkg.length + 1)
+          .split(sep)
+          .join('/'),
+      ];
+  }
+  return undefined;
+}
+
+/** A file as the target names it matches `lib/client` and `lib/client.js` alike. */
+function sameFile(declared: string, loaded: string): boolean {
+  return declared === loaded || `${declared}.js` === loaded || declared === `${loaded}.js`;
+}
+
+/** Package names found in `node_modules` paths of modules already loaded. */
+function loadedPackages(): Set<string> {
+  const out = new Set<string>();
+  const cache = createRequire(import.meta.url).cache;
+  for (const filename of Object.keys(cache)) {
+    const parts = filename.split(`${sep}node_modules${sep}`);
+    if (parts.length < 2) continue;
+    const rest = parts[parts.length - 1]!.split(sep);
+    out.add(rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!);
+  }
+  return out;
+}
+
+export function enableInstrumentations(
+  targets: readonly Instrumentation[],
+  uncovered: readonly UncoveredPackage[],
+  options: EnableOptions,
+): () => void {
+  const restores: Array<() => void> = [];
+  const reported = new Set<string>();
+  const ignored = new Set(options.ignoreUnpatched ?? []);
+
+  const unpatched = (pkg: string, failClosed: boolean, message: string): void => {
+    if (reported.has(message)) return;
+    reported.add(message);
+    if (options.mode === 'enforce' && failClosed && !ignored.has(pkg)) {
+      options.refuse(
+        new LeashError(
+          'ERR_LEASH_UNPATCHED',
+          `${message} (list "${pkg}" in ignoreUnpatched in the config to run it unchecked)`,
+        ),
+      );
+      return;
+    }
+    options.warn(message);
+  };
+
+  const early = loadedPackages();
+  for (const target of targets) {
+    if (early.has(target.package))
+      unpatched(
+        target.package,
+        target.failClosed,
+        `${target.package} was loaded before leash and is not patched: ${target.consequence}`,
+      );
+  }
+
+  const byName = new Map<string, Instrumentation | UncoveredPackage>();
+  for (const target of [...targets, ...uncovered]) byName.set(target.package, target);
+  // Longest first, so `pg-pool` is not read as a file of `pg`.
+  const names = [...byName.keys()].sort((a, b) => b.length - a.length);
+  const hook = new Hook(names, { internals: true }, (exports, name, basedir) => {
+    const found = split(name, names);
+    if (found === undefined) return exports;
+    const [pkg, file] = found;
+    const target = byName.get(pkg)!;
+    const version = packageVersion(basedir);
+    if (!('files' in target)) {
+      unpatched(
+        pkg,
+        target.failClosed,
+        `${pkg} ${version ?? ''} is loaded but leash does not cover it: ${target.consequence}`,
+      );
+      return exports;
+    }
+    const patched = target.files.find((entry) => sameFile(entry.file, file));
+    if (patched === undefined) return exports;
+    if (version === undefined || !semver.satisfies(version, patched.versions)) {
+      unpatched(
+        pkg,
+        target.failClosed,
+        `${pkg} ${version ?? '(unknown version)'} is not supported (${versionsOf(target)}): ${target.consequence}`,
+      );
+      return exports;
+    }
+    restores.push(patched.patch(exports, version));
+    return exports;
+  });
+  return () => {
+    hook.unhook();
+    for (const restore of restores.splice(0).reverse()) restore();
+  };
+}

@@ -1,0 +1,180 @@
+// The instrumentation layer on real packages: enable → disable → enable for every target leash
+// patches, a version outside a range (warned, or refused in enforce unless ignored), a target
+// loaded before leash, and a SQL driver leash does not cover.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FRAMEWORK_INSTRUMENTATIONS } from '../../src/adapters/install.ts';
+import { UNCOVERED_SQL_DRIVERS } from '../../src/drivers/uncovered.ts';
+import { isLeashError, type LeashError } from '../../src/errors.ts';
+import { type EnableOptions, enableInstrumentations } from '../../src/instrument/enable.ts';
+import {
+  defineInstrumentation,
+  type Instrumentation,
+} from '../../src/instrument/instrumentation.ts';
+import { isWrapped } from '../../src/instrument/shimmer.ts';
+import type { SqlChecker } from '../../src/modules/sql/check.ts';
+import { sqlDriverInstrumentations } from '../../src/modules/sql/module.ts';
+
+const require = createRequire(import.meta.url);
+const checker: SqlChecker = { check: () => () => {} };
+const TARGETS = [...FRAMEWORK_INSTRUMENTATIONS, ...sqlDriverInstrumentations(checker)];
+
+/** Where each target's patch shows: the file to require and a probe of its patched method. */
+const PROBES: Record<string, { file: string; patched: (exports: never) => boolean }> = {
+  express: {
+    file: 'express/lib/application.js',
+    patched: (app: { handle: unknown }) => isWrapped(app.handle),
+  },
+  fastify: {
+    file: 'fastify/lib/reply.js',
+    patched: (Reply: { prototype: object }) => Object.hasOwn(Reply.prototype, 'cspNonce'),
+  },
+  'find-my-way': {
+    file: 'find-my-way',
+    patched: (Router: { prototype: { lookup: unknown } }) => isWrapped(Router.prototype.lookup),
+  },
+  pg: {
+    file: 'pg/lib/client.js',
+    patched: (Client: { prototype: { query: unknown } }) => isWrapped(Client.prototype.query),
+  },
+  'pg-pool': {
+    file: 'pg-pool',
+    patched: (Pool: { prototype: { query: unknown } }) => isWrapped(Pool.prototype.query),
+  },
+  'better-sqlite3': {
+    file: 'better-sqlite3/lib/database.js',
+    patched: (Database: { prototype: { exec: unknown } }) => isWrapped(Database.prototype.exec),
+  },
+  sqlite3: {
+    file: 'sqlite3/lib/sqlite3-binding.js',
+    patched: (sqlite3: { Statement: { prototype: { run: unknown } } }) =>
+      isWrapped(sqlite3.Statement.prototype.run),
+  },
+};
+
+function options(overrides: Partial<EnableOptions> = {}) {
+  const warnings: string[] = [];
+  const refusals: LeashError[] = [];
+  return {
+    warnings,
+    refusals,
+    options: {
+      mode: 'learn' as const,
+      warn: (message: string) => warnings.push(message),
+      refuse: (error: LeashError) => refusals.push(error),
+      ...overrides,
+    },
+  };
+}
+
+test('every target has a probe (a new target needs one here)', () => {
+  assert.deepEqual(TARGETS.map((t) => t.package).sort(), Object.keys(PROBES).sort());
+});
+
+for (const target of TARGETS) {
+  test(`${target.package}: enable patches it as it loads, disable restores it, enable again patches again`, () => {
+    const probe = PROBES[target.package]!;
+    const { options: opts } = options();
+    let disable = enableInstrumentations([target], [], opts);
+    const exports = require(probe.file) as never;
+    assert.equal(probe.patched(exports), true, 'patched after enable');
+    disable();
+    assert.equal(probe.patched(exports), false, 'restored after disable');
+    disable = enableInstrumentations([target], [], opts);
+    assert.equal(probe.patched(require(probe.file) as never), true, 'patched after enable again');
+    disable();
+    assert.equal(probe.patched(exports), false);
+  });
+}
+
+/** A fake package in its own node_modules, and a require from beside it. */
+function fakePackage(name: string, version: string): NodeJS.Require {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-instrument-'));
+  const pkg = join(dir, 'node_modules', name);
+  mkdirSync(join(pkg, 'lib'), { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, main: 'index.js' }));
+  writeFileSync(join(pkg, 'index.js'), "module.exports = require('./lib/api.js');");
+  writeFileSync(join(pkg, 'lib', 'api.js'), 'module.exports = { query() { return 1; } };');
+  return createRequire(join(dir, 'app.js'));
+}
+
+function fakeTarget(name: string, failClosed: boolean): Instrumentation {
+  return defineInstrumentation({
+    package: name,
+    purpose: 'test',
+    consequence: 'its queries would not be checked',
+    failClosed,
+    files: [{ file: 'lib/api.js', versions: '>=2.0.0 <3', patch: () => () => {} }],
+  });
+}
+
+test('a version outside the range: a one-line warning while learning, no patch', () => {
+  const load = fakePackage('leash-fake-a', '3.1.0');
+  const { warnings, refusals, options: opts } = options();
+  const disable = enableInstrumentations([fakeTarget('leash-fake-a', true)], [], opts);
+  try {
+    load('leash-fake-a');
+  } finally {
+    disable();
+  }
+  assert.deepEqual(refusals, []);
+  assert.deepEqual(warnings, [
+    'leash-fake-a 3.1.0 is not supported (>=2.0.0 <3): its queries would not be checked',
+  ]);
+});
+
+test('in enforce mode an unsupported driver is ERR_LEASH_UNPATCHED, unless the config ignores it; a framework only warns', () => {
+  const load = fakePackage('leash-fake-b', '1.0.0');
+  const enforce = options({ mode: 'enforce' });
+  let disable = enableInstrumentations([fakeTarget('leash-fake-b', true)], [], enforce.options);
+  load('leash-fake-b');
+  disable();
+  assert.equal(enforce.refusals.length, 1);
+  assert.equal(isLeashError(enforce.refusals[0], 'ERR_LEASH_UNPATCHED'), true);
+  assert.match(enforce.refusals[0]!.message, /^leash-fake-b 1\.0\.0 is not supported/);
+
+  const loadC = fakePackage('leash-fake-c', '1.0.0');
+  const ignored = options({ mode: 'enforce', ignoreUnpatched: ['leash-fake-c'] });
+  disable = enableInstrumentations([fakeTarget('leash-fake-c', true)], [], ignored.options);
+  loadC('leash-fake-c');
+  disable();
+  assert.deepEqual(ignored.refusals, []);
+  assert.equal(ignored.warnings.length, 1);
+
+  const loadD = fakePackage('leash-fake-d', '1.0.0');
+  const framework = options({ mode: 'enforce' });
+  disable = enableInstrumentations([fakeTarget('leash-fake-d', false)], [], framework.options);
+  loadD('leash-fake-d');
+  disable();
+  assert.deepEqual(framework.refusals, []);
+  assert.equal(framework.warnings.length, 1);
+});
+
+test('a SQL driver leash does not cover is named when it loads: warned, or refused in enforce', () => {
+  const load = fakePackage('mysql', '2.18.1');
+  const learning = options();
+  let disable = enableInstrumentations([], UNCOVERED_SQL_DRIVERS, learning.options);
+  load('mysql');
+  disable();
+  assert.deepEqual(learning.warnings, [
+    'mysql 2.18.1 is loaded but leash does not cover it: its statements are not checked by the sql module',
+  ]);
+  const enforcing = options({ mode: 'enforce' });
+  disable = enableInstrumentations([], UNCOVERED_SQL_DRIVERS, enforcing.options);
+  fakePackage('mysql', '2.18.1')('mysql');
+  disable();
+  assert.equal(enforcing.refusals.length, 1);
+  assert.equal(enforcing.refusals[0]!.code, 'ERR_LEASH_UNPATCHED');
+});
+
+test('a target loaded before leash is named in a warning', () => {
+  require('pg-pool');
+  const { warnings, options: opts } = options();
+  const pgPool = TARGETS.find((t) => t.package === 'pg-pool')!;
+  enableInstrumentations([pgPool], [], opts)();
+  assert.match(warnings[0] ?? '', /^pg-pool was loaded before leash and is not patched/);
+});

@@ -1,0 +1,51 @@
+// A SQL driver leash does not cover, loaded by a real service under the CLI: one warning line
+// while learning; in enforce mode the service does not start, with one line naming
+// ERR_LEASH_UNPATCHED, unless the config lists the package in ignoreUnpatched.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BIN } from '../runtime/helpers.ts';
+
+/** An app whose service loads a package named `mysql` (its entry requires a file of its own). */
+function app(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-unpatched-'));
+  const pkg = join(dir, 'node_modules', 'mysql');
+  mkdirSync(join(pkg, 'lib'), { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'mysql', version: '2.18.1' }));
+  writeFileSync(join(pkg, 'index.js'), "module.exports = require('./lib/connection.js');");
+  writeFileSync(join(pkg, 'lib', 'connection.js'), 'module.exports = { createConnection() {} };');
+  writeFileSync(join(dir, 'service.mjs'), "import 'mysql';\nconsole.log('service ran');\n");
+  return dir;
+}
+
+function run(dir: string, mode: string) {
+  return spawnSync(process.execPath, [BIN, mode, '--', process.execPath, 'service.mjs'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_CONFIG: '', LEASH_POLICY: '' },
+  });
+}
+
+test('an uncovered SQL driver: a warning while learning, no start in enforce, a start when ignored', () => {
+  const dir = app();
+  const learning = run(dir, 'learn');
+  assert.equal(learning.status, 0, learning.stderr);
+  assert.match(learning.stdout, /service ran/);
+  assert.match(learning.stderr, /mysql 2\.18\.1 is loaded but leash does not cover it/);
+
+  const enforcing = run(dir, 'enforce');
+  assert.equal(enforcing.status, 2, enforcing.stderr);
+  assert.doesNotMatch(enforcing.stdout, /service ran/);
+  assert.deepEqual(enforcing.stderr.trimEnd().split('\n'), [
+    'leash: not starting the service: ERR_LEASH_UNPATCHED: mysql 2.18.1 is loaded but leash does not cover it: its statements are not checked by the sql module (list "mysql" in ignoreUnpatched in the config to run it unchecked)',
+  ]);
+
+  writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ ignoreUnpatched: ['mysql'] }));
+  const ignored = run(dir, 'enforce');
+  assert.equal(ignored.status, 0, ignored.stderr);
+  assert.match(ignored.stdout, /service ran/);
+});
