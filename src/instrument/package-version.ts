@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../attribution/internal.ts';
 
+/** The `version` of `<basedir>/package.json`, or undefined when it cannot be read. */
 export function packageVersion(basedir: string | undefined): string | undefined {
   if (basedir === undefined) return undefined;
   try {
@@ -15,33 +16,4 @@ export function packageVersion(basedir: string | undefined): string | undefined 
   } catch {
     return undefined;
   }
-}
-
-/**
- * Why the package in `basedir` is left unhooked, or undefined when its major version is the one
- * leash supports. Hooks support a closed range, as OpenTelemetry's instrumentations do: another
- * major may have moved what they patch. `consequence` says what then goes unchecked.
- */
-export function unsupportedVersion(
-  basedir: string | undefined,
-  name: string,
-  supportedMajor: number,
-  consequence: string,
-): string | undefined {
-  const version = packageVersion(basedir);
-  if (Number(version?.split('.')[0]) === supportedMajor) return undefined;
-  return `${name} ${version ?? '(unknown version)'} is not supported (${supportedMajor}.x is): ${consequence}`;
-}
-
-/** The major version of the package in `basedir` when leash supports it, else why not. */
-export function supportedMajor(
-  basedir: string | undefined,
-  name: string,
-  majors: readonly number[],
-  consequence: string,
-): number | string {
-  const version = packageVersion(basedir);
-  const major = Number(version?.split('.')[0]);
-  if (majors.includes(major)) return major;
-  return `${name} ${version ?? '(unknown version)'} is not supported (${majors.map((m) => `${m}.x`).join(', ')} are): ${consequence}`;
 }
