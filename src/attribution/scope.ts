@@ -19,6 +19,15 @@ export interface RequestState {
   readonly request: unknown;
   /** The response, so per-request memory can be dropped when it closes. */
   readonly response?: unknown;
+  /**
+   * The framework's own request object when it is not `request` (Fastify's Request, which
+   * holds params, query, body and what auth plugins set, such as `request.user`).
+   */
+  framework?: object;
+  /** Path parameters of a service without a router (`:id` segments of its normalised path). */
+  params?: Readonly<Record<string, string>>;
+  /** A JSON or form body leash read from the request stream, for services that parse their own. */
+  body?: unknown;
 }
 
 const storage = new AsyncLocalStorage<RequestState>();

@@ -30,7 +30,10 @@ function service(adapter: Adapter, env: NodeJS.ProcessEnv = {}): Service {
     mkdirSync(join(dataDir, sub), { recursive: true });
   for (const name of ['1', '2', '3', '4', 'fallback.txt'])
     writeFileSync(join(dataDir, name), `note ${name}`);
-  writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ dataDirs: ['./data'] }));
+  writeFileSync(
+    join(dir, 'leash.config.json'),
+    JSON.stringify({ dataDirs: ['./data'], principal: 'req.user' }),
+  );
   const fullEnv = { DATA_DIR: dataDir, ...adapter.env(), ...env };
   return {
     dir,
@@ -234,6 +237,75 @@ function outboundPerRequest(adapter: Adapter): void {
   });
 }
 
+async function asUser(base: string, user: string, path: string, json?: object) {
+  const response = await fetch(new URL(path, base), {
+    method: json === undefined ? 'GET' : 'POST',
+    headers: {
+      'x-user': user,
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/**
+ * The sql module sees the request's inputs and principal where the framework keeps them (route
+ * params, JSON body, `user` set by a hook), or where leash saw them (a plain service's own body
+ * parsing and path): it learns `=request.params.id`, `=request.body.title` and `=principal`, so
+ * users and values never seen while learning pass under enforce.
+ */
+function inputsSeenBySql(adapter: Adapter): void {
+  test(`${adapter.name}: the sql module learns request inputs and the principal`, async () => {
+    const svc = service(adapter);
+    const learning = await svc.start('learn');
+    try {
+      for (const [user, id] of [
+        ['ann', '1'],
+        ['bob', '2'],
+        ['cy', '3'],
+      ] as const) {
+        assert.equal(
+          (await asUser(learning.base, user, `/sql/notes/${id}`)).body,
+          `{"title":"${user}'s note"}`,
+        );
+        assert.equal(
+          (await asUser(learning.base, user, '/sql/notes', { title: `plans of ${user}` })).body,
+          'added',
+        );
+      }
+    } finally {
+      await learning.stop();
+    }
+    const sql = svc.policy().sql as Record<string, Record<string, Record<string, string[]>>>;
+    assert.deepEqual(
+      sql['GET /sql/notes/:id']?.['SELECT title FROM notes WHERE id = $1 AND owner = $2'],
+      { $1: ['=request.params.id'], $2: ['=principal'] },
+      JSON.stringify(sql, null, 2),
+    );
+    const inserts = Object.entries(sql['POST /sql/notes'] ?? {});
+    assert.deepEqual(
+      inserts.map(([, slots]) => slots),
+      [{ $1: ['=principal'], $2: ['=request.body.title'] }],
+      JSON.stringify(inserts),
+    );
+
+    const enforcing = await svc.start('enforce');
+    try {
+      assert.equal(
+        (await asUser(enforcing.base, 'dee', '/sql/notes/4')).body,
+        `{"title":"dee's note"}`,
+      );
+      assert.equal(
+        (await asUser(enforcing.base, 'dee', '/sql/notes', { title: 'never seen' })).body,
+        'added',
+      );
+    } finally {
+      await enforcing.stop();
+    }
+  });
+}
+
 /** Files served by static-file middleware are one scope per mount point, not one per file. */
 function staticMounts(adapter: Adapter): void {
   test(`${adapter.name}: static files are one scope per mount`, async () => {
@@ -263,5 +335,6 @@ for (const adapter of ADAPTERS) {
   routeTemplates(adapter);
   contextThroughStreams(adapter);
   outboundPerRequest(adapter);
+  inputsSeenBySql(adapter);
   if (adapter.statics) staticMounts(adapter);
 }

@@ -19,6 +19,32 @@ import { defineInstrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
 
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
+type Constructor = new (...args: unknown[]) => object;
+
+/**
+ * Fastify's route context (find-my-way's `store`) makes each request's Fastify Request with
+ * `new context.Request(...)`. Its constructor, wrapped once per context (Fastify settles it when
+ * the server is ready, so at the first request), hands the object to the request's state: the
+ * sql module reads params, query, body and the principal (`request.user`) there, not on the raw
+ * request.
+ */
+const recording = new WeakSet<object>();
+
+function recordRequests(context: unknown): void {
+  const target = context as { Request?: Constructor } | null;
+  const Request = target?.Request;
+  if (typeof Request !== 'function' || recording.has(Request)) return;
+  const recorder = new Proxy(Request, {
+    construct(inner, args, newTarget) {
+      const request = Reflect.construct(inner, args, newTarget) as object;
+      const state = currentRequest();
+      if (state !== undefined) state.framework = request;
+      return request;
+    },
+  });
+  recording.add(recorder);
+  target!.Request = recorder;
+}
 
 function patchRouter(exports: unknown): () => void {
   const proto = (exports as { prototype?: Record<string, Handler> }).prototype;
@@ -46,7 +72,10 @@ function patchRouter(exports: unknown): () => void {
           const wrapped: Handler = function (this: unknown, ...handlerArgs) {
             const state = currentRequest();
             const request = handlerArgs[0] as { method?: string };
-            if (state !== undefined) state.scope = `${request.method ?? methods[0]} ${path}`;
+            if (state !== undefined) {
+              state.scope = `${request.method ?? methods[0]} ${path}`;
+              recordRequests(handlerArgs[3]);
+            }
             return handler.apply(this, handlerArgs);
           };
           return original.call(this, method, path, opts, wrapped, store);

@@ -15,7 +15,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { type RequestState, runInRequest, UNMATCHED } from '../../attribution/scope.ts';
-import { normalisedRoute } from './route-of.ts';
+import { watchBody } from './body.ts';
+import { normalisedRoute, pathParams } from './route-of.ts';
 
 /**
  * Finds the route template of a request for one framework. Returns `undefined` when the server is
@@ -64,13 +65,21 @@ export function addRequestInterceptor(interceptor: RequestInterceptor): () => vo
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
-/** Makes every event of `emitter` run its listeners in the request's state. */
-function bindEmitter(emitter: unknown, state: RequestState): void {
+/**
+ * Makes every event of `emitter` run its listeners in the request's state; `see` also hears
+ * each event (the body watcher).
+ */
+function bindEmitter(
+  emitter: unknown,
+  state: RequestState,
+  see?: (event: string | symbol, args: unknown[]) => void,
+): void {
   if (typeof emitter !== 'object' || emitter === null) return;
   const target = emitter as { emit?: Emit };
   const emit = target.emit;
   if (typeof emit !== 'function') return;
   target.emit = function (this: unknown, event, ...args) {
+    see?.(event, args);
     return runInRequest(state, () => emit.call(this, event, ...args));
   };
 }
@@ -85,8 +94,13 @@ export function installHttpAdapter(): () => void {
     proto.emit = function (this: http.Server, event, ...args) {
       if (event !== 'request') return original.call(this, event, ...args);
       const request = args[0] as http.IncomingMessage;
-      const state = { scope: routeOf(this, request), request, response: args[1] };
-      bindEmitter(request, state);
+      const state: RequestState = { scope: routeOf(this, request), request, response: args[1] };
+      const params = pathParams(request.url);
+      if (params !== undefined) state.params = params;
+      const body = watchBody(request.headers, (parsed) => {
+        state.body = parsed;
+      });
+      bindEmitter(request, state, body?.see);
       bindEmitter(args[1], state);
       return runInRequest(state, () => {
         for (const intercept of interceptors) if (intercept(state, this)) return true;

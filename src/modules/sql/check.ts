@@ -125,12 +125,14 @@ export function createSqlChecker(
         return NOTHING;
       }
       const state = currentRequest();
-      const request = state?.request;
+      // Inputs and the principal live on the framework's own request object (Fastify's), else
+      // on the request Node gave the server (Express adds to it).
+      const request = state?.framework ?? state?.request;
       const principal = principalOf(request, settings.principal);
       const inputs =
         state === undefined
           ? new Map<string, string[]>()
-          : requestInputs(request, settings.headers);
+          : requestInputs(request, settings.headers, state);
       const memory = state === undefined ? undefined : memoryOf(state);
       if (template.slots.length === 0) {
         host.check([use.scope, template.text], use);

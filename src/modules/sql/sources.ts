@@ -32,12 +32,24 @@ export function comparable(value: unknown): string | undefined {
 const MAX_DEPTH = 4;
 const MAX_INPUTS = 200;
 
+/** What leash itself found out about a request, for services whose framework records nothing. */
+export interface SeenInputs {
+  readonly params?: Readonly<Record<string, string>> | undefined;
+  readonly body?: unknown;
+}
+
 /**
  * Flattens the inputs of a request into value → sources (`request.params.id`, `request.body.title`).
  * Reads what the framework already parsed (Express sets params, query and body on the request
- * object); a plain node:http request contributes its query string.
+ * object, Fastify on its own); for what the framework does not record (a plain node:http service
+ * that parses its own body), the path parameters and body leash saw (`seen`) stand in, and the
+ * query string is parsed from the URL.
  */
-export function requestInputs(request: unknown, headers: readonly string[]): Map<string, string[]> {
+export function requestInputs(
+  request: unknown,
+  headers: readonly string[],
+  seen: SeenInputs = {},
+): Map<string, string[]> {
   const out = new Map<string, string[]>();
   if (typeof request !== 'object' || request === null) return out;
   const req = request as {
@@ -63,7 +75,7 @@ export function requestInputs(request: unknown, headers: readonly string[]): Map
       if (/^[A-Za-z_$][\w$-]*$/.test(key)) add(`${path}.${key}`, inner, depth + 1);
     }
   };
-  add('request.params', req.params, 0);
+  add('request.params', req.params ?? seen.params, 0);
   if (req.query !== undefined && typeof req.query === 'object') add('request.query', req.query, 0);
   else if (typeof req.url === 'string' && req.url.includes('?')) {
     add(
@@ -72,7 +84,7 @@ export function requestInputs(request: unknown, headers: readonly string[]): Map
       0,
     );
   }
-  add('request.body', req.body, 0);
+  add('request.body', req.body ?? seen.body, 0);
   for (const name of headers)
     add(`request.headers.${name.toLowerCase()}`, req.headers?.[name.toLowerCase()], MAX_DEPTH - 1);
   return out;
