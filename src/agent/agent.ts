@@ -20,6 +20,7 @@ import { createFileStore } from '../store/file-store.ts';
 import { createLearner, type Learner } from '../store/learner.ts';
 import type { PolicyStore } from '../store/store.ts';
 import { createHost } from './host.ts';
+import { requirePolicyForEnforce } from './require-policy.ts';
 
 export interface Agent {
   readonly config: ResolvedConfig;
@@ -59,6 +60,7 @@ export async function startAgentPrepared(
 
 export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): Agent {
   const modules = registryWith(config.modules);
+  if (options.store === undefined) requirePolicyForEnforce(config, modules);
   const store = withoutObservation(
     options.store ?? createFileStore({ file: config.policyFile, modules }),
   );

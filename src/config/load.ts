@@ -7,13 +7,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { evaluate, parse as parseJson } from '@humanwhocodes/momoa';
+import { z } from 'zod';
 import type { SimplifyOptions } from '../core/kind.ts';
 import { SYSTEM_DIRS } from '../core/kinds/path.ts';
 import { LeashError } from '../errors.ts';
-import { type CspSettings, type LeashModule, MODES, type Mode } from '../module/module.ts';
+import type { CspSettings, LeashModule, Mode } from '../module/module.ts';
+import { BUILTIN_MODULES } from '../modules/builtin.ts';
+import { checkModePair, checkModeSetting } from './check-modes.ts';
 import { configSchema, type LeashConfig } from './schema.ts';
+import { didYouMean } from './suggest.ts';
 
-export const CONFIG_FILES = ['leash.config.js', 'leash.config.mjs', 'leash.config.json'] as const;
+/** `.ts` is loaded as is: Node 26 strips the types of files outside node_modules. */
+export const CONFIG_FILES = [
+  'leash.config.js',
+  'leash.config.mjs',
+  'leash.config.ts',
+  'leash.config.json',
+] as const;
 export const DEFAULT_POLICY_FILE = 'leash.policy.json';
 
 export interface ResolvedConfig {
@@ -87,12 +98,19 @@ async function readConfigFile(file: string): Promise<unknown> {
       );
     }
     try {
-      return JSON.parse(text);
+      return evaluate(parseJson(text, { mode: 'json', ranges: false }).body);
     } catch (error) {
+      const e = error as Error & { line?: number; column?: number };
+      const [line, column] = [e.line ?? 1, e.column ?? 1];
+      const reason = e.message.replace(/ \(\d+:\d+\)$/, '');
       throw new LeashError(
         'ERR_LEASH_CONFIG',
-        `${file}: invalid JSON: ${(error as Error).message}`,
-        { file },
+        `${file}:${line}:${column}: invalid JSON: ${reason}`,
+        {
+          file,
+          line,
+          column,
+        },
       );
     }
   }
@@ -127,14 +145,27 @@ export function resolveConfig(
 ): ResolvedConfig {
   const { file, cwd, env } = context;
   const where = file ?? 'config';
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  const details = file === undefined ? {} : { file };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new LeashError(
       'ERR_LEASH_CONFIG',
-      `${where}: ${path}${issue.message}`,
-      file === undefined ? {} : { file },
+      `${where}: expected an object of settings, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`,
+      details,
+    );
+  }
+  const moduleNames = namesOfModules(raw);
+  try {
+    checkModeSetting((raw as { mode?: unknown }).mode, moduleNames, where);
+  } catch (error) {
+    if (error instanceof LeashError) throw new LeashError(error.code, error.message, details);
+    throw error;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new LeashError(
+      'ERR_LEASH_CONFIG',
+      `${where}: ${describeIssue(parsed.error.issues[0]!)}`,
+      details,
     );
   }
   const config: LeashConfig = parsed.data;
@@ -145,7 +176,7 @@ export function resolveConfig(
     env.LEASH_POLICY || config.policy || DEFAULT_POLICY_FILE,
   );
 
-  const { defaultMode, modes } = resolveModes(config.mode, env.LEASH_MODE);
+  const { defaultMode, modes } = resolveModes(config.mode, env.LEASH_MODE, moduleNames);
 
   const dataDirs = (config.dataDirs ?? []).map((dir) => resolve(root, dir));
   for (const dir of dataDirs) checkRoot(dir, where);
@@ -183,6 +214,7 @@ export function resolveConfig(
 export function resolveModes(
   fromFile: LeashConfig['mode'],
   fromEnv: string | undefined,
+  moduleNames: readonly string[] = BUILTIN_MODULES.map((m) => m.name),
 ): { defaultMode: Mode; modes: Record<string, Mode> } {
   let defaultMode: Mode = 'learn';
   const modes: Record<string, Mode> = {};
@@ -201,20 +233,48 @@ export function resolveModes(
       const [name, mode] = part.includes('=')
         ? part.split('=', 2).map((s) => s.trim())
         : ['default', part.trim()];
-      if (!isMode(mode)) {
-        throw new LeashError(
-          'ERR_LEASH_CONFIG',
-          `LEASH_MODE: ${JSON.stringify(part)} is not a mode; expected ${MODES.join(' | ')} or module=mode pairs (runtime=enforce,sql=report)`,
-        );
-      }
-      apply(name!, mode);
+      apply(name!, checkModePair(name!, mode, part, moduleNames));
     }
   }
   return { defaultMode, modes };
 }
 
-function isMode(value: string | undefined): value is Mode {
-  return (MODES as readonly string[]).includes(value ?? '');
+/** The built-in modules' names and those of the config's own modules (checked by the schema). */
+function namesOfModules(raw: object): string[] {
+  const own = (raw as { modules?: unknown }).modules;
+  const names = BUILTIN_MODULES.map((m) => m.name);
+  if (Array.isArray(own)) {
+    for (const m of own) {
+      const name = (m as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.push(name);
+    }
+  }
+  return names;
+}
+
+/** One zod issue as a person reads it: where, what was wrong, and the likely intended key. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  const at = path.length > 0 ? `${path.join('.')}: ` : '';
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(path);
+    const keys = issue.keys.map((key) => `${JSON.stringify(key)}${didYouMean(key, known)}`);
+    return `${at}unknown setting${keys.length > 1 ? 's' : ''} ${keys.join(', ')}; known: ${known.join(', ')}`;
+  }
+  return `${at}${issue.message}`;
+}
+
+/** The settings an object at `path` of the config may have. */
+function knownKeys(path: readonly string[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const key of ['', ...path]) {
+    while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+    if (key === '') continue;
+    if (!(schema instanceof z.ZodObject)) return [];
+    schema = (schema.shape as Record<string, z.ZodType>)[key]!;
+  }
+  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
 function checkRoot(dir: string, where: string): void {

@@ -76,6 +76,8 @@ test('a third-party module learns into its own policy section and then enforces 
 
 test('uninstalling a module restores the original API', async () => {
   const dir = project();
+  // An empty policy: enforce without any policy file stops at start (ERR_LEASH_POLICY_IO).
+  writeFileSync(join(dir, 'leash.policy.json'), '{ "version": 1 }\n');
   const before = mailer.send;
   const agent = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=enforce' } }), {
     autoFlush: false,
