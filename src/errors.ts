@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   ERR_LEASH_CSP_REPORT: 'a CSP report was malformed or not signed',
   ERR_LEASH_TOKEN: 'an isolation token was forged, expired or malformed',
   ERR_LEASH_UNPATCHED: 'an instrumented library was loaded without leash’s patch',
+  ERR_LEASH_KERNEL: 'the kernel sandbox could not be set up as the policy asks',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -21,6 +21,7 @@ import { createLearner, type Learner } from '../store/learner.ts';
 import type { PolicyStore } from '../store/store.ts';
 import { createHost } from './host.ts';
 import { requirePolicyForEnforce } from './require-policy.ts';
+import { pipedViolations, takeViolationsFd } from './violations-pipe.ts';
 
 export interface Agent {
   readonly config: ResolvedConfig;
@@ -61,8 +62,10 @@ export async function startAgentPrepared(
 export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): Agent {
   const modules = registryWith(config.modules);
   if (options.store === undefined) requirePolicyForEnforce(config, modules);
+  const fileStore = options.store ?? createFileStore({ file: config.policyFile, modules });
+  const violationsFd = options.store === undefined ? takeViolationsFd() : undefined;
   const store = withoutObservation(
-    options.store ?? createFileStore({ file: config.policyFile, modules }),
+    violationsFd === undefined ? fileStore : pipedViolations(fileStore, violationsFd),
   );
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const policy = store.load();

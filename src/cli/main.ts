@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isLeashError } from '../errors.ts';
+import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerExportCommands } from './commands/export.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunCommands } from './commands/run.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerPolicyCommands(program);
   registerExportCommands(program);
+  registerDoctorCommand(program);
   return program;
 }
 

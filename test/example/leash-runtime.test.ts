@@ -73,8 +73,14 @@ test('the learned policy is small enough to review and generalised per route', (
   );
 });
 
-for (const layer of ['both', 'process'] as const) {
-  test(`enforce (${layer === 'both' ? 'in process and Node flags' : 'in process alone'}): zero refusals on the held-out workload, every attack refused`, async () => {
+const LAYER_NAMES = {
+  all: 'in process, Node flags and the kernel',
+  both: 'in process and Node flags',
+  process: 'in process alone',
+} as const;
+
+for (const layer of ['all', 'both', 'process'] as const) {
+  test(`enforce (${LAYER_NAMES[layer]}): zero refusals on the held-out workload, every attack refused`, async () => {
     const service = await startUnder('enforce', `--layer=${layer}`);
     const attackDir = mkdtempSync(join(tmpdir(), 'leash-attack-'));
     try {

@@ -8,12 +8,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { VIOLATIONS_FD_ENV } from '../../agent/violations-pipe.ts';
 import * as policy from '../../core/policy.ts';
 import { LeashError } from '../../errors.ts';
 import { agentPaths, compileNodePermissions } from '../../modules/runtime/exporters/node-flags.ts';
 import { createFileStore } from '../../store/file-store.ts';
+import type { PolicyStore } from '../../store/store.ts';
+import { planKernel } from '../../supervisor/kernel/plan.ts';
+import { collectViolations } from '../../supervisor/violations-pipe.ts';
 import { type CliContext, cliContext, display, policyPath } from '../context.ts';
 import { paint, renderRules } from '../render.ts';
 
@@ -30,62 +35,100 @@ function nodeOption(word: string): string {
   return /[\s"\\]/.test(word) ? `"${word.replace(/(["\\])/g, '\\$1')}"` : word;
 }
 
-export type Layer = 'both' | 'process' | 'node';
+export type Layer = 'process' | 'node' | 'kernel';
+
+/** Every layer, in the order they are named. */
+export const LAYERS: readonly Layer[] = ['process', 'node', 'kernel'];
 
 export interface RunOptions {
   readonly mode: 'learn' | 'report' | 'enforce';
   readonly command: readonly string[];
   readonly policyFile: string;
-  /** enforce only: which layers refuse. */
-  readonly layer?: Layer;
+  /** enforce only: which layers refuse (default: all of them). */
+  readonly layers?: readonly Layer[];
   readonly context: CliContext;
 }
 
 /** The environment a wrapped command runs with. */
 export function runEnvironment(options: RunOptions): NodeJS.ProcessEnv {
   const { mode, policyFile, context } = options;
-  const layer = options.layer ?? 'both';
+  const layers = options.layers ?? LAYERS;
+  const inProcess = mode !== 'enforce' || layers.includes('process');
+  // report and enforce send violations to this process over a pipe (fd 3), which writes them:
+  // the service needs no write access beside its policy.
+  const piped = mode !== 'learn' && inProcess;
   const words = [`--import=${registerPath()}`];
   if (mode === 'learn') words.push('--permission-audit');
-  if (mode === 'enforce' && layer !== 'process') {
+  if (mode === 'enforce' && layers.includes('node')) {
     const store = createFileStore({ file: policyFile, modules: context.modules });
     const extra = agentPaths({ file: context.config.file, policyFile });
     const compiled = compileNodePermissions(store.load(), {
       extraRead: extra.read,
-      extraWrite: extra.write,
+      ...(piped ? {} : { extraWrite: extra.write }),
     });
     for (const warning of compiled.warnings) process.stderr.write(`leash: ${warning}\n`);
     words.push(...compiled.flags);
   }
   const existing = process.env.NODE_OPTIONS?.trim();
-  return {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_OPTIONS: [existing, ...words.map(nodeOption)].filter(Boolean).join(' '),
-    // Node's flags alone: the agent stays out of the way.
-    LEASH_MODE: mode === 'enforce' && layer === 'node' ? 'off' : mode,
+    // Without the in-process layer the agent stays out of the way.
+    LEASH_MODE: inProcess ? mode : 'off',
     LEASH_POLICY: policyFile,
     ...(context.config.file === undefined ? {} : { LEASH_CONFIG: context.config.file }),
   };
+  if (piped) env[VIOLATIONS_FD_ENV] = String(VIOLATIONS_FD);
+  else delete env[VIOLATIONS_FD_ENV];
+  return env;
 }
+
+/** The descriptor the service finds the violations pipe on. */
+const VIOLATIONS_FD = 3;
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
+export interface WrappedOptions {
+  /** Where violations arriving on the pipe go (report and enforce). */
+  readonly violations?: PolicyStore;
+}
+
 /** Runs the command; resolves with the exit code to use (128 + n when it died by signal n). */
-export function runWrapped(command: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export function runWrapped(
+  command: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: WrappedOptions = {},
+): Promise<number> {
   const [file, ...args] = command;
   if (file === undefined)
     throw new LeashError(
       'ERR_LEASH_USAGE',
       'missing the command to run: leash <mode> -- <command…>',
     );
+  const { violations } = options;
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: 'inherit', env });
+    const child = spawn(file, args, {
+      stdio: violations === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', 'pipe'],
+      env,
+    });
+    const collected =
+      violations === undefined || child.stdio[VIOLATIONS_FD] == null
+        ? Promise.resolve()
+        : collectViolations(child.stdio[VIOLATIONS_FD] as Readable, violations, (message) =>
+            process.stderr.write(`leash: ${message}\n`),
+          );
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
     const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);
     const done = (code: number) => {
       for (const [signal, handler] of handlers) process.off(signal, handler);
-      resolve(code);
+      // Whatever the service flushed on its way out is recorded before leash exits; a child of
+      // the service that kept the pipe open does not keep leash waiting.
+      const timer = setTimeout(() => child.stdio[VIOLATIONS_FD]?.destroy(), 2000);
+      void collected.then(() => {
+        clearTimeout(timer);
+        resolve(code);
+      });
     };
     child.on('error', (error) => {
       process.stderr.write(`leash: cannot run ${file}: ${error.message}\n`);
@@ -117,24 +160,54 @@ export function registerRunCommands(program: Command): void {
       .option('-p, --policy <file>', 'policy file (default: from config, else leash.policy.json)');
     if (mode === 'enforce') {
       command.option(
-        '--layer <layer>',
-        "which layers refuse: 'both' (default), 'process' (leash's in-process checks only) or 'node' (Node's --permission flags only)",
-        parseLayer,
-        'both' as Layer,
+        '--layer <layers>',
+        "which layers refuse, comma-separated: 'process' (leash's in-process checks), 'node' (Node's --permission flags), 'kernel' (Landlock + seccomp, Linux); 'both' = process,node; 'all' = every layer. Default: all, the kernel where this machine has it",
+        parseLayers,
       );
     }
     command.action(
-      async (argv: string[], options: { policy?: string; layer?: Layer }, cmd: Command) => {
+      async (
+        argv: string[],
+        options: { policy?: string; layer?: readonly Layer[] },
+        cmd: Command,
+      ) => {
         const context = await cliContext(cmd.optsWithGlobals<Globals>());
         const policyFile = policyPath(context, options.policy);
-        const env = runEnvironment({
-          mode,
-          command: argv,
-          policyFile,
-          context,
-          ...(options.layer ? { layer: options.layer } : {}),
-        });
-        process.exitCode = await runWrapped(argv, env);
+        let layers = options.layer ?? LAYERS;
+        const env = runEnvironment({ mode, command: argv, policyFile, context, layers });
+        let command: readonly string[] = argv;
+        if (mode === 'enforce' && layers.includes('kernel')) {
+          const plan = planKernel({
+            policy: createFileStore({ file: policyFile, modules: context.modules }).load(),
+            policyFile,
+            configFile: context.config.file,
+            command: argv,
+            env,
+          });
+          if (plan.available) {
+            for (const warning of plan.rules.warnings)
+              process.stderr.write(`leash: kernel: ${warning}\n`);
+            command = plan.command;
+          } else if (options.layer !== undefined) {
+            throw new LeashError(
+              'ERR_LEASH_KERNEL',
+              `the kernel layer was asked for but cannot run here: ${plan.reason} (see leash doctor)`,
+            );
+          } else {
+            layers = layers.filter((l) => l !== 'kernel');
+            process.stderr.write(
+              `leash: no kernel layer (${plan.reason}); enforcing with ${layers.join(' + ')}\n`,
+            );
+          }
+        }
+        if (mode === 'enforce')
+          process.stderr.write(`leash: enforce layers: ${layers.join(', ')}\n`);
+        const inProcess = mode !== 'enforce' || layers.includes('process');
+        const violations =
+          mode !== 'learn' && inProcess
+            ? createFileStore({ file: policyFile, modules: context.modules })
+            : undefined;
+        process.exitCode = await runWrapped(command, env, violations ? { violations } : {});
       },
     );
   }
@@ -193,10 +266,16 @@ export function registerRunCommands(program: Command): void {
     });
 }
 
-function parseLayer(value: string): Layer {
-  if (value === 'both' || value === 'process' || value === 'node') return value;
-  throw new LeashError(
-    'ERR_LEASH_USAGE',
-    `--layer must be both, process or node, got ${JSON.stringify(value)}`,
-  );
+/** `both`, `all`, or a comma-separated list of layers. */
+export function parseLayers(value: string): readonly Layer[] {
+  if (value === 'both') return ['process', 'node'];
+  if (value === 'all') return LAYERS;
+  const words = value.split(',').map((w) => w.trim());
+  const bad = words.find((w) => !(LAYERS as readonly string[]).includes(w));
+  if (bad !== undefined || words.length === 0)
+    throw new LeashError(
+      'ERR_LEASH_USAGE',
+      `--layer takes process, node, kernel (comma-separated), both or all; got ${JSON.stringify(value)}`,
+    );
+  return LAYERS.filter((l) => words.includes(l));
 }

@@ -15,6 +15,7 @@ import { defineModule } from '../../module/module.ts';
 import { capabilityKind } from './capabilities.ts';
 import { createRuntimeContext } from './context.ts';
 import { observeAudit } from './observe-audit.ts';
+import { observeSqlite } from './observe-sqlite.ts';
 import { wrapChildProcess } from './wrap-child.ts';
 import { wrapFs } from './wrap-fs.ts';
 import { wrapHttpClient } from './wrap-http-client.ts';
@@ -37,7 +38,7 @@ export const runtimeModule = defineModule({
       wrapHttpClient(context),
       wrapChildProcess(context),
     ];
-    if (host.mode === 'learn') uninstalls.push(observeAudit(context));
+    if (host.mode === 'learn') uninstalls.push(observeAudit(context), observeSqlite(context));
     return () => {
       for (const uninstall of uninstalls.reverse()) uninstall();
     };

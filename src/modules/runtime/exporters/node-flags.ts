@@ -167,7 +167,7 @@ export function agentPaths(config: {
 }
 
 /** Leash's package directory, and the `node_modules` directories its dependencies load from. */
-function codeDirs(): string[] {
+export function codeDirs(): string[] {
   const root = packageRoot();
   const dirs = [root];
   const parent = enclosingNodeModules(root);

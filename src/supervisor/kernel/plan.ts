@@ -1,0 +1,81 @@
+/**
+ * @module
+ * Whether and how `leash enforce` runs the service under the kernel layer: asks the launcher what
+ * the kernel supports, compiles the policy to its rules (with what leash's agent reads inside the
+ * service) and refuses a policy that would let the service write what the supervisor reads at the
+ * next start.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Policy } from '../../core/policy.ts';
+import { LeashError } from '../../errors.ts';
+import { KEY_FILE } from '../../modules/csp/tag.ts';
+import { codeDirs } from '../../modules/runtime/exporters/node-flags.ts';
+import { lockPath, violationsPath } from '../../store/file-store.ts';
+import { helperDirs, type KernelSupport, kernelSupport } from './helper.ts';
+import { assertUnwritable, type ProtectedPath } from './protected.ts';
+import { compileKernelRules, type KernelRules, launcherArguments } from './rules.ts';
+
+export interface KernelPlanOptions {
+  readonly policy: Policy;
+  readonly policyFile: string;
+  readonly configFile: string | undefined;
+  readonly command: readonly string[];
+  /** The service's environment (PATH, and LEASH_KERNEL_ABI_MAX in tests). */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export type KernelPlan =
+  | {
+      readonly available: true;
+      readonly support: KernelSupport;
+      readonly rules: KernelRules;
+      /** The launcher and its arguments; append nothing: the service's command is included. */
+      readonly command: readonly string[];
+    }
+  | { readonly available: false; readonly reason: string };
+
+export function protectedPaths(options: {
+  readonly policyFile: string;
+  readonly configFile: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+}): ProtectedPath[] {
+  const { policyFile, configFile } = options;
+  const out: ProtectedPath[] = [
+    { path: policyFile, what: 'the policy file' },
+    { path: violationsPath(policyFile), what: 'the violations file' },
+    { path: lockPath(policyFile), what: "the policy's lock file" },
+    { path: join(dirname(policyFile), KEY_FILE), what: 'the CSP key file' },
+  ];
+  if (configFile !== undefined) out.push({ path: configFile, what: 'the config file' });
+  for (const dir of codeDirs()) out.push({ path: dir, what: "leash's code" });
+  for (const dir of helperDirs(options.env)) out.push({ path: dir, what: 'the sandbox launcher' });
+  return out;
+}
+
+export function planKernel(options: KernelPlanOptions): KernelPlan {
+  const support = kernelSupport(options.env);
+  if (support.helper === undefined || support.problem !== undefined)
+    return { available: false, reason: support.problem ?? 'no launcher' };
+  const keyFile = join(dirname(options.policyFile), KEY_FILE);
+  const extraRead = [options.policyFile, ...codeDirs()];
+  if (options.configFile !== undefined) extraRead.push(options.configFile);
+  if (existsSync(keyFile)) extraRead.push(keyFile);
+  let rules: KernelRules;
+  try {
+    rules = compileKernelRules(options.policy, {
+      command: options.command,
+      searchPath: options.env.PATH ?? '',
+      extraRead,
+    });
+  } catch (error) {
+    throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);
+  }
+  assertUnwritable(rules.write, protectedPaths({ ...options, env: options.env }));
+  return {
+    available: true,
+    support,
+    rules,
+    command: [support.helper, ...launcherArguments(rules), rules.executable, ...options.command],
+  };
+}
