@@ -5,7 +5,7 @@
  * and come back with the command's exit status.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -176,7 +176,9 @@ export function registerRunCommands(program: Command): void {
         let layers = options.layer ?? LAYERS;
         const env = runEnvironment({ mode, command: argv, policyFile, context, layers });
         let command: readonly string[] = argv;
-        if (mode === 'enforce' && layers.includes('kernel')) {
+        // Without a policy file the agent stops the start with its own one line: nothing to plan.
+        const planned = mode === 'enforce' && existsSync(policyFile);
+        if (planned && layers.includes('kernel')) {
           const plan = planKernel({
             policy: createFileStore({ file: policyFile, modules: context.modules }).load(),
             policyFile,
@@ -200,7 +202,7 @@ export function registerRunCommands(program: Command): void {
             );
           }
         }
-        if (mode === 'enforce')
+        if (planned)
           process.stderr.write(`leash: enforce layers: ${layers.join(', ')}\n`);
         const inProcess = mode !== 'enforce' || layers.includes('process');
         const violations =
