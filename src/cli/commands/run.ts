@@ -202,8 +202,7 @@ export function registerRunCommands(program: Command): void {
             );
           }
         }
-        if (planned)
-          process.stderr.write(`leash: enforce layers: ${layers.join(', ')}\n`);
+        if (planned) process.stderr.write(`leash: enforce layers: ${layers.join(', ')}\n`);
         const inProcess = mode !== 'enforce' || layers.includes('process');
         const violations =
           mode !== 'learn' && inProcess
