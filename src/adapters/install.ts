@@ -7,12 +7,14 @@ import { type EnableOptions, enableInstrumentations } from '../instrument/enable
 import type { Instrumentation } from '../instrument/instrumentation.ts';
 import { expressInstrumentation } from './express/instrument.ts';
 import { fastifyInstrumentation, findMyWayInstrumentation } from './fastify/instrument.ts';
+import { koaComposeInstrumentation } from './koa/instrument.ts';
 import { installHttpAdapter } from './node-http/adapter.ts';
 
 export const FRAMEWORK_INSTRUMENTATIONS: readonly Instrumentation[] = [
   expressInstrumentation,
   fastifyInstrumentation,
   findMyWayInstrumentation,
+  koaComposeInstrumentation,
 ];
 
 export function installAdapters(options: EnableOptions): () => void {

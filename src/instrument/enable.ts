@@ -133,8 +133,13 @@ export function enableInstrumentations(
       );
       return exports;
     }
-    restores.push(patched.patch(exports, version));
-    return exports;
+    const result = patched.patch(exports, version);
+    if (typeof result === 'function') {
+      restores.push(result);
+      return exports;
+    }
+    restores.push(result.restore);
+    return result.exports as typeof exports;
   });
   return () => {
     hook.unhook();

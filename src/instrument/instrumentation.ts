@@ -12,8 +12,14 @@ export interface PatchedFile {
   readonly file: string;
   /** A closed semver range (`>=4.0.0 <6`): another major may have moved what is patched. */
   readonly versions: string;
-  /** Patches the file's exports in place (wrap methods); returns how to undo it. */
-  patch(exports: unknown, version: string): () => void;
+  /**
+   * Patches the file's exports in place (wrap methods) and returns how to undo it; or, for a
+   * module whose export is a function, returns the exports to use instead and how to disable them.
+   */
+  patch(
+    exports: unknown,
+    version: string,
+  ): (() => void) | { readonly exports: unknown; readonly restore: () => void };
 }
 
 export interface Instrumentation {

@@ -16,8 +16,9 @@ interface Wrapper extends AnyFunction {
   [ACTIVE]: boolean;
 }
 
+/** Whether `value` is a wrapper of leash's that is still in effect. */
 export function isWrapped(value: unknown): boolean {
-  return typeof value === 'function' && ORIGINAL in value;
+  return typeof value === 'function' && ORIGINAL in value && (value as Wrapper)[ACTIVE];
 }
 
 /** The function under leash's wrapper (the value itself when not wrapped). */
@@ -39,19 +40,50 @@ export function wrap<T extends object>(
   if (typeof original !== 'function') throw new TypeError(`cannot wrap ${name}: not a function`);
   if (isWrapped(original)) return () => {};
   const hadOwn = Object.hasOwn(target, name);
-  const inner = wrapper(original as AnyFunction);
+  const wrapped = wrapperOf(original as AnyFunction, wrapper);
+  target[name] = wrapped;
+  return () => unwrap(target, name, wrapped, hadOwn);
+}
+
+function wrapperOf(
+  original: AnyFunction,
+  wrapper: (original: AnyFunction) => AnyFunction,
+): Wrapper {
+  const inner = wrapper(original);
   const wrapped = function (this: unknown, ...args: unknown[]) {
-    if (!(wrapped as Wrapper)[ACTIVE]) return (original as AnyFunction).apply(this, args);
+    if (!(wrapped as Wrapper)[ACTIVE]) return original.apply(this, args);
     return inner.apply(this, args);
   } as Wrapper;
   Object.defineProperty(wrapped, ORIGINAL, { value: original });
   Object.defineProperty(wrapped, ACTIVE, { value: true, writable: true });
-  Object.defineProperty(wrapped, 'name', { value: (original as AnyFunction).name });
-  Object.defineProperty(wrapped, 'length', { value: (original as AnyFunction).length });
+  Object.defineProperty(wrapped, 'name', { value: original.name });
+  Object.defineProperty(wrapped, 'length', { value: original.length });
   // A constructor-like original keeps its prototype visible through the wrapper.
   if ('prototype' in original) wrapped.prototype = (original as { prototype: unknown }).prototype;
-  target[name] = wrapped;
-  return () => unwrap(target, name, wrapped, hadOwn);
+  // Properties hung on a function export (`compose.default`) stay reachable.
+  for (const key of Object.keys(original))
+    (wrapped as unknown as Record<string, unknown>)[key] = (
+      original as unknown as Record<string, unknown>
+    )[key];
+  return wrapped;
+}
+
+/**
+ * For a module whose export is a function: the wrapper to export instead, and how to turn it
+ * into a pass-through (references already handed out cannot be taken back).
+ */
+export function wrapExport(
+  original: AnyFunction,
+  wrapper: (original: AnyFunction) => AnyFunction,
+): { exports: AnyFunction; restore: () => void } {
+  if (isWrapped(original)) return { exports: original, restore: () => {} };
+  const wrapped = wrapperOf(original, wrapper);
+  return {
+    exports: wrapped,
+    restore: () => {
+      wrapped[ACTIVE] = false;
+    },
+  };
 }
 
 function unwrap(

@@ -12,8 +12,11 @@ export interface Adapter {
   readonly fixture: string;
   /** Where a path no route handles is attributed. */
   readonly unmatched: string;
-  /** Whether the fixture serves DATA_DIR/assets at /assets through static-file middleware. */
-  readonly statics: boolean;
+  /**
+   * The scope of files the fixture serves from DATA_DIR/assets through static-file middleware
+   * (`/assets/...`), or undefined when it serves none.
+   */
+  readonly staticScope: string | undefined;
   /** Extra environment of the fixture. */
   env(): NodeJS.ProcessEnv;
 }
@@ -37,28 +40,36 @@ export const ADAPTERS: readonly Adapter[] = [
     name: 'node:http',
     fixture: 'http-service.mjs',
     unmatched: 'GET /nope/deeper',
-    statics: false,
+    staticScope: undefined,
     env: () => ({}),
   },
   {
     name: 'Express 4',
     fixture: 'express-service.mjs',
     unmatched: '@unmatched',
-    statics: true,
+    staticScope: 'GET /assets/*',
     env: () => ({ EXPRESS_ENTRY: express4Entry(), NODE_PATH: join(ROOT, 'node_modules') }),
   },
   {
     name: 'Express 5',
     fixture: 'express-service.mjs',
     unmatched: '@unmatched',
-    statics: true,
+    staticScope: 'GET /assets/*',
     env: () => ({}),
   },
   {
     name: 'Fastify 5',
     fixture: 'fastify-service.mjs',
     unmatched: '@unmatched',
-    statics: false,
+    staticScope: undefined,
+    env: () => ({}),
+  },
+  {
+    name: 'Koa 3',
+    fixture: 'koa-service.mjs',
+    // koa-static serves the data directory at the root: a GET no route handles is its scope.
+    unmatched: 'GET /*',
+    staticScope: 'GET /*',
     env: () => ({}),
   },
 ];

@@ -326,15 +326,26 @@ function staticMounts(adapter: Adapter): void {
         .filter(([, , , resource]) => resource!.startsWith(join(svc.dataDir, 'assets')))
         .map(([scope]) => scope),
     );
-    assert.deepEqual([...scopes], ['GET /assets/*']);
+    assert.deepEqual([...scopes], [adapter.staticScope]);
     assert.equal(existsSync(join(svc.dataDir, 'assets', 'logo.txt')), true);
   });
 }
+
+// socket.io replaces the server's request listener with its own, which calls Express's: the app
+// is still found, so routes keep their templates and static files their mount's scope.
+const express5 = ADAPTERS.find((adapter) => adapter.name === 'Express 5')!;
+const behindSocketIo = {
+  ...express5,
+  name: 'Express 5 behind socket.io',
+  env: () => ({ SOCKET_IO: '1' }),
+};
+routeTemplates(behindSocketIo);
+staticMounts(behindSocketIo);
 
 for (const adapter of ADAPTERS) {
   routeTemplates(adapter);
   contextThroughStreams(adapter);
   outboundPerRequest(adapter);
   inputsSeenBySql(adapter);
-  if (adapter.statics) staticMounts(adapter);
+  if (adapter.staticScope !== undefined) staticMounts(adapter);
 }

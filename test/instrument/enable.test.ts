@@ -49,6 +49,11 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
     file: 'better-sqlite3/lib/database.js',
     patched: (Database: { prototype: { exec: unknown } }) => isWrapped(Database.prototype.exec),
   },
+  'koa-compose': {
+    file: 'koa-compose',
+    // The export itself is replaced; disabled, the wrapper passes through.
+    patched: (compose: unknown) => isWrapped(compose),
+  },
   sqlite3: {
     file: 'sqlite3/lib/sqlite3-binding.js',
     patched: (sqlite3: { Statement: { prototype: { run: unknown } } }) =>

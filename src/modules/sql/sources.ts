@@ -104,7 +104,7 @@ export function principalOf(
     }
   }
   let value: unknown = request;
-  for (const key of principal.replace(/^req(uest)?\./, '').split('.')) {
+  for (const key of principal.replace(/^(req|request|ctx)\./, '').split('.')) {
     if (typeof value !== 'object' || value === null) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
