@@ -74,7 +74,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
     store,
     modules,
     flushIntervalMs: config.flushIntervalMs,
-    simplifyOptions: config.simplify,
+    ...(config.learnExact === true ? {} : { simplifyOptions: config.simplify }),
   });
   const hosts = new Map<string, ModuleHost>();
   const uninstalls: Array<() => void> = [];

@@ -46,6 +46,11 @@ export interface ResolvedConfig {
   readonly modules: readonly LeashModule[];
   readonly logLevel: string;
   readonly csp: CspSettings;
+  /**
+   * Learn facts exactly as observed, never generalised (`LEASH_LEARN_EXACT=1`): what `leash ci`
+   * learns is compared rule by rule with the committed policy.
+   */
+  readonly learnExact?: boolean;
 }
 
 export interface LoadOptions {
@@ -197,6 +202,7 @@ export function resolveConfig(
     ignoreUnpatched: config.ignoreUnpatched ?? [],
     modules: config.modules ?? [],
     logLevel: config.log?.level ?? 'info',
+    learnExact: env.LEASH_LEARN_EXACT === '1',
     csp: Object.freeze({
       reportPath: config.csp?.reportPath ?? '/__leash/csp-report',
       key: config.csp?.key,
