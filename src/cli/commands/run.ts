@@ -5,7 +5,7 @@
  * and come back with the command's exit status.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -58,7 +58,10 @@ export function runEnvironment(options: RunOptions): NodeJS.ProcessEnv {
   // the service needs no write access beside its policy.
   const piped = mode !== 'learn' && inProcess;
   const words = [`--import=${registerPath()}`];
-  if (mode === 'learn') words.push('--permission-audit');
+  // --test-isolation=none: under --permission-audit, Node 26's test runner passes an empty
+  // `--allow-fs-read=` to each test file's process, which dies at once (`requires an argument`);
+  // in one process the test files run, and are observed, all the same.
+  if (mode === 'learn') words.push('--permission-audit', '--test-isolation=none');
   if (mode === 'enforce' && layers.includes('node')) {
     const store = createFileStore({ file: policyFile, modules: context.modules });
     const extra = agentPaths({ file: context.config.file, policyFile });
@@ -229,13 +232,15 @@ export function registerRunCommands(program: Command): void {
       const committed = createFileStore({ file: committedFile, modules: context.modules }).load();
       const dir = mkdtempSync(join(tmpdir(), 'leash-ci-'));
       try {
+        // Learning starts from a copy of the committed policy and never generalises, so every
+        // access is decided as enforce decides it (the committed rules allow it or not), and what
+        // the run adds is exactly the accesses the committed policy does not grant.
         const learnedFile = join(dir, 'learned.policy.json');
-        const env = runEnvironment({
-          mode: 'learn',
-          command: argv,
-          policyFile: learnedFile,
-          context,
-        });
+        if (existsSync(committedFile)) copyFileSync(committedFile, learnedFile);
+        const env = {
+          ...runEnvironment({ mode: 'learn', command: argv, policyFile: learnedFile, context }),
+          LEASH_LEARN_EXACT: '1',
+        };
         const status = await runWrapped(argv, env);
         if (status !== 0) {
           process.stderr.write(
@@ -245,7 +250,7 @@ export function registerRunCommands(program: Command): void {
           return;
         }
         const learned = createFileStore({ file: learnedFile, modules: context.modules }).load();
-        const added = policy.allRules(policy.subtract(learned, committed));
+        const added = newRules(learned, committed);
         if (added.length === 0) {
           process.stdout.write(
             `leash ci: the tests needed nothing that ${display(context, committedFile)} does not grant\n`,
@@ -265,6 +270,12 @@ export function registerRunCommands(program: Command): void {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+}
+
+/** The rules of `learned` that `committed` does not have, key for key (nothing was generalised). */
+function newRules(learned: policy.Policy, committed: policy.Policy) {
+  const had = new Set(policy.allRules(committed).map((rule) => JSON.stringify(rule)));
+  return policy.allRules(learned).filter((rule) => !had.has(JSON.stringify(rule)));
 }
 
 /** `both`, `all`, or a comma-separated list of layers. */

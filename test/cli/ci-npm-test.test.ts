@@ -1,0 +1,95 @@
+// The README's CI gate on a small project whose test script is Node's own runner
+// (`"test": "node --test"`): `leash learn -- npm test`, then `leash ci -- npm test` passes; a test
+// that reads a new file makes it fail, naming that read. npm's own work (its debug log, its config
+// reads) is not learned, and the test files' processes are not killed by the flags leash passes.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { before, test } from 'node:test';
+import { run } from '../support/processes.ts';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'leash.js');
+
+let dir: string;
+
+// The project's `node` is the one running this test (Node 26); npm's own variables from an outer
+// `npm test`, and the test runner's mark on its children (NODE_TEST_CONTEXT, which would make the
+// project's runner report in the parent's binary protocol), are not the project's.
+const env: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !name.toLowerCase().startsWith('npm_') && name !== 'NODE_TEST_CONTEXT',
+    ),
+  ),
+  PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
+  NO_COLOR: '1',
+  NODE_OPTIONS: '',
+  LEASH_MODE: '',
+  LEASH_POLICY: '',
+  LEASH_CONFIG: '',
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+};
+
+const leash = (...args: string[]) =>
+  run(process.execPath, [BIN, ...args, '--', 'npm', 'test'], { cwd: dir, env });
+
+before(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'leash-ci-npm-')));
+  mkdirSync(join(dir, 'test'));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'ci-npm-demo',
+      version: '1.0.0',
+      private: true,
+      type: 'module',
+      scripts: { test: 'node --test' },
+    }),
+  );
+  writeFileSync(join(dir, 'greeting.txt'), 'hello\n');
+  writeFileSync(join(dir, 'extra.txt'), 'not needed before\n');
+  writeFileSync(
+    join(dir, 'lib.mjs'),
+    "import { readFileSync } from 'node:fs';\nexport const greeting = () => readFileSync(new URL('./greeting.txt', import.meta.url), 'utf8').trim();\n",
+  );
+  writeFileSync(
+    join(dir, 'test', 'lib.test.mjs'),
+    "import assert from 'node:assert/strict';\nimport { test } from 'node:test';\nimport { greeting } from '../lib.mjs';\ntest('greets', () => assert.equal(greeting(), 'hello'));\n",
+  );
+});
+
+test('learn, then ci, on `npm test` with node --test: exit 0; a new file read: exit 1 naming it', async (t) => {
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const learned = await leash('learn');
+  assert.equal(learned.status, 0, learned.stdout + learned.stderr);
+  assert.doesNotMatch(learned.stdout + learned.stderr, /requires an argument/);
+  assert.match(learned.stdout, /(ℹ|#) pass 1\b/);
+
+  const policy = readFileSync(join(dir, 'leash.policy.json'), 'utf8');
+  assert.ok(policy.includes(join(dir, 'greeting.txt')), policy);
+  // npm's debug log (timestamped, under ~/.npm/_logs) and its config files are npm's, not the
+  // project's.
+  assert.doesNotMatch(policy, /_logs|\.npmrc|npm-cli|\/npm\//, policy);
+
+  const clean = await leash('ci');
+  assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stdout, /the tests needed nothing that leash\.policy\.json does not grant/);
+
+  writeFileSync(
+    join(dir, 'test', 'extra.test.mjs'),
+    "import { readFileSync } from 'node:fs';\nimport { test } from 'node:test';\ntest('reads extra', () => { readFileSync(new URL('../extra.txt', import.meta.url)); });\n",
+  );
+  const drift = await leash('ci');
+  assert.equal(drift.status, 1, drift.stdout + drift.stderr);
+  assert.match(
+    drift.stdout,
+    /the tests needed 1 privilege that leash\.policy\.json does not grant/,
+  );
+  assert.ok(
+    drift.stdout.includes(`+ runtime: @startup › app › fs.read › ${join(dir, 'extra.txt')}`),
+    drift.stdout,
+  );
+  assert.equal(readFileSync(join(dir, 'leash.policy.json'), 'utf8'), policy, 'ci changed nothing');
+});
