@@ -1,7 +1,8 @@
 // The HTTP adapters every conformance suite runs against, and how to start each one's fixture.
-// Express 4 is installed under an npm alias (`express4`); a copy of it is laid out as
-// `node_modules/express` in a temporary directory, so that the service loads a package named
-// `express` (as a real Express 4 service does) and its dependencies resolve from this repository.
+// Express 4 and Fastify 4 are installed under npm aliases (`express4`, `fastify4`); a copy of
+// each is laid out as `node_modules/<name>` in a temporary directory, so that the service loads
+// a package of its real name (as a real Express 4 service does) and its dependencies resolve from
+// the copy's own node_modules, then this repository's (NODE_PATH).
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,16 +24,18 @@ export interface Adapter {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-let express4: string | undefined;
-/** The entry of an Express 4 laid out as `node_modules/express` (made once per process). */
-function express4Entry(): string {
-  if (express4 === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'leash-express4-'));
-    const target = join(dir, 'node_modules', 'express');
-    cpSync(join(ROOT, 'node_modules', 'express4'), target, { recursive: true });
-    express4 = join(target, 'index.js');
+const copies = new Map<string, string>();
+/** The entry of the package installed as `alias`, laid out as `node_modules/<name>` (once). */
+function aliasedEntry(alias: string, name: string, main: string): string {
+  let entry = copies.get(alias);
+  if (entry === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), `leash-${alias}-`));
+    const target = join(dir, 'node_modules', name);
+    cpSync(join(ROOT, 'node_modules', alias), target, { recursive: true });
+    entry = join(target, main);
+    copies.set(alias, entry);
   }
-  return express4;
+  return entry;
 }
 
 export const ADAPTERS: readonly Adapter[] = [
@@ -48,7 +51,10 @@ export const ADAPTERS: readonly Adapter[] = [
     fixture: 'express-service.mjs',
     unmatched: '@unmatched',
     staticScope: 'GET /assets/*',
-    env: () => ({ EXPRESS_ENTRY: express4Entry(), NODE_PATH: join(ROOT, 'node_modules') }),
+    env: () => ({
+      EXPRESS_ENTRY: aliasedEntry('express4', 'express', 'index.js'),
+      NODE_PATH: join(ROOT, 'node_modules'),
+    }),
   },
   {
     name: 'Express 5',
@@ -56,6 +62,16 @@ export const ADAPTERS: readonly Adapter[] = [
     unmatched: '@unmatched',
     staticScope: 'GET /assets/*',
     env: () => ({}),
+  },
+  {
+    name: 'Fastify 4',
+    fixture: 'fastify-service.mjs',
+    unmatched: '@unmatched',
+    staticScope: undefined,
+    env: () => ({
+      FASTIFY_ENTRY: aliasedEntry('fastify4', 'fastify', 'fastify.js'),
+      NODE_PATH: join(ROOT, 'node_modules'),
+    }),
   },
   {
     name: 'Fastify 5',

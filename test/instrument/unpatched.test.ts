@@ -54,3 +54,34 @@ test('an uncovered SQL driver: a warning while learning, no start in enforce, a 
   assert.equal(ignored.status, 0, ignored.stderr);
   assert.match(ignored.stdout, /service ran/);
 });
+
+test('better-sqlite3 outside its range (13): learning warns, enforce stops with one line instead of a stack trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-unpatched-'));
+  const pkg = join(dir, 'node_modules', 'better-sqlite3');
+  mkdirSync(join(pkg, 'lib'), { recursive: true });
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({ name: 'better-sqlite3', version: '13.2.0' }),
+  );
+  writeFileSync(join(pkg, 'index.js'), "module.exports = require('./lib/database.js');");
+  writeFileSync(join(pkg, 'lib', 'database.js'), 'module.exports = function Database() {};');
+  writeFileSync(
+    join(dir, 'service.mjs'),
+    "import 'better-sqlite3';\nconsole.log('service ran');\n",
+  );
+  const learning = run(dir, 'learn');
+  assert.equal(learning.status, 0, learning.stderr);
+  assert.match(learning.stderr, /better-sqlite3 13\.2\.0 is not supported \(>=12\.0\.0 <13\)/);
+  const enforcing = run(dir, 'enforce');
+  assert.equal(enforcing.status, 2, enforcing.stderr);
+  assert.doesNotMatch(enforcing.stdout, /service ran/);
+  const lines = enforcing.stderr
+    .trimEnd()
+    .split('\n')
+    .filter((line) => !line.startsWith('leash: enforce layers:'));
+  assert.equal(lines.length, 1, enforcing.stderr);
+  assert.match(
+    lines[0]!,
+    /^leash: not starting the service: ERR_LEASH_UNPATCHED: better-sqlite3 13\.2\.0 is not supported/,
+  );
+});

@@ -1,6 +1,6 @@
 /**
  * @module
- * Route templates for Fastify 5, without a change to the service. Fastify routes through
+ * Route templates for Fastify 4 and 5, without a change to the service. Fastify routes through
  * find-my-way, which it loads with `require`, so the router is patched as it loads: each
  * registered handler is wrapped to set the request's scope to its route (`GET /notes/:id`,
  * prefixes included) before Fastify runs any hook, and a lookup that matches no route leaves the
@@ -128,7 +128,7 @@ export const findMyWayInstrumentation = defineInstrumentation({
   purpose: "Fastify's route templates, @unmatched",
   consequence: 'Fastify routes are scoped by path, not by template',
   failClosed: false,
-  files: [{ file: '', versions: '>=9.0.0 <10', patch: patchRouter }],
+  files: [{ file: '', versions: '>=8.0.0 <10', patch: patchRouter }],
 });
 
 export const fastifyInstrumentation = defineInstrumentation({
@@ -136,5 +136,5 @@ export const fastifyInstrumentation = defineInstrumentation({
   purpose: '`reply.cspNonce`',
   consequence: 'reply.cspNonce is not set (reply.raw.cspNonce is)',
   failClosed: false,
-  files: [{ file: 'lib/reply.js', versions: '>=5.0.0 <6', patch: addNonceGetter }],
+  files: [{ file: 'lib/reply.js', versions: '>=4.0.0 <6', patch: addNonceGetter }],
 });
