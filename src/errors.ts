@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   ERR_LEASH_SQL_UNPARSABLE: 'an SQL statement could not be parsed',
   ERR_LEASH_CSP_REPORT: 'a CSP report was malformed or not signed',
   ERR_LEASH_TOKEN: 'an isolation token was forged, expired or malformed',
+  ERR_LEASH_MODULE: 'a module was defined, registered or fed facts against the module API',
   ERR_LEASH_UNPATCHED: 'an instrumented library was loaded without leash’s patch',
   ERR_LEASH_KERNEL: 'the kernel sandbox could not be set up as the policy asks',
 } as const;

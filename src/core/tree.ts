@@ -7,6 +7,8 @@
  * `add` and `allows` are the hot paths (learning and enforcing); the other operations build new
  * trees and never modify their inputs.
  */
+
+import { LeashError } from '../errors.ts';
 import type { Kind, SimplifyOptions } from './kind.ts';
 
 export type Facts = readonly string[];
@@ -51,9 +53,10 @@ export type Decision =
   | { readonly allowed: true; readonly rule: Rule }
   | { readonly allowed: false; readonly nearest: Rule | undefined };
 
-export class FactShapeError extends TypeError {
+/** Facts or a rule that do not fit the module's kinds: a module's bug, never the service's. */
+export class FactShapeError extends LeashError {
   constructor(message: string) {
-    super(message);
+    super('ERR_LEASH_MODULE', message);
     this.name = 'FactShapeError';
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Kind } from '../core/kind.ts';
 import type { Facts, PolicyTree } from '../core/tree.ts';
+import { LeashError } from '../errors.ts';
 
 export const MODES = ['off', 'learn', 'report', 'enforce'] as const;
 export type Mode = (typeof MODES)[number];
@@ -124,11 +125,15 @@ const NAME = /^[a-z][a-z0-9-]*$/;
 /** Declares a module, checking its shape early so a mistake fails at import, not mid-request. */
 export function defineModule<M extends LeashModule>(module: M): M {
   if (!NAME.test(module.name)) {
-    throw new TypeError(`module name ${JSON.stringify(module.name)} must match ${NAME}`);
+    throw new LeashError(
+      'ERR_LEASH_MODULE',
+      `module name ${JSON.stringify(module.name)} must match ${NAME}`,
+    );
   }
-  if (module.name === 'version') throw new TypeError(`'version' is reserved in the policy file`);
+  if (module.name === 'version')
+    throw new LeashError('ERR_LEASH_MODULE', `'version' is reserved in the policy file`);
   if (module.positions.length === 0)
-    throw new TypeError(`module ${module.name} declares no positions`);
+    throw new LeashError('ERR_LEASH_MODULE', `module ${module.name} declares no positions`);
   return Object.freeze(module);
 }
 
@@ -138,7 +143,8 @@ export type ModuleRegistry = ReadonlyMap<string, LeashModule>;
 export function createRegistry(modules: readonly LeashModule[]): ModuleRegistry {
   const map = new Map<string, LeashModule>();
   for (const module of modules) {
-    if (map.has(module.name)) throw new TypeError(`two modules are named ${module.name}`);
+    if (map.has(module.name))
+      throw new LeashError('ERR_LEASH_MODULE', `two modules are named ${module.name}`);
     map.set(module.name, module);
   }
   return map;
