@@ -1,7 +1,7 @@
 /**
  * @module
  * `npm run bench`: the micro-benchmarks (each bench/*.bench.ts in a process of its own, pinned
- * to the service core), then the example service under load in six configurations
+ * to the service core), then the example service under load in seven configurations
  * (bench/service.bench.ts), SQLite then PostgreSQL. Writes the results as JSON
  * (bench/results/<date>.json) and the tables to BENCHMARKS.md.
  *

@@ -1,6 +1,6 @@
 /**
  * @module
- * The end-to-end benchmark: the example service (examples/service) under load, in six
+ * The end-to-end benchmark: the example service (examples/service) under load, in seven
  * configurations measured in one run, interleaved in rounds.
  *
  * | id              | the service runs as                                                   |
@@ -10,10 +10,11 @@
  * | learn           | `leash learn -- node server.ts`                                       |
  * | report          | `leash report -- node server.ts`                                      |
  * | enforce-process | `leash enforce --layer=process -- node server.ts` (in-process checks) |
- * | enforce-both    | `leash enforce -- node server.ts` (in process + Node's flags)         |
+ * | enforce-both    | `leash enforce --layer=both -- node server.ts` (in process + Node's flags) |
+ * | enforce-kernel  | `leash enforce -- node server.ts` (every layer: + Landlock and seccomp) |
  *
  * How: the policy is learned from the learning workload once; each configuration runs on ports
- * of its own, with that policy's ports changed to its own (what it would have learned there); all six services are started side by side on the same data
+ * of its own, with that policy's ports changed to its own (what it would have learned there); all seven services are started side by side on the same data
  * directory and database; each must pass the held-out workload with no failure; then autocannon,
  * in its own process pinned to the other core, replays a fixed mix of the held-out workload's
  * legitimate requests (three users logged in, with their session cookies). Each round measures
@@ -63,8 +64,8 @@ export interface Configuration {
     | {
         readonly kind: 'leash';
         readonly mode: 'learn' | 'report' | 'enforce';
-        /** Unset: the default, both layers. */
-        readonly layer?: 'process';
+        /** Unset: the default, every layer (the kernel where the machine has it). */
+        readonly layer?: 'process' | 'both';
       };
 }
 
@@ -84,7 +85,12 @@ export const CONFIGURATIONS: readonly Configuration[] = [
   },
   {
     id: 'enforce-both',
-    label: "leash enforce with Node's flags (production)",
+    label: "leash enforce with Node's flags (--layer=both)",
+    run: { kind: 'leash', mode: 'enforce', layer: 'both' },
+  },
+  {
+    id: 'enforce-kernel',
+    label: 'leash enforce, every layer: + Landlock and seccomp (production default)',
     run: { kind: 'leash', mode: 'enforce' },
   },
 ];

@@ -7,6 +7,7 @@
  * reflected XSS in the browser, and says what passed and which layer refused what. Everything runs
  * on loopback, in a temporary directory.
  */
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ import {
   snapshotDatabase,
   sqlAttacks,
 } from '../examples/service/workload.ts';
+import { kernelSupport } from '../src/supervisor/kernel/helper.ts';
 
 const BIN = fileURLToPath(new URL('../bin/leash.js', import.meta.url));
 const SERVICE_DIR = fileURLToPath(new URL('../examples/service/', import.meta.url));
@@ -68,7 +70,9 @@ const start = (mode: string, ...options: string[]) =>
   });
 
 /** Which layer refused, from the answer the attacker got. */
-function refusedBy(evidence: string): string {
+function refusedBy(evidence: string, layer: string): string {
+  // Alone, the kernel is the only thing that can have refused.
+  if (layer === 'kernel') return 'the kernel (Landlock / seccomp)';
   if (evidence.includes('leash refused')) return "leash's in-process check (ERR_LEASH_DENIED)";
   if (/ERR_ACCESS_DENIED|Access to this API/.test(evidence))
     return "Node's permission model (ERR_ACCESS_DENIED)";
@@ -111,10 +115,17 @@ const show = spawnSync(process.execPath, [BIN, 'policy', 'show', policyFile], { 
 say();
 say(show.stdout.replace(/^/gm, '   '));
 
-for (const [title, layer] of [
+const kernel = kernelSupport();
+const runs: Array<readonly [string, string]> = [
   ["2. Enforce with both layers (Node's --permission flags + leash in process)", 'both'],
   ["3. For comparison: Node's flags alone", 'node'],
-] as const) {
+];
+if (kernel.problem === undefined)
+  runs.push([
+    '4. For comparison: the kernel layer alone (Landlock + seccomp, no leash in process)',
+    'kernel',
+  ]);
+for (const [title, layer] of runs) {
   say(bold(title));
   service = await start('enforce', `--layer=${layer}`);
   const held = await heldOutWorkload(service.base);
@@ -132,7 +143,7 @@ for (const [title, layer] of [
     const result = await attack.run();
     const verdict = result.succeeded
       ? bad('GOT THROUGH')
-      : good(`refused by ${refusedBy(result.evidence)}`);
+      : good(`refused by ${refusedBy(result.evidence, layer)}`);
     say(`   ${attack.name.padEnd(18)} ${attack.description}\n   ${''.padEnd(18)} ${verdict}`);
   }
   const location = { dataDir };
@@ -141,7 +152,7 @@ for (const [title, layer] of [
     const result = await attack.run();
     const verdict = result.succeeded
       ? bad('GOT THROUGH')
-      : good(`refused by ${refusedBy(result.evidence)} before reaching the database`);
+      : good(`refused by ${refusedBy(result.evidence, layer)} before reaching the database`);
     say(`   ${attack.name.padEnd(18)} ${attack.description}\n   ${''.padEnd(18)} ${verdict}`);
   }
   const unchanged = JSON.stringify(await snapshotDatabase(location)) === JSON.stringify(before);
@@ -152,6 +163,7 @@ for (const [title, layer] of [
 }
 
 await browser?.close();
+if (kernel.problem !== undefined) say(`No kernel layer on this machine: ${kernel.problem}`);
 
 const policyText = readFileSync(policyFile, 'utf8');
 say(`The policy is ${policyFile} (${policyText.split('\n').length} lines); try:`);

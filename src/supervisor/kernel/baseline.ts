@@ -25,7 +25,8 @@ export const LINUX_BASELINE: Baseline = {
     '/etc/pki',
     '/etc/ca-certificates',
     '/usr/share/ca-certificates',
-    // Name resolution, users (os.userInfo) and time zones.
+    // Name resolution and time zones. Not /etc/passwd: reading it is the classic traversal, and a
+    // service that needs os.userInfo() without $HOME names it in its policy.
     '/etc/hosts',
     '/etc/resolv.conf',
     '/etc/nsswitch.conf',
@@ -33,8 +34,6 @@ export const LINUX_BASELINE: Baseline = {
     '/etc/gai.conf',
     '/etc/services',
     '/etc/protocols',
-    '/etc/passwd',
-    '/etc/group',
     '/etc/localtime',
     '/usr/share/zoneinfo',
     // The process's own /proc entries and what libuv reads for CPU and memory limits.
