@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { violationId } from '../../src/cli/violation-id.ts';
 import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
@@ -74,10 +75,12 @@ function violationsIn(dir: string): Record[] {
   return JSON.parse(readFileSync(join(dir, VIOLATIONS), 'utf8')).violations;
 }
 
-/** The line `review` prints for a record. */
+/** The line `review` prints for a record: its id, then what it is. */
 function line(r: Record): string {
-  return `${r.module}: ${r.facts.join(' › ')}  ${r.mode}, ${r.count}×, last ${r.lastSeen}`;
+  return `${violationId(r)} ${r.module}: ${r.facts.join(' › ')}  ${r.mode}, ${r.count}×, last ${r.lastSeen}`;
 }
+
+const SUMMARY = '; approve them with --approve, drop them with --reject (one at a time: --id <id>)';
 
 const startupRead = () => ['@startup', 'app', 'fs.read', join(data, 'b.txt')];
 const backgroundRead = () => ['@background', 'app', 'fs.read', join(data, 'c.txt')];
@@ -117,9 +120,12 @@ test('review lists each violation with module, facts, mode and count, exits 0 an
   assert.equal(stderr, '');
   assert.deepEqual(stdout.trimEnd().split('\n'), [
     ...violationsIn(dir).map(line),
-    '2 violations; run with --approve to add them to the policy',
+    `2 violations${SUMMARY}`,
   ]);
-  assert.match(stdout, /^runtime: @startup › app › fs\.read › \S+\/b\.txt {2}report, 2×, last /m);
+  assert.match(
+    stdout,
+    /^[0-9a-f]{10} runtime: @startup › app › fs\.read › \S+\/b\.txt {2}report, 2×, last /m,
+  );
   assert.equal(readFileSync(join(dir, POLICY), 'utf8'), policyBefore);
   assert.equal(readFileSync(join(dir, VIOLATIONS), 'utf8'), violationsBefore);
 });
@@ -131,7 +137,7 @@ test('review --scope lists only the violations whose scope is that one', () => {
   const [record] = violationsIn(dir).filter((r) => r.facts[0] === '@background');
   assert.deepEqual(background.stdout.trimEnd().split('\n'), [
     line(record!),
-    '1 violation; run with --approve to add them to the policy',
+    `1 violation${SUMMARY}`,
   ]);
   const none = leash(dir, ['policy', 'review', '--scope', 'GET /nowhere']);
   assert.equal(none.code, 0);
@@ -143,10 +149,7 @@ test('review --module lists only that module’s violations', () => {
   withCspViolation(dir);
   const csp = leash(dir, ['policy', 'review', '--module', 'csp']);
   assert.equal(csp.code, 0, csp.stderr);
-  assert.deepEqual(csp.stdout.trimEnd().split('\n'), [
-    line(cspRecord),
-    '1 violation; run with --approve to add them to the policy',
-  ]);
+  assert.deepEqual(csp.stdout.trimEnd().split('\n'), [line(cspRecord), `1 violation${SUMMARY}`]);
   const runtime = leash(dir, ['policy', 'review', '-m', 'runtime']);
   assert.equal(runtime.code, 0, runtime.stderr);
   assert.match(runtime.stdout, /^2 violations;/m);
@@ -247,4 +250,67 @@ test('a malformed violations file is one line naming file:line:col, exit 2, and 
     schema.stderr,
     /^leash: \S*leash\.violations\.json:8:16: \$\.violations\[0\]\.count: expected a count of at least 1$/m,
   );
+});
+
+test('review --approve --id approves that one violation alone; --reject --id drops one without granting it', () => {
+  const dir = workdir();
+  copyFileSync(join(dir, POLICY), join(dir, 'old.policy.json'));
+  const records = violationsIn(dir);
+  const startup = records.find((r) => r.facts[0] === '@startup')!;
+  const background = records.find((r) => r.facts[0] === '@background')!;
+  // The same violation has the same id in every listing, whatever else was recorded.
+  assert.match(violationId(startup), /^[0-9a-f]{10}$/);
+  assert.notEqual(violationId(startup), violationId(background));
+
+  const approved = leash(dir, ['policy', 'review', '--approve', '--id', violationId(startup)]);
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.deepEqual(approved.stdout.trimEnd().split('\n'), [
+    line(startup),
+    `approved 1 violation into ${POLICY}`,
+  ]);
+  assert.deepEqual(
+    violationsIn(dir).map((r) => r.facts),
+    [background.facts],
+  );
+  const diff = leash(dir, ['policy', 'diff', 'old.policy.json', POLICY]);
+  assert.deepEqual(diff.stdout.trimEnd().split('\n').slice(1), [
+    `  + runtime: ${startup.facts.join(' › ')}`,
+  ]);
+
+  const policyBefore = readFileSync(join(dir, POLICY), 'utf8');
+  const rejected = leash(dir, ['policy', 'review', '--reject', '--id', violationId(background)]);
+  assert.equal(rejected.code, 0, rejected.stderr);
+  assert.match(
+    rejected.stdout,
+    /^rejected 1 violation: cleared from the record, the policy is unchanged$/m,
+  );
+  assert.deepEqual(violationsIn(dir), []);
+  assert.equal(
+    readFileSync(join(dir, POLICY), 'utf8'),
+    policyBefore,
+    'a rejected violation is not granted',
+  );
+});
+
+test('an id no violation has is one line and exit 2, and nothing is approved', () => {
+  const dir = workdir();
+  const policyBefore = readFileSync(join(dir, POLICY), 'utf8');
+  const violationsBefore = readFileSync(join(dir, VIOLATIONS), 'utf8');
+  const [first] = violationsIn(dir);
+  const result = leash(dir, [
+    'policy',
+    'review',
+    '--approve',
+    '--id',
+    `${violationId(first!)},0123456789`,
+  ]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+  assert.match(result.stderr, /no recorded violation has the id 0123456789; nothing was changed/);
+  assert.equal(readFileSync(join(dir, POLICY), 'utf8'), policyBefore);
+  assert.equal(readFileSync(join(dir, VIOLATIONS), 'utf8'), violationsBefore);
+  const both = leash(dir, ['policy', 'review', '--approve', '--reject']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--approve and --reject exclude each other/);
 });

@@ -12,6 +12,7 @@ import { createFileStore } from '../../store/file-store.ts';
 import { serializePolicy } from '../../store/policy-file.ts';
 import { type CliContext, cliContext, display, policyPath, readPolicyFile } from '../context.ts';
 import { paint, renderPolicy, renderRules } from '../render.ts';
+import { violationId } from '../violation-id.ts';
 
 interface Globals {
   config?: string;
@@ -162,55 +163,92 @@ export function registerPolicyCommands(program: Command): void {
   group
     .command('review')
     .description(
-      'list violations recorded in report and enforce mode; --approve adds them to the policy',
+      'list violations recorded in report and enforce mode; --approve adds them to the policy, --reject drops them',
     )
     .argument('[file]', 'policy file (default: from config)')
     .option('--approve', 'add the listed violations to the policy and clear them')
+    .option('--reject', 'clear the listed violations without adding them (an attack, a bug fixed)')
+    .option(
+      '--id <ids>',
+      'only these violations: ids from the listing, comma-separated (repeatable)',
+      (value: string, previous: string[] = []) => [
+        ...previous,
+        ...value
+          .split(',')
+          .map((id) => id.trim())
+          .filter(Boolean),
+      ],
+    )
     .option('-m, --module <name>', 'only this module')
     .option('-s, --scope <scope>', 'only violations whose first fact (the scope) is this')
     .action(
       async (
         file: string | undefined,
-        options: { approve?: boolean; module?: string; scope?: string },
+        options: {
+          approve?: boolean;
+          reject?: boolean;
+          id?: string[];
+          module?: string;
+          scope?: string;
+        },
         command: Command,
       ) => {
         const context = await contextOf(command);
+        if (options.approve && options.reject)
+          throw usage('--approve and --reject exclude each other');
         const store = createFileStore({
           file: policyPath(context, file),
           modules: context.modules,
         });
-        const picked = (v: { module: string; facts: readonly string[] }) =>
+        const ids = options.id === undefined ? undefined : new Set(options.id);
+        const picked = (v: { module: string; facts: readonly string[]; mode: string }) =>
           (options.module === undefined || v.module === options.module) &&
-          (options.scope === undefined || v.facts[0] === options.scope);
-        const violations = store.loadViolations().filter(picked);
+          (options.scope === undefined || v.facts[0] === options.scope) &&
+          (ids === undefined || ids.has(violationId(v)));
+        const recorded = store.loadViolations();
+        if (ids !== undefined) {
+          const known = new Set(recorded.map(violationId));
+          const unknown = [...ids].filter((id) => !known.has(id));
+          if (unknown.length > 0) {
+            throw usage(
+              `no recorded violation has the id ${unknown.join(', ')}; nothing was changed (run \`leash policy review\` for the ids)`,
+            );
+          }
+        }
+        const violations = recorded.filter(picked);
         if (violations.length === 0) {
           out('no recorded violations');
           return;
         }
         for (const v of violations) {
           out(
-            `${v.module}: ${v.facts.join(' › ')}  ${paint('dim', `${v.mode}, ${v.count}×, last ${v.lastSeen}`)}`,
+            `${paint('dim', violationId(v))} ${v.module}: ${v.facts.join(' › ')}  ${paint('dim', `${v.mode}, ${v.count}×, last ${v.lastSeen}`)}`,
           );
         }
-        if (!options.approve) {
+        const n = `${violations.length} violation${violations.length === 1 ? '' : 's'}`;
+        if (!options.approve && !options.reject) {
           out(
-            `${violations.length} violation${violations.length === 1 ? '' : 's'}; run with --approve to add them to the policy`,
+            `${n}; approve them with --approve, drop them with --reject (one at a time: --id <id>)`,
           );
           return;
         }
-        store.update((current) => {
-          const modules = new Map(current.modules);
-          for (const v of violations) {
-            const t = policy.treeFor(modules, v.module, context.modules);
-            const fresh = tree.createTree(t.kind);
-            tree.add(fresh, v.facts);
-            modules.set(v.module, tree.merge(t, fresh));
-          }
-          return { version: policy.POLICY_VERSION, modules };
-        });
+        if (options.approve) {
+          store.update((current) => {
+            const modules = new Map(current.modules);
+            for (const v of violations) {
+              const t = policy.treeFor(modules, v.module, context.modules);
+              const fresh = tree.createTree(t.kind);
+              tree.add(fresh, v.facts);
+              modules.set(v.module, tree.merge(t, fresh));
+            }
+            return { version: policy.POLICY_VERSION, modules };
+          });
+        }
         store.updateViolations((current) => current.filter((v) => !picked(v)));
         out(
-          `approved ${violations.length} violation${violations.length === 1 ? '' : 's'} into ${display(context, store.location)}`,
+          options.approve
+            ? `approved ${n} into ${display(context, store.location)}`
+            : `rejected ${n}: cleared from the record, the policy is unchanged`,
         );
       },
     );
