@@ -11,8 +11,11 @@ import { fileURLToPath } from 'node:url';
 export interface Adapter {
   readonly name: string;
   readonly fixture: string;
-  /** Where a path no route handles is attributed. */
-  readonly unmatched: string;
+  /**
+   * Where a path no route handles is attributed (the fixture's not-found handler reads
+   * DATA_DIR/fallback.txt), or undefined when the fixture has no handler of its own.
+   */
+  readonly unmatched: string | undefined;
   /**
    * The scope of files the fixture serves from DATA_DIR/assets through static-file middleware
    * (`/assets/...`), or undefined when it serves none.
@@ -77,6 +80,13 @@ export const ADAPTERS: readonly Adapter[] = [
     name: 'Fastify 5',
     fixture: 'fastify-service.mjs',
     unmatched: '@unmatched',
+    staticScope: undefined,
+    env: () => ({}),
+  },
+  {
+    name: 'NestJS 12 (Express)',
+    fixture: 'nest-service.mjs',
+    unmatched: undefined,
     staticScope: undefined,
     env: () => ({}),
   },
