@@ -66,6 +66,12 @@ test('learn, then ci, on `npm test` with node --test: exit 0; a new file read: e
   assert.equal(learned.status, 0, learned.stdout + learned.stderr);
   assert.doesNotMatch(learned.stdout + learned.stderr, /requires an argument/);
   assert.match(learned.stdout, /(ℹ|#) pass 1\b/);
+  // leash's own summary, on stderr (stdout is the command's).
+  assert.match(
+    learned.stderr,
+    /^leash learn: leash\.policy\.json holds \d+ rules?, \d+ new in this run \(a new policy\)$/m,
+  );
+  assert.match(learned.stderr, /^ {2}runtime: \d+ rules? in 1 scope, \d+ new$/m);
 
   const policy = readFileSync(join(dir, 'leash.policy.json'), 'utf8');
   assert.ok(policy.includes(join(dir, 'greeting.txt')), policy);

@@ -20,6 +20,7 @@ import type { PolicyStore } from '../../store/store.ts';
 import { planKernel } from '../../supervisor/kernel/plan.ts';
 import { collectViolations } from '../../supervisor/violations-pipe.ts';
 import { type CliContext, cliContext, display, policyPath } from '../context.ts';
+import { learnSummary, policyIfReadable } from '../learn-summary.ts';
 import { paint, renderRules } from '../render.ts';
 
 /** The preload, as a file path: the compiled one in a package, the source in a checkout. */
@@ -211,7 +212,11 @@ export function registerRunCommands(program: Command): void {
           mode !== 'learn' && inProcess
             ? createFileStore({ file: policyFile, modules: context.modules })
             : undefined;
+        const before = mode === 'learn' ? policyIfReadable(policyFile, context.modules) : undefined;
         process.exitCode = await runWrapped(command, env, violations ? { violations } : {});
+        const after = mode === 'learn' ? policyIfReadable(policyFile, context.modules) : undefined;
+        if (after !== undefined)
+          process.stderr.write(learnSummary(before, after, display(context, policyFile)));
       },
     );
   }

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { policyOf } from '../core/policy.ts';
+import { add, createTree } from '../core/tree.ts';
+import { registryWith } from '../modules/builtin.ts';
+import { learnSummary } from './learn-summary.ts';
+
+const runtime = registryWith().get('runtime')!;
+
+function runtimePolicy(facts: string[][]) {
+  const tree = createTree(runtime.root);
+  for (const f of facts) add(tree, f);
+  return policyOf([['runtime', tree]]);
+}
+
+const read = (scope: string, file: string) => [scope, 'app', 'fs.read', file];
+
+test('counts rules and scopes per module, and the rules this run added', () => {
+  const before = runtimePolicy([read('@startup', '/srv/a.txt')]);
+  const after = runtimePolicy([
+    read('@startup', '/srv/a.txt'),
+    read('@startup', '/srv/b.txt'),
+    read('GET /x', '/srv/c.txt'),
+  ]);
+  assert.equal(
+    learnSummary(before, after, 'leash.policy.json'),
+    'leash learn: leash.policy.json holds 3 rules, 2 new in this run\n' +
+      '  runtime: 3 rules in 2 scopes, 2 new\n',
+  );
+});
+
+test('a first run says the policy is new; a run that learned nothing says 0 new', () => {
+  const policy = runtimePolicy([read('@startup', '/srv/a.txt')]);
+  assert.match(
+    learnSummary(undefined, policy, 'p.json'),
+    /holds 1 rule, 1 new in this run \(a new policy\)/,
+  );
+  assert.match(learnSummary(policy, policy, 'p.json'), /holds 1 rule, 0 new in this run\n/);
+});

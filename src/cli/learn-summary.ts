@@ -1,0 +1,52 @@
+/**
+ * @module
+ * What `leash learn` prints when the command ends: per module, how many rules the policy holds,
+ * in how many scopes, and how many of them this run added. On stderr: stdout is the service's.
+ */
+import { existsSync } from 'node:fs';
+import * as policy from '../core/policy.ts';
+import type { ModuleRegistry } from '../module/module.ts';
+import { createFileStore } from '../store/file-store.ts';
+
+/** The policy in `file`, or undefined when there is none or it cannot be read (said elsewhere). */
+export function policyIfReadable(file: string, modules: ModuleRegistry): policy.Policy | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return createFileStore({ file, modules }).load();
+  } catch {
+    return undefined;
+  }
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The summary lines; `before` is the policy as the run found it (undefined: there was none). */
+export function learnSummary(
+  before: policy.Policy | undefined,
+  after: policy.Policy,
+  shownAs: string,
+): string {
+  const had = new Set(
+    before === undefined ? [] : policy.allRules(before).map((r) => JSON.stringify(r)),
+  );
+  const byModule = new Map<string, { rules: number; added: number; scopes: Set<string> }>();
+  for (const rule of policy.allRules(after)) {
+    const [module, facts] = rule;
+    const entry = byModule.get(module) ?? { rules: 0, added: 0, scopes: new Set<string>() };
+    entry.rules++;
+    if (!had.has(JSON.stringify(rule))) entry.added++;
+    entry.scopes.add(facts[0] ?? '');
+    byModule.set(module, entry);
+  }
+  const total = [...byModule.values()].reduce((n, e) => n + e.rules, 0);
+  const added = [...byModule.values()].reduce((n, e) => n + e.added, 0);
+  const lines = [
+    `leash learn: ${shownAs} holds ${plural(total, 'rule')}, ${added} new in this run${before === undefined ? ' (a new policy)' : ''}`,
+  ];
+  for (const [module, e] of byModule) {
+    lines.push(
+      `  ${module}: ${plural(e.rules, 'rule')} in ${plural(e.scopes.size, 'scope')}, ${e.added} new`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
