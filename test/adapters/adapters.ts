@@ -91,6 +91,13 @@ export const ADAPTERS: readonly Adapter[] = [
     env: () => ({}),
   },
   {
+    name: 'NestJS 12 (Fastify)',
+    fixture: 'nest-service.mjs',
+    unmatched: undefined,
+    staticScope: undefined,
+    env: () => ({ NEST_PLATFORM: 'fastify' }),
+  },
+  {
     name: 'Koa 3',
     fixture: 'koa-service.mjs',
     // koa-static serves the data directory at the root: a GET no route handles is its scope.
