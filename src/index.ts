@@ -19,6 +19,8 @@ export {
   type LeashModule,
   type Mode,
   type ModuleHost,
+  type ModuleSettings,
+  type ModuleSettingsDeclaration,
   type UseContext,
   type Verdict,
 } from './module/module.ts';

@@ -100,7 +100,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       logger,
       appRoot: config.root,
       use,
-      settings,
+      settings: { ...settings, own: config.moduleSettings?.get(module.name) },
       refuseToStart,
     });
     hosts.set(module.name, host);

@@ -15,7 +15,7 @@ import { LeashError } from '../errors.ts';
 import type { CspSettings, LeashModule, Mode } from '../module/module.ts';
 import { BUILTIN_MODULES } from '../modules/builtin.ts';
 import { checkModePair, checkModeSetting } from './check-modes.ts';
-import { configSchema, type LeashConfig } from './schema.ts';
+import { configSchemaFor, type LeashConfig } from './schema.ts';
 import { didYouMean } from './suggest.ts';
 
 /** `.ts` is loaded as is: Node 26 strips the types of files outside node_modules. */
@@ -46,6 +46,8 @@ export interface ResolvedConfig {
   readonly modules: readonly LeashModule[];
   readonly logLevel: string;
   readonly csp: CspSettings;
+  /** Each module's own settings (its config section over its declared defaults), by name. */
+  readonly moduleSettings?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
   /**
    * Learn facts exactly as observed, never generalised (`LEASH_LEARN_EXACT=1`): what `leash ci`
    * learns is compared rule by rule with the committed policy.
@@ -158,22 +160,30 @@ export function resolveConfig(
       details,
     );
   }
-  const moduleNames = namesOfModules(raw);
+  const allModules = modulesOf(raw);
+  const moduleNames = allModules.map((m) => m.name);
+  const schema = configSchemaFor(allModules);
   try {
     checkModeSetting((raw as { mode?: unknown }).mode, moduleNames, where);
   } catch (error) {
     if (error instanceof LeashError) throw new LeashError(error.code, error.message, details);
     throw error;
   }
-  const parsed = configSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new LeashError(
       'ERR_LEASH_CONFIG',
-      `${where}: ${describeIssue(parsed.error.issues[0]!)}`,
+      `${where}: ${describeIssue(parsed.error.issues[0]!, schema)}`,
       details,
     );
   }
-  const config: LeashConfig = parsed.data;
+  const config = parsed.data as LeashConfig & Record<string, unknown>;
+  const moduleSettings = new Map<string, Readonly<Record<string, unknown>>>();
+  for (const module of allModules) {
+    if (module.settings === undefined) continue;
+    const section = config[module.name] as Record<string, unknown> | undefined;
+    moduleSettings.set(module.name, Object.freeze({ ...module.settings.defaults, ...section }));
+  }
   const root = file === undefined ? cwd : dirname(file);
 
   const policyFile = resolve(
@@ -203,16 +213,8 @@ export function resolveConfig(
     modules: config.modules ?? [],
     logLevel: config.log?.level ?? 'info',
     learnExact: env.LEASH_LEARN_EXACT === '1',
-    csp: Object.freeze({
-      reportPath: config.csp?.reportPath ?? '/__leash/csp-report',
-      key: config.csp?.key,
-      tagTtlSeconds: config.csp?.tagTtlSeconds ?? 3600,
-      maxReportBytes: config.csp?.maxReportBytes ?? 65_536,
-      reportsPerMinute: config.csp?.reportsPerMinute ?? 120,
-      reportTo: config.csp?.reportTo ?? 'auto',
-      scriptSources: config.csp?.scriptSources ?? 'path',
-      override: config.csp?.override ?? false,
-    }),
+    csp: moduleSettings.get('csp') as unknown as CspSettings,
+    moduleSettings,
   };
 }
 
@@ -245,25 +247,26 @@ export function resolveModes(
   return { defaultMode, modes };
 }
 
-/** The built-in modules' names and those of the config's own modules (checked by the schema). */
-function namesOfModules(raw: object): string[] {
+/** The built-in modules and the config's own (those the schema will accept as modules). */
+function modulesOf(raw: object): LeashModule[] {
   const own = (raw as { modules?: unknown }).modules;
-  const names = BUILTIN_MODULES.map((m) => m.name);
+  const modules = [...BUILTIN_MODULES];
   if (Array.isArray(own)) {
     for (const m of own) {
-      const name = (m as { name?: unknown } | null)?.name;
-      if (typeof name === 'string') names.push(name);
+      const candidate = m as Partial<LeashModule> | null;
+      if (typeof candidate?.name === 'string' && typeof candidate.root === 'object')
+        modules.push(candidate as LeashModule);
     }
   }
-  return names;
+  return modules;
 }
 
 /** One zod issue as a person reads it: where, what was wrong, and the likely intended key. */
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
   const path = issue.path.map(String);
   const at = path.length > 0 ? `${path.join('.')}: ` : '';
   if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys(path);
+    const known = knownKeys(schema, path);
     const keys = issue.keys.map((key) => `${JSON.stringify(key)}${didYouMean(key, known)}`);
     return `${at}unknown setting${keys.length > 1 ? 's' : ''} ${keys.join(', ')}; known: ${known.join(', ')}`;
   }
@@ -271,8 +274,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /** The settings an object at `path` of the config may have. */
-function knownKeys(path: readonly string[]): string[] {
-  let schema: z.ZodType = configSchema;
+function knownKeys(root: z.ZodType, path: readonly string[]): string[] {
+  let schema = root;
   for (const key of ['', ...path]) {
     while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
     if (key === '') continue;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { type LeashModule, MODES } from '../module/module.ts';
+import type { cspSettingsSchema } from '../modules/csp/settings.ts';
 
 export const modeSchema = z.enum(MODES, {
   error: (issue) => `expected one of ${MODES.join(' | ')}, got ${JSON.stringify(issue.input)}`,
@@ -45,35 +46,6 @@ export const configSchema = z.strictObject({
   ignoreUnpatched: z.array(z.string().min(1)).optional(),
   /** sql: values remembered per request for `=result` constraints. Default 1000. */
   maxRememberedValues: z.int().min(0).max(1_000_000).optional(),
-  /** csp: the report endpoint, the key of its tags, and what to do with a service's own CSP. */
-  csp: z
-    .strictObject({
-      /** Path of the report endpoint the agent serves. Default `/__leash/csp-report`. */
-      reportPath: z
-        .string()
-        .regex(/^\/[A-Za-z0-9\-._~/]*$/, 'a path starting with /, without query or spaces')
-        .optional(),
-      /** HMAC key of the report tags (at least 32 characters); default: `leash.csp.key` next to the policy, made when missing. */
-      key: z.string().min(32, 'a csp key has at least 32 characters').optional(),
-      /** How long a report tag stays valid, in seconds. Default 3600. */
-      tagTtlSeconds: z.int().min(10).max(604_800).optional(),
-      /** Largest report body accepted, in bytes. Default 65536. */
-      maxReportBytes: z.int().min(1024).max(10_485_760).optional(),
-      /** Reports one client may send per minute. Default 120. */
-      reportsPerMinute: z.int().min(1).max(100_000).optional(),
-      /**
-       * Also name the endpoint with `report-to` + `Reporting-Endpoints`. Browsers that support it
-       * then use it instead of `report-uri`, in batches, and only for pages they loaded over HTTPS
-       * (Chromium drops the reports of an HTTP page that names one). Default `'auto'`: only on
-       * responses to HTTPS requests (a TLS socket, or `X-Forwarded-Proto: https` from a proxy).
-       */
-      reportTo: z.union([z.boolean(), z.literal('auto')]).optional(),
-      /** How scripts of other origins are learned: their URL (`'path'`, default) or their origin. */
-      scriptSources: z.enum(['path', 'origin']).optional(),
-      /** Replace a CSP the service sets itself (default false: leave it alone). */
-      override: z.boolean().optional(),
-    })
-    .optional(),
   /** Third-party modules, made with defineModule(). */
   modules: z.array(moduleSchema).optional(),
   log: z
@@ -83,7 +55,22 @@ export const configSchema = z.strictObject({
     .optional(),
 });
 
-export type LeashConfig = z.input<typeof configSchema>;
+/**
+ * The config's schema with a section for each module that declares settings (`csp: { … }`, a
+ * third-party module's own): the settings every module reads, and each module's own.
+ */
+export function configSchemaFor(modules: readonly LeashModule[]) {
+  const sections: Record<string, z.ZodOptional<z.ZodType>> = {};
+  for (const module of modules) {
+    if (module.settings !== undefined) sections[module.name] = module.settings.schema.optional();
+  }
+  return configSchema.extend(sections);
+}
+
+export type LeashConfig = z.input<typeof configSchema> & {
+  /** csp: the report endpoint, the key of its tags, and what to do with a service's own CSP. */
+  csp?: z.input<typeof cspSettingsSchema>;
+};
 
 /** Typed identity: `export default defineConfig({ ... })` gets completion and checking. */
 export function defineConfig(config: LeashConfig): LeashConfig {

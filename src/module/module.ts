@@ -5,6 +5,7 @@
  * optionally an `install` function that the agent calls inside the service to observe and enforce.
  * Built-in modules use exactly this API.
  */
+import type { z } from 'zod';
 import type { Kind } from '../core/kind.ts';
 import type { Facts, PolicyTree } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
@@ -75,6 +76,8 @@ export interface ModuleSettings {
   readonly ignoreUnpatched?: readonly string[];
   /** The csp module's settings (defaults when absent). */
   readonly csp?: CspSettings;
+  /** This module's own settings (its config section over its declared defaults), if it has any. */
+  readonly own?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface CspSettings {
@@ -118,6 +121,18 @@ export interface LeashModule {
   readonly prepare?: () => Promise<void>;
   /** Starts observing/enforcing inside a service; returns how to stop. */
   readonly install?: (host: ModuleHost) => (() => void) | undefined;
+  /**
+   * The module's own settings: the config section named like the module (`csp: { … }`) is
+   * checked against `schema` (unknown keys are errors) and laid over `defaults`; the host hands the
+   * result to `install` as `host.settings.own`.
+   */
+  readonly settings?: ModuleSettingsDeclaration;
+}
+
+/** A module's settings: their schema (a strict zod object, every key optional) and defaults. */
+export interface ModuleSettingsDeclaration<T extends object = object> {
+  readonly schema: z.ZodType<{ [K in keyof T]?: T[K] | undefined }>;
+  readonly defaults: Readonly<T>;
 }
 
 const NAME = /^[a-z][a-z0-9-]*$/;

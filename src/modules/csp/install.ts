@@ -21,25 +21,17 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
 import type { RequestState } from '../../attribution/scope.ts';
-import type { CspSettings, ModuleHost } from '../../module/module.ts';
+import type { ModuleHost } from '../../module/module.ts';
 import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
 import { inlineHashes } from './inline.ts';
 import type { Violation } from './report.ts';
+import { DEFAULT_CSP_SETTINGS } from './settings.ts';
 import { createTagger, loadKey, type Tagger } from './tag.ts';
 import { servedOverHttps } from './transport.ts';
 
-export const DEFAULT_CSP_SETTINGS: CspSettings = Object.freeze({
-  reportPath: '/__leash/csp-report',
-  key: undefined,
-  tagTtlSeconds: 3600,
-  maxReportBytes: 65_536,
-  reportsPerMinute: 120,
-  reportTo: 'auto',
-  scriptSources: 'path',
-  override: false,
-});
+export { DEFAULT_CSP_SETTINGS };
 
 const MAX_HTML = 2 * 1024 * 1024;
 const CSP = 'content-security-policy';

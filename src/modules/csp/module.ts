@@ -12,6 +12,7 @@ import { CSP_DIRECTIVES } from './directives.ts';
 import { evaluatePolicy } from './evaluate.ts';
 import { exportPolicies } from './header.ts';
 import { installCsp } from './install.ts';
+import { cspSettings } from './settings.ts';
 
 export { CSP_DIRECTIVES };
 
@@ -42,4 +43,5 @@ export const cspModule = defineModule({
   // The header each page route would get when enforcing, ready to paste into another server.
   notes: (tree) => exportPolicies(tree).map(({ route, header }) => `${route}: ${header}`),
   install: (host) => installCsp(host).uninstall,
+  settings: cspSettings,
 });
