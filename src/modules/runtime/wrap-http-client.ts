@@ -13,10 +13,16 @@
  *   one it would have used. A refusal rejects fetch (`TypeError: fetch failed`, the refusal as
  *   its cause) before anything is sent.
  *
+ * - `http2.connect`: the session's socket is checked when it opens, like any connection; each
+ *   `session.request(...)` is decided again in its caller's scope, since a session outlives the
+ *   route that opened it. A refusal throws, as `request` does on a session it cannot use.
+ *
  * Diagnostics channels (`http.client.request.start`, `undici:request:create`) cannot refuse (a
  * subscriber's throw becomes an uncaughtException), so both decisions are made in wrappers.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
+import { syncBuiltinESMExports } from 'node:module';
 import type { RuntimeContext } from './context.ts';
 import { withDecidedConnect } from './decided-connects.ts';
 import { endpoint } from './wrap-net.ts';
@@ -148,7 +154,26 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
     configurable: true,
   });
 
+  const originalConnect = http2.connect;
+  http2.connect = function (this: unknown, ...args: unknown[]) {
+    const session = (originalConnect as unknown as AnyFunction).apply(this, args) as {
+      request: AnyFunction;
+    };
+    const to = originTarget(args[0] instanceof URL ? args[0].href : args[0]);
+    if (to !== undefined && typeof session.request === 'function') {
+      const request = session.request;
+      session.request = function (this: unknown, ...requestArgs: unknown[]) {
+        context.check('net.connect', to);
+        return request.apply(this, requestArgs);
+      };
+    }
+    return session;
+  } as typeof http2.connect;
+  syncBuiltinESMExports();
+
   return () => {
+    http2.connect = originalConnect;
+    syncBuiltinESMExports();
     agentProto.addRequest = originalAddRequest;
     agentProto.createSocket = originalCreateSocket;
     if (fetchDescriptor !== undefined) Object.defineProperty(globalThis, 'fetch', fetchDescriptor);
