@@ -108,3 +108,54 @@ test('the logger writes the warning code of an event into its line', (t) => {
   assert.equal(warning.module, 'sql');
   assert.equal(violation.code, undefined);
 });
+
+/**
+ * Throws that carry no code, each an internal invariant a caller cannot cause by configuration,
+ * policy or input (a wrong option passed by leash's own code), or caught where it is thrown.
+ * Anything a person can cause throws a LeashError with a code.
+ */
+const UNCODED_THROWS: Record<string, { classes: string[]; why: string }> = {
+  'core/bounded-cache.ts': { classes: ['RangeError'], why: 'a cache limit set by leash code' },
+  'core/kinds/glob.ts': {
+    classes: ['GlobSyntaxError', 'Error'],
+    why: 'caught by the path and command kinds, which report the reason; unreachable branch',
+  },
+  'core/kinds/sql.ts': { classes: ['TypeError'], why: 'a source name built by leash code' },
+  'core/tree.ts': { classes: ['Error'], why: 'a kind that never settles: a bug in a kind' },
+  'instrument/shimmer.ts': {
+    classes: ['TypeError'],
+    why: 'wrapping a target that is not a function',
+  },
+  'modules/csp/tag.ts': { classes: ['TypeError'], why: 'key length, checked by the config first' },
+  'modules/runtime/exporters/node-flags.ts': {
+    classes: ['Error'],
+    why: "leash's own package.json missing: a broken install",
+  },
+  'modules/sql/statement-cache.ts': {
+    classes: ['RangeError'],
+    why: 'a cache size set by leash code',
+  },
+  'modules/sql/template.ts': { classes: ['TypeError'], why: 'a dialect named by leash code' },
+  'supervisor/kernel/rules.ts': {
+    classes: ['Error'],
+    why: 'a command that cannot be found: reported as one line by the CLI (to be coded)',
+  },
+};
+
+test('every throw in src carries a code, but for the listed internal invariants', () => {
+  const uncoded: string[] = [];
+  for (const [path, text] of code) {
+    const file = path.slice(SRC.pathname.length);
+    for (const m of text.matchAll(/throw new (\w+)\(/g)) {
+      const cls = m[1]!;
+      if (cls === 'LeashError' || cls === 'FactShapeError') continue;
+      if (UNCODED_THROWS[file]?.classes.includes(cls)) continue;
+      uncoded.push(`${file}: throw new ${cls}(…)`);
+    }
+  }
+  assert.deepEqual(
+    uncoded,
+    [],
+    'throw a LeashError with a code (src/errors.ts, docs/errors.md) instead, or list an internal invariant here with the reason',
+  );
+});

@@ -3,6 +3,8 @@
  * A policy: one tree per module, under a format version. The operations lift the tree operations
  * over modules; a module missing on one side is an empty tree.
  */
+
+import { LeashError } from '../errors.ts';
 import type { Kind, SimplifyOptions } from './kind.ts';
 import type { PolicyTree, Rule } from './tree.ts';
 import * as tree from './tree.ts';
@@ -108,7 +110,8 @@ export function treeFor(
   let t = modules.get(name);
   if (t === undefined) {
     const module = kinds.get(name);
-    if (module === undefined) throw new TypeError(`unknown module ${JSON.stringify(name)}`);
+    if (module === undefined)
+      throw new LeashError('ERR_LEASH_MODULE', `unknown module ${JSON.stringify(name)}`);
     t = tree.createTree(module.root);
     modules.set(name, t);
   }

@@ -89,8 +89,10 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
           const next = change(current);
           for (const name of next.modules.keys()) {
             if (!modules.has(name)) {
-              throw new TypeError(
+              throw new LeashError(
+                'ERR_LEASH_MODULE',
                 `cannot write module "${name}" to ${display}: it is not registered`,
+                { file },
               );
             }
           }

@@ -43,7 +43,10 @@ test('learn says whether a fact sequence is new, without touching the store', (t
 
 test('learn rejects unknown modules and facts of the wrong shape', (t) => {
   const learner = createLearner({ store: setup(t).store, modules });
-  assert.throws(() => learner.learn('nope', ['a', 'b']), TypeError);
+  assert.throws(
+    () => learner.learn('nope', ['a', 'b']),
+    (e: unknown) => isLeashError(e, 'ERR_LEASH_MODULE') && /unknown module "nope"/.test(e.message),
+  );
   assert.throws(() => learner.learn('demo', ['a']), /ends before a rule does/);
   assert.throws(() => learner.learn('demo', ['a', 'b', 'c']), /longer than its kinds allow/);
 });
