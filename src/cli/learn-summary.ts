@@ -50,3 +50,40 @@ export function learnSummary(
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * While a long learning run goes on: every `intervalMs`, one line when the policy file has grown
+ * (`leash learn: 42 rules so far, 5 new`). Returns how to stop.
+ */
+export function startProgress(options: {
+  file: string;
+  modules: ModuleRegistry;
+  before: policy.Policy | undefined;
+  intervalMs: number;
+  write: (line: string) => void;
+}): () => void {
+  const had = new Set(
+    options.before === undefined
+      ? []
+      : policy.allRules(options.before).map((r) => JSON.stringify(r)),
+  );
+  let shown = -1;
+  const timer = setInterval(() => {
+    const now = policyIfReadable(options.file, options.modules);
+    if (now === undefined) return;
+    const rules = policy.allRules(now);
+    if (rules.length === shown) return;
+    shown = rules.length;
+    const added = rules.filter((r) => !had.has(JSON.stringify(r))).length;
+    options.write(`leash learn: ${plural(rules.length, 'rule')} so far, ${added} new\n`);
+  }, options.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** The progress interval: `LEASH_PROGRESS_MS`, else 30 s on a terminal, else none. */
+export function progressInterval(env: NodeJS.ProcessEnv, isTTY: boolean): number | undefined {
+  const fromEnv = Number(env.LEASH_PROGRESS_MS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return isTTY ? 30_000 : undefined;
+}

@@ -20,7 +20,12 @@ import type { PolicyStore } from '../../store/store.ts';
 import { planKernel } from '../../supervisor/kernel/plan.ts';
 import { collectViolations } from '../../supervisor/violations-pipe.ts';
 import { type CliContext, cliContext, display, policyPath } from '../context.ts';
-import { learnSummary, policyIfReadable } from '../learn-summary.ts';
+import {
+  learnSummary,
+  policyIfReadable,
+  progressInterval,
+  startProgress,
+} from '../learn-summary.ts';
 import { paint, renderRules } from '../render.ts';
 
 /** The preload, as a file path: the compiled one in a package, the source in a checkout. */
@@ -213,7 +218,19 @@ export function registerRunCommands(program: Command): void {
             ? createFileStore({ file: policyFile, modules: context.modules })
             : undefined;
         const before = mode === 'learn' ? policyIfReadable(policyFile, context.modules) : undefined;
+        const every = progressInterval(process.env, process.stderr.isTTY === true);
+        const stopProgress =
+          mode === 'learn' && every !== undefined
+            ? startProgress({
+                file: policyFile,
+                modules: context.modules,
+                before,
+                intervalMs: every,
+                write: (line) => process.stderr.write(line),
+              })
+            : undefined;
         process.exitCode = await runWrapped(command, env, violations ? { violations } : {});
+        stopProgress?.();
         const after = mode === 'learn' ? policyIfReadable(policyFile, context.modules) : undefined;
         if (after !== undefined)
           process.stderr.write(learnSummary(before, after, display(context, policyFile)));
