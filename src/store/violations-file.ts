@@ -129,12 +129,20 @@ export function serializeViolations(records: readonly ViolationRecord[]): string
 }
 
 /**
+ * The most records the file keeps. Refusals of distinct facts (an attacker probing paths) would
+ * otherwise grow it without bound; what recurs stays, because it is seen again.
+ */
+export const MAX_VIOLATION_RECORDS = 1000;
+
+/**
  * Merges records by (module, facts, mode): counts add, `firstSeen` is the earliest, `lastSeen`
- * the latest, and `nearest` comes from the latest sighting that has one. Returns them sorted.
+ * the latest, and `nearest` comes from the latest sighting that has one. Beyond `max` records,
+ * those seen least recently are dropped. Returns them sorted.
  */
 export function mergeViolations(
   current: readonly ViolationRecord[],
   added: readonly ViolationRecord[],
+  max = MAX_VIOLATION_RECORDS,
 ): ViolationRecord[] {
   const byKey = new Map<string, ViolationRecord>();
   for (const r of [...current, ...added]) {
@@ -142,7 +150,13 @@ export function mergeViolations(
     const e = byKey.get(key);
     byKey.set(key, e === undefined ? r : combine(e, r));
   }
-  return [...byKey.values()].sort(compareRecords);
+  let records = [...byKey.values()];
+  if (records.length > max) {
+    records = records
+      .sort((a, b) => Date.parse(b.lastSeen) - Date.parse(a.lastSeen) || b.count - a.count)
+      .slice(0, max);
+  }
+  return records.sort(compareRecords);
 }
 
 export function violationKey(module: string, facts: readonly string[], mode: string): string {
