@@ -1,10 +1,11 @@
 // The HTTP adapters every conformance suite runs against, and how to start each one's fixture.
 // Express 4 and Fastify 4 are installed under npm aliases (`express4`, `fastify4`); a copy of
-// each is laid out as `node_modules/<name>` in a temporary directory, so that the service loads
-// a package of its real name (as a real Express 4 service does) and its dependencies resolve from
-// the copy's own node_modules, then this repository's (NODE_PATH).
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// each is laid out as `node_modules/<name>` in a fresh directory under this repository's
+// node_modules/leash-aliases (not a dot directory: learned loader rules fold into
+// `node_modules/**`, which matches no dot segment), so that the service loads a package of its real name (as a real Express 4
+// service does) and its dependencies resolve from the copy's own node_modules, then, walking up,
+// from this repository's.
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,10 +30,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const copies = new Map<string, string>();
 /** The entry of the package installed as `alias`, laid out as `node_modules/<name>` (once). */
-function aliasedEntry(alias: string, name: string, main: string): string {
+export function aliasedEntry(alias: string, name: string, main: string): string {
   let entry = copies.get(alias);
   if (entry === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), `leash-${alias}-`));
+    const cache = join(ROOT, 'node_modules', 'leash-aliases');
+    mkdirSync(cache, { recursive: true });
+    const dir = mkdtempSync(join(cache, `leash-${alias}-`));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const target = join(dir, 'node_modules', name);
     cpSync(join(ROOT, 'node_modules', alias), target, { recursive: true });
     entry = join(target, main);
@@ -54,10 +58,7 @@ export const ADAPTERS: readonly Adapter[] = [
     fixture: 'express-service.mjs',
     unmatched: '@unmatched',
     staticScope: 'GET /assets/*',
-    env: () => ({
-      EXPRESS_ENTRY: aliasedEntry('express4', 'express', 'index.js'),
-      NODE_PATH: join(ROOT, 'node_modules'),
-    }),
+    env: () => ({ EXPRESS_ENTRY: aliasedEntry('express4', 'express', 'index.js') }),
   },
   {
     name: 'Express 5',
@@ -71,10 +72,7 @@ export const ADAPTERS: readonly Adapter[] = [
     fixture: 'fastify-service.mjs',
     unmatched: '@unmatched',
     staticScope: undefined,
-    env: () => ({
-      FASTIFY_ENTRY: aliasedEntry('fastify4', 'fastify', 'fastify.js'),
-      NODE_PATH: join(ROOT, 'node_modules'),
-    }),
+    env: () => ({ FASTIFY_ENTRY: aliasedEntry('fastify4', 'fastify', 'fastify.js') }),
   },
   {
     name: 'Fastify 5',
