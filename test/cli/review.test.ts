@@ -314,3 +314,46 @@ test('an id no violation has is one line and exit 2, and nothing is approved', (
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--approve and --reject exclude each other/);
 });
+
+test('review --interactive asks for each violation: approve one, reject another, the answers apply', () => {
+  const dir = workdir();
+  copyFileSync(join(dir, POLICY), join(dir, 'old.policy.json'));
+  const [first, second] = violationsIn(dir);
+  const result = spawnSync(process.execPath, [BIN, 'policy', 'review', '--interactive'], {
+    cwd: dir,
+    encoding: 'utf8',
+    input: 'r\na\n',
+    ...SINGLE_PROCESS_LIMIT,
+    env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_POLICY: '', LEASH_CONFIG: '' },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(
+    result.stdout,
+    new RegExp(
+      `${violationId(first!)}: approve \\(a\\), reject \\(r\\), skip \\(s\\) or quit \\(q\\)\\? `,
+    ),
+  );
+  assert.match(
+    result.stdout,
+    /approved 1 violation into leash\.policy\.json, rejected 1, 0 left for later/,
+  );
+  assert.deepEqual(violationsIn(dir), []);
+  const diff = leash(dir, ['policy', 'diff', 'old.policy.json', POLICY]);
+  assert.deepEqual(diff.stdout.trimEnd().split('\n').slice(1), [
+    `  + runtime: ${second!.facts.join(' › ')}`,
+  ]);
+
+  // The end of the input leaves the rest for later and changes nothing.
+  const fresh = workdir();
+  const before = readFileSync(join(fresh, VIOLATIONS), 'utf8');
+  const none = spawnSync(process.execPath, [BIN, 'policy', 'review', '-i'], {
+    cwd: fresh,
+    encoding: 'utf8',
+    input: '',
+    ...SINGLE_PROCESS_LIMIT,
+    env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_POLICY: '', LEASH_CONFIG: '' },
+  });
+  assert.equal(none.status, 0, none.stderr);
+  assert.match(none.stdout, /approved 0 violations .*, rejected 0, 2 left for later/);
+  assert.equal(readFileSync(join(fresh, VIOLATIONS), 'utf8'), before);
+});

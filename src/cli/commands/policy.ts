@@ -2,6 +2,7 @@
  * @module
  * `leash policy show | diff | merge | simplify | lint | review`.
  */
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { lintPolicy } from '../../core/lint.ts';
 import * as policy from '../../core/policy.ts';
@@ -10,6 +11,7 @@ import { LeashError } from '../../errors.ts';
 import { writeFileAtomicSync } from '../../store/atomic-write.ts';
 import { createFileStore } from '../../store/file-store.ts';
 import { serializePolicy } from '../../store/policy-file.ts';
+import type { ViolationRecord } from '../../store/store.ts';
 import { type CliContext, cliContext, display, policyPath, readPolicyFile } from '../context.ts';
 import { paint, renderPolicy, renderRules } from '../render.ts';
 import { violationId } from '../violation-id.ts';
@@ -179,6 +181,10 @@ export function registerPolicyCommands(program: Command): void {
           .filter(Boolean),
       ],
     )
+    .option(
+      '-i, --interactive',
+      'ask for each violation: approve, reject or skip (the default on a terminal)',
+    )
     .option('-m, --module <name>', 'only this module')
     .option('-s, --scope <scope>', 'only violations whose first fact (the scope) is this')
     .action(
@@ -187,6 +193,7 @@ export function registerPolicyCommands(program: Command): void {
         options: {
           approve?: boolean;
           reject?: boolean;
+          interactive?: boolean;
           id?: string[];
           module?: string;
           scope?: string;
@@ -225,17 +232,12 @@ export function registerPolicyCommands(program: Command): void {
             `${paint('dim', violationId(v))} ${v.module}: ${v.facts.join(' › ')}  ${paint('dim', `${v.mode}, ${v.count}×, last ${v.lastSeen}`)}`,
           );
         }
-        const n = `${violations.length} violation${violations.length === 1 ? '' : 's'}`;
-        if (!options.approve && !options.reject) {
-          out(
-            `${n}; approve them with --approve, drop them with --reject (one at a time: --id <id>)`,
-          );
-          return;
-        }
-        if (options.approve) {
+        const count = (k: number) => `${k} violation${k === 1 ? '' : 's'}`;
+        const n = count(violations.length);
+        const approveAll = (approved: readonly ViolationRecord[]) =>
           store.update((current) => {
             const modules = new Map(current.modules);
-            for (const v of violations) {
+            for (const v of approved) {
               const t = policy.treeFor(modules, v.module, context.modules);
               const fresh = tree.createTree(t.kind);
               tree.add(fresh, v.facts);
@@ -243,7 +245,33 @@ export function registerPolicyCommands(program: Command): void {
             }
             return { version: policy.POLICY_VERSION, modules };
           });
+        const interactive =
+          options.interactive === true ||
+          (!options.approve &&
+            !options.reject &&
+            ids === undefined &&
+            process.stdin.isTTY === true &&
+            process.stdout.isTTY === true);
+        if (interactive && !options.approve && !options.reject) {
+          const { approved, rejected } = await askEach(violations);
+          if (approved.length > 0) approveAll(approved);
+          const decided = new Set([...approved, ...rejected].map(violationId));
+          if (decided.size > 0)
+            store.updateViolations((current) =>
+              current.filter((v) => !decided.has(violationId(v))),
+            );
+          out(
+            `approved ${count(approved.length)} into ${display(context, store.location)}, rejected ${rejected.length}, ${violations.length - decided.size} left for later`,
+          );
+          return;
         }
+        if (!options.approve && !options.reject) {
+          out(
+            `${n}; approve them with --approve, drop them with --reject (one at a time: --id <id>)`,
+          );
+          return;
+        }
+        if (options.approve) approveAll(violations);
         store.updateViolations((current) => current.filter((v) => !picked(v)));
         out(
           options.approve
@@ -263,6 +291,33 @@ function parseThreshold(value: string): number {
   if (!Number.isInteger(n) || n < 2)
     throw usage(`--threshold must be an integer ≥ 2, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/**
+ * Asks about each violation on stdin: `a` approves, `r` rejects, anything else (or the end of the
+ * input) leaves it for later; `q` leaves the rest. Lines are read as they come, so piped answers
+ * work as typed ones do.
+ */
+async function askEach(
+  violations: readonly ViolationRecord[],
+): Promise<{ approved: ViolationRecord[]; rejected: ViolationRecord[] }> {
+  const approved: ViolationRecord[] = [];
+  const rejected: ViolationRecord[] = [];
+  const lines = createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
+  try {
+    for (const v of violations) {
+      process.stdout.write(`${violationId(v)}: approve (a), reject (r), skip (s) or quit (q)? `);
+      const next = await lines.next();
+      const answer = next.done === true ? 'q' : String(next.value).trim().toLowerCase();
+      process.stdout.write(next.done === true ? '\n' : '');
+      if (answer === 'a') approved.push(v);
+      else if (answer === 'r') rejected.push(v);
+      else if (answer === 'q') break;
+    }
+  } finally {
+    await lines.return?.();
+  }
+  return { approved, rejected };
 }
 
 function usage(message: string): LeashError {
