@@ -3,10 +3,20 @@
 // file the package does not have; and a bin that runs from the unpacked package. Needs the build
 // (`npm test` builds first).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from '../support/processes.ts';
 
@@ -102,8 +112,9 @@ test('every source map carries the source it points to, or points to a packed fi
   assert.deepEqual(dangling, []);
 });
 
-test('unpacked on its own, the package runs no script that needs an unpacked file, and its bin works', async (t) => {
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('unpacked on its own, the package runs no script that needs an unpacked file, and its bin works', async () => {
   const packed = await run(
     'npm',
     ['pack', '--json', '--ignore-scripts', '--pack-destination', dir],
@@ -133,4 +144,35 @@ test('unpacked on its own, the package runs no script that needs an unpacked fil
   assert.equal(version.status, 0, version.stderr);
   assert.equal(version.stdout.trim(), pkg.version);
   assert.equal(existsSync(join(unpacked, 'src')), false);
+});
+
+test('a third-party module written against the published types only type-checks from the packed package', async () => {
+  const unpacked = join(dir, 'package');
+  assert.ok(existsSync(join(unpacked, 'dist', 'index.d.ts')), 'run after the unpacking test');
+  // A consumer project: `leash` is the unpacked package, nothing else of this checkout but the
+  // type packages (@types/node) its declarations name.
+  const consumer = join(dir, 'consumer');
+  mkdirSync(join(consumer, 'node_modules'), { recursive: true });
+  symlinkSync(unpacked, join(consumer, 'node_modules', 'leash'));
+  symlinkSync(join(ROOT, 'node_modules', '@types'), join(consumer, 'node_modules', '@types'));
+  copyFileSync(join(ROOT, 'examples', 'mail-module', 'mail-module.ts'), join(consumer, 'mail.ts'));
+  writeFileSync(join(consumer, 'package.json'), '{ "type": "module", "private": true }\n');
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2024',
+        types: ['node'],
+        skipLibCheck: false,
+      },
+      files: ['mail.ts'],
+    }),
+  );
+  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+  const checked = await run(tsc, ['-p', join(consumer, 'tsconfig.json')], { cwd: consumer, env });
+  assert.equal(checked.status, 0, checked.stdout + checked.stderr);
 });
