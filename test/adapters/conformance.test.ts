@@ -324,7 +324,7 @@ function staticMounts(adapter: Adapter): void {
     }
     const scopes = new Set(
       runtimeRules(svc.policy().runtime as Record<string, unknown>)
-        .filter(([, , , resource]) => resource!.startsWith(join(svc.dataDir, 'assets')))
+        .filter(([, , , resource]) => resource!.startsWith(`${join(svc.dataDir, 'assets')}/`))
         .map(([scope]) => scope),
     );
     assert.deepEqual([...scopes], [adapter.staticScope]);
