@@ -30,8 +30,7 @@ test('Drizzle over better-sqlite3: learned with the principal and inputs, new us
   try {
     for (const user of ['ann', 'bob', 'cy']) {
       assert.match((await call(learning.base, user, '/notes')).body, new RegExp(`${user}'s note`));
-      // Two adds each: Sequelize's createdAt/updatedAt differ every time, and with more than
-      // three distinct values the slot is learned as unconstrained (three would be an `in` list).
+      // Two adds each, the same workload as the Sequelize test.
       for (const n of [1, 2])
         assert.equal((await call(learning.base, user, `/add?title=plan-${user}-${n}`)).status, 200);
       assert.equal((await call(learning.base, user, `/find?title=plan-${user}-1`)).status, 200);
