@@ -2,12 +2,12 @@
 // while learning; in enforce mode the service does not start, with one line naming
 // ERR_LEASH_UNPATCHED, unless the config lists the package in ignoreUnpatched.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN } from '../runtime/helpers.ts';
+import { run } from '../support/processes.ts';
 
 /** An app whose service loads a package named `mysql` (its entry requires a file of its own). */
 function app(): string {
@@ -21,23 +21,22 @@ function app(): string {
   return dir;
 }
 
-function run(dir: string, mode: string) {
-  return spawnSync(process.execPath, [BIN, mode, '--', process.execPath, 'service.mjs'], {
+function leash(dir: string, mode: string) {
+  // In its own process group, killed whole at the limit (the service too, not only leash).
+  return run(process.execPath, [BIN, mode, '--', process.execPath, 'service.mjs'], {
     cwd: dir,
-    encoding: 'utf8',
-    timeout: 20_000,
     env: { ...process.env, NO_COLOR: '1', LEASH_MODE: '', LEASH_CONFIG: '', LEASH_POLICY: '' },
   });
 }
 
-test('an uncovered SQL driver: a warning while learning, no start in enforce, a start when ignored', () => {
+test('an uncovered SQL driver: a warning while learning, no start in enforce, a start when ignored', async () => {
   const dir = app();
-  const learning = run(dir, 'learn');
+  const learning = await leash(dir, 'learn');
   assert.equal(learning.status, 0, learning.stderr);
   assert.match(learning.stdout, /service ran/);
   assert.match(learning.stderr, /mysql 2\.18\.1 is loaded but leash does not cover it/);
 
-  const enforcing = run(dir, 'enforce');
+  const enforcing = await leash(dir, 'enforce');
   assert.equal(enforcing.status, 2, enforcing.stderr);
   assert.doesNotMatch(enforcing.stdout, /service ran/);
   // The supervisor's own line (which layers enforce) may come first; then the agent's one line.
@@ -50,12 +49,12 @@ test('an uncovered SQL driver: a warning while learning, no start in enforce, a 
   ]);
 
   writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ ignoreUnpatched: ['mysql'] }));
-  const ignored = run(dir, 'enforce');
+  const ignored = await leash(dir, 'enforce');
   assert.equal(ignored.status, 0, ignored.stderr);
   assert.match(ignored.stdout, /service ran/);
 });
 
-test('better-sqlite3 outside its range (13): learning warns, enforce stops with one line instead of a stack trace', () => {
+test('better-sqlite3 outside its range (13): learning warns, enforce stops with one line instead of a stack trace', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leash-unpatched-'));
   const pkg = join(dir, 'node_modules', 'better-sqlite3');
   mkdirSync(join(pkg, 'lib'), { recursive: true });
@@ -69,10 +68,10 @@ test('better-sqlite3 outside its range (13): learning warns, enforce stops with 
     join(dir, 'service.mjs'),
     "import 'better-sqlite3';\nconsole.log('service ran');\n",
   );
-  const learning = run(dir, 'learn');
+  const learning = await leash(dir, 'learn');
   assert.equal(learning.status, 0, learning.stderr);
   assert.match(learning.stderr, /better-sqlite3 13\.2\.0 is not supported \(>=12\.0\.0 <13\)/);
-  const enforcing = run(dir, 'enforce');
+  const enforcing = await leash(dir, 'enforce');
   assert.equal(enforcing.status, 2, enforcing.stderr);
   assert.doesNotMatch(enforcing.stdout, /service ran/);
   const lines = enforcing.stderr
