@@ -9,6 +9,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export const STARTUP = '@startup';
 export const BACKGROUND = '@background';
 export const UNMATCHED = '@unmatched';
+/**
+ * Not a scope a call runs in, but where the module loader's reads are granted: loading a module
+ * is the process's doing, whichever request happens to need it first (a lazy `require`).
+ */
+export const LOADER = '@loader';
 
 /** Per-request state; adapters refine `scope` once the router has picked a route. */
 export interface RequestState {

@@ -69,7 +69,7 @@ test('the learned policy is small enough to review and generalised per route', (
     app: { 'fs.read': [`${dataDir}/uploads/*/*`] },
   });
   assert.ok(
-    policy.runtime['@startup'].node['fs.read'].includes(`${SERVICE_DIR.replace(/\/$/, '')}/**`),
+    policy.runtime['@loader'].node['fs.read'].includes(`${SERVICE_DIR.replace(/\/$/, '')}/**`),
   );
 });
 

@@ -89,7 +89,7 @@ test('learning writes a small, simplified policy attributed to routes and packag
   );
   assert.deepEqual(routes['@startup'].app, { 'net.listen': ['127.0.0.1:0'] });
   assert.ok(
-    routes['@startup'].node['fs.read'].includes(`${dir}/**`),
+    routes['@loader'].node['fs.read'].includes(`${dir}/**`),
     'loading the service folds into one rule',
   );
 });

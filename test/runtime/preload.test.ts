@@ -90,7 +90,7 @@ test('LEASH_MODE=learn: the preload alone learns what the service did into LEASH
   const policy = readPolicy(policyFile);
   assert.deepEqual(policy.runtime['GET /read'], { app: { 'fs.read': [join(data, 'a.txt')] } });
   assert.deepEqual(policy.runtime['@startup'].app, { 'net.listen': ['127.0.0.1:0'] });
-  assert.deepEqual(policy.runtime['@startup'].node, { 'fs.read': [`${dir}/**`] });
+  assert.deepEqual(policy.runtime['@loader'].node, { 'fs.read': [`${dir}/**`] });
 });
 
 test('LEASH_MODE=enforce: a learned read passes and a read outside the policy is refused with ERR_LEASH_DENIED', async () => {

@@ -6,7 +6,8 @@
 import { sep } from 'node:path';
 import { isInternal } from '../../attribution/internal.ts';
 import type { PackageResolver } from '../../attribution/package-of.ts';
-import { currentScope } from '../../attribution/scope.ts';
+import { currentScope, LOADER } from '../../attribution/scope.ts';
+import { allows } from '../../core/tree.ts';
 import type { ModuleHost, UseContext } from '../../module/module.ts';
 import type { Capability } from './capabilities.ts';
 
@@ -46,10 +47,14 @@ export function createRuntimeContext(
       (refuse ? host.check : host.observe)([u.scope, u.package, capability, resource], u);
       return;
     }
-    // Module loading is Node's own doing: attribute it to `node` and learn one rule per root.
+    // Module loading is the process's doing, not the route's: a package loaded lazily by whichever
+    // request needs it first is granted in every scope, under `@loader`, one rule per root. A rule
+    // for the call's own scope (policies written before `@loader`) still grants it.
+    if (allows(host.tree, [u.scope, 'node', capability, resource], { nearest: false }).allowed)
+      return;
     const folded = fold(resource);
-    const facts = [u.scope, 'node', capability, resource];
-    const options = folded === resource ? {} : { learnAs: [u.scope, 'node', capability, folded] };
+    const facts = [LOADER, 'node', capability, resource];
+    const options = folded === resource ? {} : { learnAs: [LOADER, 'node', capability, folded] };
     (refuse ? host.check : host.observe)(facts, { scope: u.scope, package: 'node' }, options);
   };
   return {
