@@ -40,7 +40,8 @@ export interface ErrorDetails {
 
 export class LeashError extends Error {
   readonly code: ErrorCode;
-  readonly details: ErrorDetails;
+  /** Not enumerable: an app that serialises an error it caught does not hand these to a client. */
+  declare readonly details: ErrorDetails;
 
   constructor(
     code: ErrorCode,
@@ -51,7 +52,7 @@ export class LeashError extends Error {
     super(message, options);
     this.name = 'LeashError';
     this.code = code;
-    this.details = details;
+    Object.defineProperty(this, 'details', { value: details, enumerable: false });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * @module
  * Every warning leash logs has a code, `LEASHWRN<nnn>`, in the `code` field of its JSON line,
- * chosen by the line's `event`. `docs/warnings.md` says what each means and what to do; a test
+ * chosen by the line's `event`; `leash policy lint` prints its findings with codes of the same
+ * list (those have a `lint` section instead of an event). `docs/warnings.md` says what each means and what to do; a test
  * keeps the list, the docs and the events the code logs in step. A retired code is never reused.
  */
 
@@ -30,13 +31,49 @@ export const WARNING_CODES = {
     event: 'csp-report-refused',
     summary: 'a CSP report was refused (malformed, too large, unsigned, or over the rate)',
   },
-} as const;
+  // Findings of `leash policy lint` (a `lint` section instead of a logged event).
+  LEASHWRN007: { lint: 'runtime', summary: 'a write anywhere in the temp directory’s root' },
+  LEASHWRN008: { lint: 'runtime', summary: 'a write to any depth (`**`)' },
+  LEASHWRN009: { lint: 'runtime', summary: 'a grant that covers the app’s own files' },
+  LEASHWRN010: {
+    lint: 'runtime',
+    summary: 'a grant that covers secrets: `.env`, `*.key`, `*.pem`, the policy file',
+  },
+  LEASHWRN011: {
+    lint: 'runtime',
+    summary: 'a `@background` grant that covers what many routes each do',
+  },
+} as const satisfies Record<
+  string,
+  | { readonly event: string; readonly summary: string }
+  | { readonly lint: string; readonly summary: string }
+>;
 
 export type WarningCode = keyof typeof WARNING_CODES;
 
+/** The event a warning is logged as, or undefined for a lint finding. */
+export function eventOf(code: WarningCode): string | undefined {
+  const warning = WARNING_CODES[code];
+  return 'event' in warning ? warning.event : undefined;
+}
+
+/** The policy section a lint finding is about, or undefined for a logged warning. */
+export function lintOf(code: WarningCode): string | undefined {
+  const warning = WARNING_CODES[code];
+  return 'lint' in warning ? warning.lint : undefined;
+}
+
 const byEvent: ReadonlyMap<string, WarningCode> = new Map(
-  (Object.keys(WARNING_CODES) as WarningCode[]).map((code) => [WARNING_CODES[code].event, code]),
+  (Object.keys(WARNING_CODES) as WarningCode[]).flatMap((code) => {
+    const event = eventOf(code);
+    return event === undefined ? [] : [[event, code] as const];
+  }),
 );
+
+/** A lint finding's message with its code first, as `policy lint` prints it. */
+export function coded(code: WarningCode, message: string): string {
+  return `${code} ${message}`;
+}
 
 /** The code of a log line's `event`, if it is a warning leash documents. */
 export function warningCode(event: unknown): WarningCode | undefined {

@@ -21,6 +21,7 @@ import { createLearner, type Learner } from '../store/learner.ts';
 import type { PolicyStore } from '../store/store.ts';
 import { createHost } from './host.ts';
 import { requirePolicyForEnforce } from './require-policy.ts';
+import { installUncaughtRefusal } from './uncaught-refusal.ts';
 import { pipedViolations, takeViolationsFd } from './violations-pipe.ts';
 
 export interface Agent {
@@ -46,6 +47,8 @@ export interface AgentOptions {
   readonly refuseToStart?: (error: Error) => void;
   /** Install the flush timer and exit/signal handlers (default true; tests may drive flushes). */
   readonly autoFlush?: boolean;
+  /** Keep the service alive through refusals it never catches (default true; tests in-process may not). */
+  readonly uncaughtHandler?: boolean;
 }
 
 /** Prepares every enabled module (async work such as loading parsers), then starts the agent. */
@@ -116,6 +119,9 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
         refuse: refuseToStart,
       }),
     );
+  const enforcing = [...hosts.values()].some((host) => host.mode === 'enforce');
+  if (enforcing && config.onUncaughtRefusal === 'log' && options.uncaughtHandler !== false)
+    uninstalls.push(installUncaughtRefusal(logger));
   if (options.autoFlush !== false && hosts.size > 0) learner.start();
   let stopped = false;
   return {

@@ -4,6 +4,7 @@
  * mode deciding what a refusal does. learn records and allows; report allows, logs each distinct
  * violation once and records it for review; enforce refuses with ERR_LEASH_DENIED.
  */
+import { currentRequest } from '../attribution/scope.ts';
 import type { Facts, PolicyTree } from '../core/tree.ts';
 import { add, addRule, allows } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
@@ -17,6 +18,7 @@ import type {
   UseContext,
   Verdict,
 } from '../module/module.ts';
+import { markRefusal } from './uncaught-refusal.ts';
 
 /** Where learned facts and violations go (the learner of src/store). */
 export interface HostSink {
@@ -61,6 +63,8 @@ export function createHost(options: HostOptions): ModuleHost {
     options?: CheckOptions,
   ): Verdict => {
     if (mode === 'off') return ALLOWED;
+    if (mode === 'learn' && options?.alsoLearn !== undefined && addRule(tree, options.alsoLearn))
+      sink.learnRule(module.name, options.alsoLearn);
     const decision = allows(tree, facts, { nearest: mode !== 'learn' });
     if (decision.allowed) return { allowed: true, rule: decision.rule };
     if (mode === 'learn') {
@@ -92,8 +96,11 @@ export function createHost(options: HostOptions): ModuleHost {
         `${mode === 'enforce' ? 'refused' : 'would refuse'}: ${describe(module, facts)}`,
       );
     }
-    if (mode === 'enforce' && refuse)
-      throw denied(module, facts, use, policyFile, decision.nearest);
+    if (mode === 'enforce' && refuse) {
+      const error = denied(module, facts, use, policyFile, decision.nearest);
+      markRefusal(error, currentRequest());
+      throw error;
+    }
     return mode === 'enforce' ? { allowed: false, nearest: decision.nearest } : ALLOWED;
   };
 
@@ -129,11 +136,12 @@ export function denied(
   policyFile: string,
   nearest: readonly string[] | undefined,
 ): LeashError {
-  const near =
-    nearest === undefined ? 'no rule shares a prefix' : `nearest rule: ${nearest.join(' › ')}`;
+  // The message may reach an HTTP client (a framework's error page, an app that prints errors):
+  // it names no path, value, rule or policy file. The log line of the violation has them, and so
+  // do the error's details, which are not enumerable.
   return new LeashError(
     'ERR_LEASH_DENIED',
-    `leash refused ${describe(module, facts)} (module ${module.name}, scope ${use.scope}, package ${use.package}): not granted by ${policyFile}; ${near}`,
+    `leash refused a ${module.name} use in ${use.scope}; the leash log (event "violation") says what and why`,
     {
       module: module.name,
       facts,

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { evaluate, parse as parseJson } from '@humanwhocodes/momoa';
 import { z } from 'zod';
@@ -53,6 +53,8 @@ export interface ResolvedConfig {
    * learns is compared rule by rule with the committed policy.
    */
   readonly learnExact?: boolean;
+  /** enforce: a refusal the service never catches is logged (`log`) or ends the process (`exit`). */
+  readonly onUncaughtRefusal: 'log' | 'exit';
 }
 
 export interface LoadOptions {
@@ -195,7 +197,13 @@ export function resolveConfig(
 
   const dataDirs = (config.dataDirs ?? []).map((dir) => resolve(root, dir));
   for (const dir of dataDirs) checkRoot(dir, where);
-  const roots = [...new Set([root, join(root, 'node_modules'), tmpdir(), ...dataDirs])];
+  // The temp directory is a root only when the app is not inside it: an app checked out in /tmp
+  // would otherwise generalise its writes into the whole temp directory (`/tmp/**`).
+  const tmp = tmpdir();
+  const appInTmp = root.startsWith(tmp.endsWith(sep) ? tmp : `${tmp}${sep}`);
+  const roots = [
+    ...new Set([root, join(root, 'node_modules'), ...(appInTmp ? [] : [tmp]), ...dataDirs]),
+  ];
 
   return {
     file,
@@ -213,6 +221,7 @@ export function resolveConfig(
     modules: config.modules ?? [],
     logLevel: config.log?.level ?? 'info',
     learnExact: env.LEASH_LEARN_EXACT === '1',
+    onUncaughtRefusal: config.onUncaughtRefusal ?? 'log',
     csp: moduleSettings.get('csp') as unknown as CspSettings,
     moduleSettings,
   };

@@ -46,6 +46,12 @@ export const configSchema = z.strictObject({
   ignoreUnpatched: z.array(z.string().min(1)).optional(),
   /** sql: values remembered per request for `=result` constraints. Default 1000. */
   maxRememberedValues: z.int().min(0).max(1_000_000).optional(),
+  /**
+   * enforce: what a refusal the service never catches does (an uncaught exception or unhandled
+   * rejection). `'log'` (default): logged, its request answers 500, the service keeps serving.
+   * `'exit'`: Node's own behaviour, the process exits.
+   */
+  onUncaughtRefusal: z.enum(['log', 'exit']).optional(),
   /** Third-party modules, made with defineModule(). */
   modules: z.array(moduleSchema).optional(),
   log: z

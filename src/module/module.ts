@@ -31,6 +31,11 @@ export interface CheckOptions {
    * facts: used to fold noise such as module-loader reads into one rule per root.
    */
   readonly learnAs?: readonly string[];
+  /**
+   * In learn mode, also add this rule (keys; patterns allowed) when the facts are already allowed:
+   * what a repeated observation teaches (a constant seen twice is a member of a set).
+   */
+  readonly alsoLearn?: readonly string[];
 }
 
 /** What a module's observers and enforcers get from the agent. */
@@ -104,6 +109,16 @@ export interface ModuleLintFinding {
   readonly warning: boolean;
 }
 
+/** Where the policy is used, for lint findings that depend on it. */
+export interface LintContext {
+  /** The app directory. */
+  readonly appRoot: string;
+  /** The OS temp directory. */
+  readonly tmpDir: string;
+  /** The policy file. */
+  readonly policyFile: string;
+}
+
 export interface LeashModule {
   /** Policy section name: lower-case letters, digits and dashes. */
   readonly name: string;
@@ -114,7 +129,7 @@ export interface LeashModule {
   /** The kind of the first position; each key names the kind of the next. */
   readonly root: Kind;
   /** Module-specific lint of a policy's rules (`leash policy lint`), beyond each key's breadth. */
-  readonly lint?: (tree: PolicyTree) => readonly ModuleLintFinding[];
+  readonly lint?: (tree: PolicyTree, context: LintContext) => readonly ModuleLintFinding[];
   /** Remarks for a person reviewing this module's rules, printed by `leash policy show`. */
   readonly notes?: (tree: PolicyTree) => readonly string[];
   /** Asynchronous preparation before `install` (loading a WASM parser, say). */

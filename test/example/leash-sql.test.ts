@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, startExample } from '../../examples/service/start.ts';
+import { legacyHash, SEED_USERS } from '../../examples/service/users.ts';
 import {
   heldOutWorkload,
   learningWorkload,
@@ -53,7 +54,18 @@ for (const database of ['sqlite', 'postgres'] as const) {
     } finally {
       await learning.stop();
     }
-    const sql = JSON.parse(readFileSync(policyFile, 'utf8')).sql as Record<
+    // The policy is meant for git: no password, password hash or e-mail of the workload in it.
+    const policyText = readFileSync(policyFile, 'utf8');
+    const { users } = await snapshotDatabase({ dataDir, databaseUrl });
+    const secrets = [
+      ...SEED_USERS.flatMap((u) => [u.password, legacyHash(u.password)]),
+      ...users.flatMap((u) => [u.password_hash, u.legacy_hash, ...u.password_hash.split(':')]),
+    ];
+    assert.ok(users.length >= SEED_USERS.length, 'the database has the seeded users');
+    for (const secret of secrets)
+      assert.ok(!policyText.includes(secret), `the policy contains a secret: ${secret}`);
+    assert.doesNotMatch(policyText, /[^\s@"]+@[^\s@"]+\.[a-z]{2,}/i, 'no e-mail address');
+    const sql = JSON.parse(policyText).sql as Record<
       string,
       Record<string, Record<string, string[]>>
     >;

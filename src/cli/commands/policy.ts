@@ -2,6 +2,7 @@
  * @module
  * `leash policy show | diff | merge | simplify | lint | review`.
  */
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { lintPolicy } from '../../core/lint.ts';
@@ -147,7 +148,8 @@ export function registerPolicyCommands(program: Command): void {
       // Each module may lint its own rules further (csp runs Google's CSP Evaluator).
       const infos: typeof warnings = [];
       for (const [name, t] of p.modules) {
-        for (const finding of context.modules.get(name)?.lint?.(t) ?? []) {
+        const where = { appRoot: context.config.root, tmpDir: tmpdir(), policyFile: path };
+        for (const finding of context.modules.get(name)?.lint?.(t, where) ?? []) {
           (finding.warning ? warnings : infos).push({ module: name, ...finding });
         }
       }

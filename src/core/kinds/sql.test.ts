@@ -214,17 +214,55 @@ describe('sql-constraint kind: collapse (learning invariants)', () => {
     );
   });
 
-  it('learns a few constants when no value came from a source', () => {
+  it('learns a set of constants when values repeat, and any value when they are all different', () => {
     const keys = [obs('active'), obs('active'), obs('archived'), obs('active')];
     const distinct = [...new Set(keys)];
     assert.equal(distinct.length, 2);
     // Two distinct observations are fewer than the threshold...
     assert.deepEqual(collapse(distinct), []);
-    // ... three are enough.
+    // ... three all-different ones are a high-cardinality slot: any value.
     const three = [obs('active'), obs('archived'), obs('draft')];
-    assert.deepEqual(collapse(three), [
-      { pattern: 'in ["active","archived","draft"]', members: [...three].sort() },
+    assert.deepEqual(collapse(three), [{ pattern: '*', members: [...three].sort() }]);
+    // Values seen again while learning were recorded as `in [...]`: repeats make a set.
+    const repeating = [
+      'in ["active"]',
+      'in ["archived"]',
+      'in ["draft"]',
+      obs('deleted'),
+      obs('pending'),
+      obs('held'),
+    ];
+    assert.deepEqual(collapse(repeating), [
+      {
+        pattern: 'in ["active","archived","deleted","draft","held","pending"]',
+        members: [...repeating].sort(),
+      },
     ]);
+    // Below the threshold, sets learned one by one merge into one.
+    assert.deepEqual(collapse(['in ["a"]', 'in ["b"]', obs('c')]), [
+      { pattern: 'in ["a","b"]', members: ['in ["a"]', 'in ["b"]'] },
+    ]);
+  });
+
+  it('a value derived from a request input follows the input', () => {
+    const like = [
+      obs('%tea%', '=request.query.q|contains'),
+      obs('%jam%', '=request.query.q|contains'),
+      obs('rye', '=request.query.q'),
+    ];
+    assert.equal(collapse(like)[0]?.pattern, '=request.query.q|contains');
+    // Plain equality every time: the strongest source only.
+    const plain = [obs('a', '=request.q'), obs('b', '=request.q'), obs('c', '=request.q')];
+    assert.equal(collapse(plain)[0]?.pattern, '=request.q');
+    assert.ok(constraint.covers('=request.q|lower', obs('x', '=request.q')));
+    assert.ok(!constraint.covers('=request.q', obs('x', '=request.q|lower')));
+    assert.ok(
+      constraint.matches('=request.body.price|number', obs('12.5', '=request.body.price|number')),
+    );
+    assert.equal(
+      constraint.validate('=request.q|upper'),
+      "unknown source '=request.q|upper': expected =principal, =request.<path>[|contains|prefix|suffix|trim|lower|number] or =result.<template>.<column>",
+    );
   });
 
   it('more than three constants, or sources that do not always hold, give *', () => {
@@ -261,7 +299,13 @@ describe('sql-constraint kind: collapse (learning invariants)', () => {
     assert.equal(
       collapse(['in ["a"]', obs('b'), obs('c'), obs('a')], { ...options, threshold: 2 })[0]
         ?.pattern,
-      'in ["a","b","c"]',
+      '*',
+      'more values seen once than repeated',
+    );
+    assert.equal(
+      collapse(['in ["a"]', 'in ["b"]', obs('c'), obs('d')], { ...options, threshold: 2 })[0]
+        ?.pattern,
+      'in ["a","b","c","d"]',
     );
     const withPrincipal = ['=principal', obs('1'), obs('2'), obs('3')];
     assert.equal(collapse(withPrincipal)[0]?.pattern, '*');

@@ -14,7 +14,10 @@
  *     (a value an earlier query of the same request returned);
  *   - `in ["a","b"]`: one of a few constants (a sorted JSON array of strings);
  *   - an observation (a concrete fact): `{"eq":["=principal"],"v":"42"}`, the sources the value
- *     equalled in one execution and the value itself; build it with `observationFact`.
+ *     equalled in one execution and the value itself; build it with `observationFact`. A value
+ *     that must not be written in clear (it came from a source, or looks secret) is observed as
+ *     its digest instead: `{"eq":["=request.body.password"],"h":"Qx"}`. A digest observation is
+ *     exact like any other, but never becomes a constant of `in [...]`.
  *
  * Learning an invariant is a collapse: once at least `threshold` observations of one slot are
  * not already granted by a sibling rule, they and the sibling rules become ONE rule that holds for
@@ -72,28 +75,69 @@ const ESCAPE = '\\';
 const AND = ' & ';
 const IN = 'in ';
 /** The most constants an `in [...]` rule learns; more distinct values make the slot `*`. */
-export const MAX_CONSTANTS = 3;
+export const MAX_CONSTANTS = 16;
 
-const SOURCE =
-  /^=(?:principal|request(?:\.[A-Za-z0-9_$-]+)+|result\.[A-Za-z0-9_-]+\.[A-Za-z0-9_$-]+)$/;
+/**
+ * How a value may be derived from a request input, written `=request.query.q|contains`. Each is
+ * weaker than plain equality, which implies it: the value equals the input, or
+ * - `contains`, `prefix`, `suffix`: the input wrapped for LIKE (`%q%`, `q%`, `%q`);
+ * - `trim`: the input without surrounding white space;
+ * - `lower`: the input up to letter case;
+ * - `number`: the number written in the input (`12.5` from `$12.50`, `42` from `item-42`).
+ */
+export const TRANSFORMS = ['contains', 'prefix', 'suffix', 'trim', 'lower', 'number'] as const;
+export type Transform = (typeof TRANSFORMS)[number];
 
-/** Whether `source` is an equality source: `=principal`, `=request.<path>`, `=result.<id>.<column>`. */
+const SOURCE = new RegExp(
+  `^=(?:principal|request(?:\\.[A-Za-z0-9_$-]+)+(?:\\|(?:${TRANSFORMS.join('|')}))?|result\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_$-]+)$`,
+);
+
+/**
+ * Whether `source` is an equality source: `=principal`, `=request.<path>` (optionally
+ * `|<transform>`), `=result.<id>.<column>`.
+ */
 export function isSource(source: string): boolean {
   return SOURCE.test(source);
 }
 
-/** One execution's view of a slot: the sources its value equalled, and the value. */
-export interface Observation {
-  readonly eq: readonly string[];
-  readonly v: string;
+/** The sources that hold whenever these do: plain equality to an input implies each transform. */
+function implied(sources: readonly string[]): readonly string[] {
+  if (!sources.some((s) => s.startsWith('=request.') && !s.includes('|'))) return sources;
+  const out = new Set(sources);
+  for (const s of sources)
+    if (s.startsWith('=request.') && !s.includes('|'))
+      for (const t of TRANSFORMS) out.add(`${s}|${t}`);
+  return [...out];
 }
+
+/** The fewest sources saying as much: `=request.q|lower` goes when `=request.q` is there. */
+function strongest(sources: readonly string[]): string[] {
+  const set = new Set(sources);
+  return sources.filter((s) => {
+    const bar = s.indexOf('|');
+    return bar === -1 || !set.has(s.slice(0, bar));
+  });
+}
+
+/** One execution's view of a slot: the sources its value equalled, and the value or its digest. */
+export type Observation =
+  | { readonly eq: readonly string[]; readonly v: string; readonly h?: undefined }
+  | { readonly eq: readonly string[]; readonly h: string; readonly v?: undefined };
+
+const DIGEST = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The canonical concrete fact for one observation (sources sorted and distinct). */
 export function observationFact(observation: Observation): string {
   for (const source of observation.eq) {
     if (!isSource(source)) throw new TypeError(`not an equality source: ${JSON.stringify(source)}`);
   }
-  return JSON.stringify({ eq: sortedDistinct(observation.eq), v: String(observation.v) });
+  const eq = sortedDistinct(observation.eq);
+  if (observation.h !== undefined) {
+    if (!DIGEST.test(observation.h))
+      throw new TypeError(`not a digest: ${JSON.stringify(observation.h)}`);
+    return JSON.stringify({ eq, h: observation.h });
+  }
+  return JSON.stringify({ eq, v: String(observation.v) });
 }
 
 function sortedDistinct(values: readonly string[]): string[] {
@@ -104,7 +148,12 @@ type Constraint =
   | { readonly type: 'any' }
   | { readonly type: 'eq'; readonly sources: readonly string[] }
   | { readonly type: 'in'; readonly values: readonly string[] }
-  | { readonly type: 'observation'; readonly eq: readonly string[]; readonly v: string }
+  | {
+      readonly type: 'observation';
+      readonly eq: readonly string[];
+      readonly v?: string;
+      readonly h?: string;
+    }
   | { readonly type: 'escaped' };
 
 type Parsed =
@@ -113,7 +162,7 @@ type Parsed =
 
 const bad = (reason: string): Parsed => ({ ok: false, reason });
 
-const SOURCE_HELP = 'expected =principal, =request.<path> or =result.<template>.<column>';
+const SOURCE_HELP = `expected =principal, =request.<path>[|${TRANSFORMS.join('|')}] or =result.<template>.<column>`;
 
 function parseObservation(text: string): Parsed {
   let value: unknown;
@@ -125,16 +174,27 @@ function parseObservation(text: string): Parsed {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return bad('an observation must be a JSON object');
   }
-  const { eq, v, ...rest } = value as Record<string, unknown>;
+  const { eq, v, h, ...rest } = value as Record<string, unknown>;
   if (Object.keys(rest).length > 0)
     return bad(`unknown observation fields: ${Object.keys(rest).join(', ')}`);
-  if (typeof v !== 'string') return bad('an observation needs "v", the value as a string');
+  if (h !== undefined) {
+    if (v !== undefined) return bad('an observation has "v" or "h", not both');
+    if (typeof h !== 'string' || !DIGEST.test(h))
+      return bad('"h" is the digest of the value (base64url characters)');
+  } else if (typeof v !== 'string')
+    return bad('an observation needs "v", the value as a string, or "h", its digest');
   if (!Array.isArray(eq) || !eq.every((s): s is string => typeof s === 'string')) {
     return bad('an observation needs "eq", an array of sources');
   }
   const unknown = eq.find((s) => !isSource(s));
   if (unknown !== undefined) return bad(`unknown source '${unknown}': ${SOURCE_HELP}`);
-  return { ok: true, value: { type: 'observation', eq: sortedDistinct(eq), v } };
+  return {
+    ok: true,
+    value:
+      typeof h === 'string'
+        ? { type: 'observation', eq: sortedDistinct(eq), h }
+        : { type: 'observation', eq: sortedDistinct(eq), v: v as string },
+  };
 }
 
 function parseConstraint(key: string): Parsed {
@@ -175,16 +235,16 @@ function format(c: Constraint): string | undefined {
     case 'in':
       return IN + JSON.stringify(c.values);
     case 'observation':
-      return observationFact(c);
+      return observationFact(c.h !== undefined ? { eq: c.eq, h: c.h } : { eq: c.eq, v: c.v ?? '' });
     case 'escaped':
       return undefined;
   }
 }
 
-/** The sources a key guarantees (for `any` and `in`: none). */
+/** The sources a key guarantees, with what they imply (for `any` and `in`: none). */
 function guaranteed(c: Constraint): readonly string[] {
-  if (c.type === 'eq') return c.sources;
-  if (c.type === 'observation') return c.eq;
+  if (c.type === 'eq') return implied(c.sources);
+  if (c.type === 'observation') return implied(c.eq);
   return [];
 }
 
@@ -205,7 +265,10 @@ function constraintCovers(outer: Constraint, inner: Constraint): boolean {
     case 'in':
       return (
         (inner.type === 'in' && allIn(inner.values, outer.values)) ||
-        (inner.type === 'observation' && inner.eq.length === 0 && outer.values.includes(inner.v))
+        (inner.type === 'observation' &&
+          inner.eq.length === 0 &&
+          inner.v !== undefined &&
+          outer.values.includes(inner.v))
       );
     case 'observation':
     case 'escaped':
@@ -286,7 +349,14 @@ function collapseConstraints(
   const fresh = members.filter(
     (m) => m.c.type === 'observation' && !patterns.some((p) => constraintCovers(p.c, m.c)),
   );
-  if (fresh.length < options.threshold) return [];
+  if (fresh.length < options.threshold) {
+    // Constants learned one by one as they repeated read better as one set.
+    const sets = members.filter((m) => m.c.type === 'in');
+    if (sets.length < 2) return [];
+    const union = new Set<string>();
+    for (const { c } of sets) if (c.type === 'in') for (const v of c.values) union.add(v);
+    return [{ pattern: IN + JSON.stringify([...union].sort()), members: sets.map((m) => m.key) }];
+  }
 
   let common: readonly string[] | undefined;
   for (const m of members)
@@ -294,19 +364,29 @@ function collapseConstraints(
       common === undefined ? guaranteed(m.c) : common.filter((s) => guaranteed(m.c).includes(s));
   let pattern: string;
   if (common !== undefined && common.length > 0) {
-    pattern = common.join(AND);
+    pattern = strongest(common).sort().join(AND);
   } else {
     // Constants only when no value ever came from a source: a value that equalled a request
-    // input is data, not a constant.
-    const values = new Set<string>();
+    // input is data, not a constant. A value seen more than once was learned as `in [...]`
+    // (repeated); one seen once stays an observation (single). Mostly singles is a
+    // high-cardinality slot (ids, search terms, prices): any value. Mostly repeats is a set.
+    const repeated = new Set<string>();
+    const singles = new Set<string>();
     let constant = true;
     for (const { c } of members) {
-      if (c.type === 'observation' && c.eq.length === 0) values.add(c.v);
-      else if (c.type === 'in') for (const v of c.values) values.add(v);
-      else constant = false;
+      if (c.type === 'in') for (const v of c.values) repeated.add(v);
     }
+    for (const { c } of members) {
+      // A digest is never a constant: it stands for a value that is not to be written down.
+      if (c.type === 'observation' && c.eq.length === 0 && c.v !== undefined) {
+        if (!repeated.has(c.v)) singles.add(c.v);
+      } else if (c.type !== 'in') constant = false;
+    }
+    const values = [...new Set([...repeated, ...singles])].sort();
     pattern =
-      constant && values.size <= MAX_CONSTANTS ? IN + JSON.stringify([...values].sort()) : ANY;
+      constant && singles.size <= repeated.size && values.length <= MAX_CONSTANTS
+        ? IN + JSON.stringify(values)
+        : ANY;
   }
   return [{ pattern, members: members.map((m) => m.key) }];
 }

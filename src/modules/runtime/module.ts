@@ -14,6 +14,7 @@ import { literalKind } from '../../core/kinds/literal.ts';
 import { defineModule } from '../../module/module.ts';
 import { capabilityKind } from './capabilities.ts';
 import { createRuntimeContext } from './context.ts';
+import { lintRuntime } from './lint.ts';
 import { observeAudit } from './observe-audit.ts';
 import { observeSqlite } from './observe-sqlite.ts';
 import { wrapChildProcess } from './wrap-child.ts';
@@ -30,6 +31,7 @@ export const runtimeModule = defineModule({
     'files, network, child processes, workers, addons and environment, per route and package',
   positions: ['scope', 'package', 'capability', 'resource'],
   root: scopeKind,
+  lint: lintRuntime,
   install(host) {
     const context = createRuntimeContext(host, packageResolver(), host.appRoot);
     const uninstalls = [

@@ -8,10 +8,13 @@
  */
 import { isInternal } from '../../attribution/internal.ts';
 import { currentRequest, type RequestState } from '../../attribution/scope.ts';
-import { observationFact } from '../../core/kinds/sql.ts';
+import { type Observation, observationFact } from '../../core/kinds/sql.ts';
+import { allows } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
-import type { ModuleHost } from '../../module/module.ts';
+import type { CheckOptions, ModuleHost } from '../../module/module.ts';
+import { derivedSources } from './derived.ts';
 import { ResultMemory } from './result-memory.ts';
+import { FULL_DIGEST, looksSecret, SHORT_DIGEST, secretSlots, valueDigest } from './sensitive.ts';
 import { comparable, principalOf, requestInputs, templateId } from './sources.ts';
 import type { StatementCache } from './statement-cache.ts';
 import type { SqlDialect as Dialect, Template, ValueSource } from './template.ts';
@@ -43,6 +46,22 @@ export interface StatementParams {
   readonly named?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * How a slot's value is written in a fact (and so in the policy, which is meant for git): a value
+ * with a source only needs the source, plus a short digest that tells values apart for the
+ * threshold; a secret-looking constant needs an exact digest; other constants stay readable.
+ */
+function observationOf(
+  eq: readonly string[],
+  value: string | undefined,
+  secretColumn: boolean,
+): Observation {
+  if (value === undefined) return { eq, v: 'NULL' };
+  if (eq.length > 0) return { eq, h: valueDigest(value, SHORT_DIGEST) };
+  if (secretColumn || looksSecret(value)) return { eq, h: valueDigest(value, FULL_DIGEST) };
+  return { eq, v: value };
+}
+
 /** Marks a statement that did not parse; never produced by a template, so never learned by mistake. */
 export const UNPARSABLE = '-- unparsable: ';
 
@@ -54,6 +73,16 @@ export function createSqlChecker(
   wantedResults: ReadonlySet<string> | undefined,
 ): SqlChecker {
   const memories = new WeakMap<RequestState, ResultMemory>();
+  const secretsOf = new Map<string, Set<string>>();
+  const secretSlotsOf = (text: string): Set<string> => {
+    let slots = secretsOf.get(text);
+    if (slots === undefined) {
+      slots = secretSlots(text);
+      if (secretsOf.size > 10_000) secretsOf.clear();
+      secretsOf.set(text, slots);
+    }
+    return slots;
+  };
   const warned = new Set<string>();
 
   const memoryOf = (state: RequestState): ResultMemory => {
@@ -101,6 +130,21 @@ export function createSqlChecker(
     return comparable(valueOfSource(source, params));
   };
 
+  /**
+   * While learning, a constant already learned as this very observation is seen again: it repeats,
+   * so it is a member of a set (`in [...]`), not one of many distinct values (docs: "SQL").
+   */
+  const repeatedConstant = (
+    facts: readonly string[],
+    observation: Observation,
+  ): CheckOptions | undefined => {
+    if (host.mode !== 'learn' || observation.eq.length > 0 || observation.v === undefined)
+      return undefined;
+    const decision = allows(host.tree, facts, { nearest: false });
+    if (!decision.allowed || decision.rule[3] !== facts[3]) return undefined;
+    return { alsoLearn: [...facts.slice(0, 3), `in ${JSON.stringify([observation.v])}`] };
+  };
+
   return {
     check(dialect, sql, params) {
       // leash's own statements (the policy lock is a node:sqlite transaction) are not the service's.
@@ -137,19 +181,23 @@ export function createSqlChecker(
       if (template.slots.length === 0) {
         host.check([use.scope, template.text], use);
       }
+      const secret = secretSlotsOf(template.text);
       template.slots.forEach((slot, i) => {
         const value = slotValue(template, i, params);
         const eq: string[] = [];
         if (value !== undefined) {
           if (principal !== undefined && value === principal) eq.push('=principal');
-          for (const source of inputs.get(value) ?? []) eq.push(`=${source}`);
+          const exact = inputs.get(value) ?? [];
+          for (const source of exact) eq.push(`=${source}`);
+          // Derived only when no input equals the value: equality implies every derivation.
+          if (exact.length === 0 && inputs.size > 0)
+            for (const source of derivedSources(value, inputs)) eq.push(`=${source}`);
           for (const source of memory?.sourcesOf(value) ?? []) eq.push(`=${source}`);
         }
         eq.sort();
-        host.check(
-          [use.scope, template.text, slot.slot, observationFact({ eq, v: value ?? 'NULL' })],
-          use,
-        );
+        const observation = observationOf(eq, value, secret.has(slot.slot));
+        const facts = [use.scope, template.text, slot.slot, observationFact(observation)];
+        host.check(facts, use, repeatedConstant(facts, observation));
       });
       if (memory === undefined) return NOTHING;
       const id = templateId(template.text);
