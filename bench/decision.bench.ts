@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { createHost } from '../src/agent/host.ts';
 import { packageResolver } from '../src/attribution/resolver.ts';
 import { runInRequest } from '../src/attribution/scope.ts';
+import { DEFAULT_SIMPLIFY_OPTIONS } from '../src/core/kind.ts';
 import { addRule, allows, type Facts } from '../src/core/tree.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { UseContext } from '../src/module/module.ts';
@@ -82,6 +83,7 @@ export async function decisionBench(quick: boolean) {
     mode: 'enforce',
     tree,
     policyFile: 'bench.policy.json',
+    simplify: DEFAULT_SIMPLIFY_OPTIONS,
     sink,
     logger,
     appRoot: APP_ROOT,

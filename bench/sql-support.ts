@@ -19,6 +19,7 @@
 import { createHost, type HostSink } from '../src/agent/host.ts';
 import { packageResolver } from '../src/attribution/resolver.ts';
 import { currentScope, runInRequest } from '../src/attribution/scope.ts';
+import { DEFAULT_SIMPLIFY_OPTIONS } from '../src/core/kind.ts';
 import { createTree } from '../src/core/tree.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { LeashModule, UseContext } from '../src/module/module.ts';
@@ -115,6 +116,7 @@ export async function sqlDecisionCases(): Promise<MicroCase[] | { unavailable: s
       mode,
       tree,
       policyFile: 'bench.policy.json',
+      simplify: DEFAULT_SIMPLIFY_OPTIONS,
       sink,
       logger,
       appRoot: '/srv/app',

@@ -6,6 +6,7 @@
  * failing open, and learning over it would overwrite what a person wrote.
  */
 
+import { homedir, tmpdir } from 'node:os';
 import { installAdapters } from '../adapters/install.ts';
 import { internal } from '../attribution/internal.ts';
 import { packageResolver } from '../attribution/resolver.ts';
@@ -18,6 +19,7 @@ import type { ModuleHost, ModuleRegistry } from '../module/module.ts';
 import { registryWith } from '../modules/builtin.ts';
 import { createFileStore } from '../store/file-store.ts';
 import { createLearner, type Learner } from '../store/learner.ts';
+import { localityFor } from '../store/locality.ts';
 import type { PolicyStore } from '../store/store.ts';
 import { createHost } from './host.ts';
 import { requirePolicyForEnforce } from './require-policy.ts';
@@ -65,7 +67,13 @@ export async function startAgentPrepared(
 export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): Agent {
   const modules = registryWith(config.modules);
   if (options.store === undefined) requirePolicyForEnforce(config, modules);
-  const fileStore = options.store ?? createFileStore({ file: config.policyFile, modules });
+  const fileStore =
+    options.store ??
+    createFileStore({
+      file: config.policyFile,
+      modules,
+      locality: localityFor(config, { tmp: tmpdir(), home: homedir(), env: process.env }),
+    });
   const violationsFd = options.store === undefined ? takeViolationsFd() : undefined;
   const store = withoutObservation(
     violationsFd === undefined ? fileStore : pipedViolations(fileStore, violationsFd),
@@ -102,6 +110,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
       sink: learner,
       logger,
       appRoot: config.root,
+      simplify: config.simplify,
       use,
       settings: { ...settings, own: config.moduleSettings?.get(module.name) },
       refuseToStart,

@@ -5,6 +5,7 @@
  * violation once and records it for review; enforce refuses with ERR_LEASH_DENIED.
  */
 import { currentRequest } from '../attribution/scope.ts';
+import type { SimplifyOptions } from '../core/kind.ts';
 import type { Facts, PolicyTree } from '../core/tree.ts';
 import { add, addRule, allows } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
@@ -41,6 +42,7 @@ export interface HostOptions {
   readonly sink: HostSink;
   readonly logger: Logger;
   readonly appRoot: string;
+  readonly simplify: SimplifyOptions;
   readonly use: () => UseContext;
   readonly settings: ModuleSettings;
   /** Default: throw the error. */
@@ -50,8 +52,19 @@ export interface HostOptions {
 const ALLOWED: Verdict = Object.freeze({ allowed: true, rule: undefined });
 
 export function createHost(options: HostOptions): ModuleHost {
-  const { module, mode, tree, policyFile, sink, logger, appRoot, use, settings, refuseToStart } =
-    options;
+  const {
+    module,
+    mode,
+    tree,
+    policyFile,
+    sink,
+    logger,
+    appRoot,
+    simplify,
+    use,
+    settings,
+    refuseToStart,
+  } = options;
   const log = logger.child({ module: module.name });
   /** Distinct violations already logged by this process: key → count. */
   const seen = new Map<string, number>();
@@ -111,6 +124,7 @@ export function createHost(options: HostOptions): ModuleHost {
     observe: (facts, u, checkOptions) => decide(facts, u, false, checkOptions),
     use,
     appRoot,
+    simplify,
     tree,
     settings,
     refuseToStart:

@@ -3,18 +3,22 @@
  * What every command needs: the resolved config, the module registry and policy file access.
  */
 import { readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../config/load.ts';
 import type { Policy } from '../core/policy.ts';
 import { LeashError } from '../errors.ts';
 import type { ModuleRegistry } from '../module/module.ts';
 import { registryWith } from '../modules/builtin.ts';
+import { type Locality, localityFor } from '../store/locality.ts';
 import { parsePolicy } from '../store/policy-file.ts';
 
 export interface CliContext {
   readonly config: ResolvedConfig;
   readonly modules: ModuleRegistry;
   readonly cwd: string;
+  /** This machine's roots and environment, for the policy's `{app}`, `{env:PORT}`… */
+  readonly locality: Locality;
 }
 
 export interface GlobalOptions {
@@ -26,7 +30,8 @@ export async function cliContext(options: GlobalOptions = {}): Promise<CliContex
   const env =
     options.config === undefined ? process.env : { ...process.env, LEASH_CONFIG: options.config };
   const config = await loadConfig({ cwd, env });
-  return { config, modules: registryWith(config.modules), cwd };
+  const locality = localityFor(config, { tmp: tmpdir(), home: homedir(), env: process.env });
+  return { config, modules: registryWith(config.modules), cwd, locality };
 }
 
 /** Reads and validates a policy file; a missing file is an error here (the CLI names files). */
@@ -46,7 +51,11 @@ export function readPolicyFile(context: CliContext, file: string): Policy {
       { file: path },
     );
   }
-  return parsePolicy(text, { file: display(context, path), modules: context.modules });
+  return parsePolicy(text, {
+    file: display(context, path),
+    modules: context.modules,
+    locality: context.locality,
+  });
 }
 
 export function policyPath(context: CliContext, explicit: string | undefined): string {

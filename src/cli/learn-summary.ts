@@ -7,12 +7,21 @@ import { existsSync } from 'node:fs';
 import * as policy from '../core/policy.ts';
 import type { ModuleRegistry } from '../module/module.ts';
 import { createFileStore } from '../store/file-store.ts';
+import type { Locality } from '../store/locality.ts';
 
 /** The policy in `file`, or undefined when there is none or it cannot be read (said elsewhere). */
-export function policyIfReadable(file: string, modules: ModuleRegistry): policy.Policy | undefined {
+export function policyIfReadable(
+  file: string,
+  modules: ModuleRegistry,
+  locality?: Locality,
+): policy.Policy | undefined {
   if (!existsSync(file)) return undefined;
   try {
-    return createFileStore({ file, modules }).load();
+    return createFileStore({
+      file,
+      modules,
+      ...(locality === undefined ? {} : { locality }),
+    }).load();
   } catch {
     return undefined;
   }
@@ -58,6 +67,7 @@ export function learnSummary(
 export function startProgress(options: {
   file: string;
   modules: ModuleRegistry;
+  locality?: Locality;
   before: policy.Policy | undefined;
   intervalMs: number;
   write: (line: string) => void;
@@ -69,7 +79,7 @@ export function startProgress(options: {
   );
   let shown = -1;
   const timer = setInterval(() => {
-    const now = policyIfReadable(options.file, options.modules);
+    const now = policyIfReadable(options.file, options.modules, options.locality);
     if (now === undefined) return;
     const rules = policy.allRules(now);
     if (rules.length === shown) return;

@@ -53,6 +53,8 @@ export interface ResolvedConfig {
    * learns is compared rule by rule with the committed policy.
    */
   readonly learnExact?: boolean;
+  /** Environment variables naming directories, written `{env:NAME}` in the policy. */
+  readonly envRoots: readonly string[];
   /** enforce: a refusal the service never catches is logged (`log`) or ends the process (`exit`). */
   readonly onUncaughtRefusal: 'log' | 'exit';
 }
@@ -201,8 +203,19 @@ export function resolveConfig(
   // would otherwise generalise its writes into the whole temp directory (`/tmp/**`).
   const tmp = tmpdir();
   const appInTmp = root.startsWith(tmp.endsWith(sep) ? tmp : `${tmp}${sep}`);
+  const envRoots = config.envRoots ?? [];
+  const envDirs = envRoots
+    .map((name) => env[name])
+    .filter((dir): dir is string => typeof dir === 'string' && isAbsolute(dir));
+  for (const dir of envDirs) checkRoot(dir, where);
   const roots = [
-    ...new Set([root, join(root, 'node_modules'), ...(appInTmp ? [] : [tmp]), ...dataDirs]),
+    ...new Set([
+      root,
+      join(root, 'node_modules'),
+      ...(appInTmp ? [] : [tmp]),
+      ...dataDirs,
+      ...envDirs,
+    ]),
   ];
 
   return {
@@ -222,6 +235,7 @@ export function resolveConfig(
     logLevel: config.log?.level ?? 'info',
     learnExact: env.LEASH_LEARN_EXACT === '1',
     onUncaughtRefusal: config.onUncaughtRefusal ?? 'log',
+    envRoots,
     csp: moduleSettings.get('csp') as unknown as CspSettings,
     moduleSettings,
   };

@@ -25,6 +25,13 @@ export const configSchema = z.strictObject({
   policy: z.string().min(1).optional(),
   /** One mode for every module, or a mode per module name (`default` for the rest). */
   mode: z.union([modeSchema, z.record(z.string(), modeSchema)]).optional(),
+  /**
+   * Environment variables naming directories (`DATA_DIR`): paths under them are written
+   * `{env:DATA_DIR}/…` in the policy and may be generalised like `dataDirs`.
+   */
+  envRoots: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'))
+    .optional(),
   /** Distinct siblings before a collapse. Default 3. */
   threshold: z
     .int()

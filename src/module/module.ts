@@ -6,7 +6,7 @@
  * Built-in modules use exactly this API.
  */
 import type { z } from 'zod';
-import type { Kind } from '../core/kind.ts';
+import type { Kind, SimplifyOptions } from '../core/kind.ts';
 import type { Facts, PolicyTree } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
 
@@ -54,6 +54,8 @@ export interface ModuleHost {
   use(): UseContext;
   /** The service's directory (the config file's, else the working directory). */
   readonly appRoot: string;
+  /** Where paths may be generalised (roots, homes) and the threshold, from the config. */
+  readonly simplify: SimplifyOptions;
   /** This module's rules as loaded (and, while learning, growing). Read it; never change it. */
   readonly tree: PolicyTree;
   /** Settings from the config that modules read (the principal, extra request inputs). */

@@ -18,6 +18,7 @@ import { emptyPolicy, equals, type Policy } from '../core/policy.ts';
 import { LeashError } from '../errors.ts';
 import type { ModuleRegistry } from '../module/module.ts';
 import { removeStaleTemps, writeFileAtomicSync } from './atomic-write.ts';
+import type { Locality } from './locality.ts';
 import { withLock } from './lock.ts';
 import { parsePolicy, serializePolicy } from './policy-file.ts';
 import type { PolicyStore, ViolationRecord } from './store.ts';
@@ -29,6 +30,8 @@ export interface FileStoreOptions {
   readonly modules: ModuleRegistry;
   /** How long a writer waits for another to finish. Default 10 s. */
   readonly lockTimeoutMs?: number;
+  /** This machine's roots and environment, for `{app}`, `{env:PORT}`… (none: paths as they are). */
+  readonly locality?: Locality;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
@@ -48,7 +51,7 @@ export function lockPath(policyFile: string): string {
 }
 
 export function createFileStore(options: FileStoreOptions): PolicyStore {
-  const { modules } = options;
+  const { modules, locality } = options;
   const display = options.file;
   const file = resolve(options.file);
   const violationsDisplay = violationsPath(display);
@@ -58,7 +61,13 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
 
   const readPolicy = (): Policy => {
     const text = readText(file, display);
-    return text === undefined ? emptyPolicy() : parsePolicy(text, { file: display, modules });
+    return text === undefined
+      ? emptyPolicy()
+      : parsePolicy(text, {
+          file: display,
+          modules,
+          ...(locality === undefined ? {} : { locality }),
+        });
   };
 
   const readViolations = (): ViolationRecord[] => {
@@ -99,7 +108,7 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
           // Unchanged rules leave the file alone, hand formatting included.
           if (!equals(current, next)) {
             removeStaleTemps(file);
-            writeFileAtomicSync(file, serializePolicy(next));
+            writeFileAtomicSync(file, serializePolicy(next, locality));
           }
           return next;
         },

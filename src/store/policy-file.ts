@@ -8,9 +8,10 @@ import { type AnyNode, type DocumentNode, parse as parseJson } from '@humanwhoco
 import { z } from 'zod';
 import type { Kind } from '../core/kind.ts';
 import { POLICY_VERSION, type Policy } from '../core/policy.ts';
-import { createTree, type PolicyNode, type PolicyTree } from '../core/tree.ts';
+import { createTree, PolicyNode, type PolicyTree } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
 import type { ModuleRegistry } from '../module/module.ts';
+import { contractKey, expandKey, type Locality, UnsetVariableError } from './locality.ts';
 
 /** A tree in the file: nested objects, ending in arrays of keys or empty objects. */
 type TreeJson = readonly string[] | { readonly [key: string]: TreeJson };
@@ -36,6 +37,8 @@ export interface ParseOptions {
   /** Shown in messages; the caller reads the file. */
   readonly file: string;
   readonly modules: ModuleRegistry;
+  /** This machine's roots and environment: `{app}`, `{env:PORT}`… are expanded with them. */
+  readonly locality?: Locality;
 }
 
 /** Parses and validates a policy file's text. Throws a `LeashError` naming file:line:col. */
@@ -80,7 +83,10 @@ export function parsePolicy(text: string, options: ParseOptions): Policy {
       );
     }
     const t = createTree(module.root);
-    readNode(t.root, module.root, member.value, [name], file, document.body);
+    const { locality } = options;
+    const expand = (key: string) =>
+      locality === undefined || name !== 'runtime' ? key : expandKey(key, locality);
+    readNode(t.root, module.root, member.value, [name], file, document.body, expand);
     modules.set(name, t);
   }
   return { version: POLICY_VERSION, modules };
@@ -93,6 +99,7 @@ function readNode(
   path: (string | number)[],
   file: string,
   body: AnyNode,
+  expand: (key: string) => string,
 ): void {
   const entries: Array<{ key: string; value: AnyNode | undefined; at: (string | number)[] }> = [];
   if (json.type === 'Array') {
@@ -108,7 +115,14 @@ function readNode(
       entries.push({ key: member.name, value: member.value, at: [...path, member.name] });
     }
   }
-  for (const { key, value, at } of entries) {
+  for (const { key: written, value, at } of entries) {
+    let key: string;
+    try {
+      key = expand(written);
+    } catch (error) {
+      if (!(error instanceof UnsetVariableError)) throw error;
+      throw schemaError(file, body, at, error.message, value !== undefined);
+    }
     const problem = kind.validate(key);
     if (problem !== undefined)
       throw schemaError(
@@ -139,7 +153,7 @@ function readNode(
       );
     }
     const child = node.ensure(key);
-    if (next !== null && value !== undefined) readNode(child, next, value, at, file, body);
+    if (next !== null && value !== undefined) readNode(child, next, value, at, file, body, expand);
     if (next !== null && child.children.size === 0) node.remove(key);
   }
 }
@@ -172,25 +186,43 @@ function deepestIssue(
   return best;
 }
 
-/** Serialises a policy: sorted keys, two-space indent, arrays where every child ends a rule. */
-export function serializePolicy(policy: Policy): string {
+/**
+ * Serialises a policy: sorted keys, two-space indent, arrays where every child ends a rule. With
+ * a locality, paths under its roots and ports from its environment are written as tokens.
+ */
+export function serializePolicy(policy: Policy, locality?: Locality): string {
   const out: Record<string, unknown> = { version: policy.version };
   for (const name of [...policy.modules.keys()].sort()) {
     const t = policy.modules.get(name)!;
-    if (t.root.children.size > 0) out[name] = nodeJson(t.root);
+    const written = (key: string) =>
+      locality === undefined ? key : contractKey(key, locality, name);
+    if (t.root.children.size > 0) out[name] = nodeJson(t.root, written);
   }
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
-function nodeJson(node: PolicyNode): TreeJson {
-  const keys = [...node.children.keys()].sort();
-  if (keys.every((k) => node.children.get(k)!.children.size === 0)) return keys;
+function nodeJson(node: PolicyNode, written: (key: string) => string): TreeJson {
+  // Two keys may contract to one (`/srv/app/x` and a hand-written `{app}/x`): they are one rule.
+  const children = new Map<string, PolicyNode[]>();
+  for (const [key, child] of node.children) {
+    const name = written(key);
+    children.set(name, [...(children.get(name) ?? []), child]);
+  }
+  const keys = [...children.keys()].sort();
+  const isLeaf = (k: string) => children.get(k)!.every((c) => c.children.size === 0);
+  if (keys.every(isLeaf)) return keys;
   const out: Record<string, TreeJson> = {};
   for (const key of keys) {
-    const child = node.children.get(key)!;
-    out[key] = child.children.size === 0 ? {} : nodeJson(child);
+    const merged = new PolicyNode();
+    for (const child of children.get(key)!)
+      for (const [k, grandchild] of child.children) mergeNode(merged.ensure(k), grandchild);
+    out[key] = merged.children.size === 0 ? {} : nodeJson(merged, written);
   }
   return out;
+}
+
+function mergeNode(target: PolicyNode, source: PolicyNode): void {
+  for (const [key, child] of source.children) mergeNode(target.ensure(key), child);
 }
 
 // --- positions -----------------------------------------------------------------------------

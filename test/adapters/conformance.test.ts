@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { get, type Running, startUnder } from '../runtime/helpers.ts';
+import { readPolicyJson } from '../support/policy-json.ts';
 import { ADAPTERS, type Adapter, fixturePath, runtimeRules } from './adapters.ts';
 
 interface Service {
@@ -46,7 +47,7 @@ function service(adapter: Adapter, env: NodeJS.ProcessEnv = {}): Service {
           : ['enforce', '--layer=process', '--', process.execPath, fixturePath(adapter)],
         { cwd: dir, env: fullEnv },
       ),
-    policy: () => JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')),
+    policy: () => readPolicyJson(join(dir, 'leash.policy.json'), { app: dir }),
   };
 }
 

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { before, test } from 'node:test';
+import { readPolicyJson } from '../support/policy-json.ts';
 import { run } from '../support/processes.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'leash.js');
@@ -71,10 +72,16 @@ test('learn, then ci, on `npm test` with node --test: exit 0; a new file read: e
     learned.stderr,
     /^leash learn: leash\.policy\.json holds \d+ rules?, \d+ new in this run \(a new policy\)$/m,
   );
-  assert.match(learned.stderr, /^ {2}runtime: \d+ rules? in 1 scope, \d+ new$/m);
+  // @startup, and @loader for module loading.
+  assert.match(learned.stderr, /^ {2}runtime: \d+ rules? in 2 scopes, \d+ new$/m);
 
   const policy = readFileSync(join(dir, 'leash.policy.json'), 'utf8');
-  assert.ok(policy.includes(join(dir, 'greeting.txt')), policy);
+  assert.ok(
+    JSON.stringify(readPolicyJson(join(dir, 'leash.policy.json'), { app: dir })).includes(
+      join(dir, 'greeting.txt'),
+    ),
+    policy,
+  );
   // npm's debug log (timestamped, under ~/.npm/_logs) and its config files are npm's, not the
   // project's.
   assert.doesNotMatch(policy, /_logs|\.npmrc|npm-cli|\/npm\//, policy);

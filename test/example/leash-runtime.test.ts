@@ -3,13 +3,14 @@
 // every attack must be refused: by both layers together, by leash's in-process checks alone, and
 // (for what Node can express) by Node's own permission flags alone. Loopback only.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, startExample } from '../../examples/service/start.ts';
 import { attacks, heldOutWorkload, learningWorkload } from '../../examples/service/workload.ts';
+import { readPolicyJson } from '../support/policy-json.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 const SERVICE_DIR = fileURLToPath(new URL('../../examples/service/', import.meta.url));
@@ -60,7 +61,10 @@ before(async () => {
 });
 
 test('the learned policy is small enough to review and generalised per route', () => {
-  const policy = JSON.parse(readFileSync(policyFile, 'utf8'));
+  const policy = readPolicyJson(policyFile, {
+    app: SERVICE_DIR,
+    env: { PORT: String(ports.server) },
+  });
   const rules = Object.values(
     policy.runtime as Record<string, Record<string, Record<string, string[]>>>,
   ).flatMap((pkgs) => Object.values(pkgs).flatMap((caps) => Object.values(caps).flat()));

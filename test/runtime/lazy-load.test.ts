@@ -3,11 +3,12 @@
 // route; after a restart another route doing the same load first must not be refused. Reads that
 // are not module loading stay the route's.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readPolicyJson } from '../support/policy-json.ts';
 import { startUnder } from './helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/lazy-load-service.mjs', import.meta.url));
@@ -67,7 +68,7 @@ before(async () => {
 });
 
 test('the lazy loads are learned once for the process, under @loader, folded per root', () => {
-  const policy = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8'));
+  const policy = readPolicyJson(join(dir, 'leash.policy.json'), { app: dir });
   assert.ok(
     policy.runtime['@loader'].node['fs.read'].includes(`${dir}/**`),
     JSON.stringify(policy.runtime, null, 2),

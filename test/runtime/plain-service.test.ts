@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readPolicyJson } from '../support/policy-json.ts';
 import { run } from '../support/processes.ts';
 import { BIN, get, startUnder } from './helpers.ts';
 
@@ -77,7 +78,7 @@ after(() => {
 });
 
 test('learning writes a small, simplified policy attributed to routes and packages', () => {
-  const policy = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8'));
+  const policy = readPolicyJson(join(dir, 'leash.policy.json'), { app: dir, env: env() });
   const routes = policy.runtime;
   assert.deepEqual(routes['GET /notes/:id'], { app: { 'fs.read': [`${dataDir}/*.txt`] } });
   assert.deepEqual(routes['GET /echo'], { app: { 'child.spawn': ['echo hello'] } });

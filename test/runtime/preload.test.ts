@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readPolicyJson } from '../support/policy-json.ts';
 import { run } from '../support/processes.ts';
 import { get, type Running, startListening } from './helpers.ts';
 
@@ -58,7 +59,8 @@ async function runForkParent(mode: string, reads: string) {
 }
 
 function readPolicy(file: string) {
-  return JSON.parse(readFileSync(file, 'utf8'));
+  // The config is in `dir`: the app directory of the services the policies were learned for.
+  return readPolicyJson(file, { app: dir });
 }
 
 before(async () => {

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readPolicyJson } from '../support/policy-json.ts';
 import { killGroup, run, STARTUP_LIMIT_MS, spawnGroup, withinLimit } from '../support/processes.ts';
 import { BIN } from './helpers.ts';
 
@@ -116,7 +117,7 @@ async function terminateUnderLeash(handle: boolean) {
   );
   killGroup(child);
   const policyFile = join(dir, 'leash.policy.json');
-  const policy = existsSync(policyFile) ? JSON.parse(readFileSync(policyFile, 'utf8')) : undefined;
+  const policy = existsSync(policyFile) ? readPolicyJson(policyFile, { app: dir }) : undefined;
   return { code, signal, stdout, stderr, policy, secret };
 }
 

@@ -3,12 +3,13 @@
 // values count, what a driver callback does stays in the route's scope, and an injection is
 // refused before SQLite runs it.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startUnder } from '../runtime/helpers.ts';
+import { readPolicyJson } from '../support/policy-json.ts';
 
 const SERVICE = fileURLToPath(new URL('./fixtures/sqlite3-service.mjs', import.meta.url));
 
@@ -41,7 +42,7 @@ test('sqlite3: statements are learned with the principal and inputs, callbacks k
   } finally {
     await learning.stop();
   }
-  const policy = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8'));
+  const policy = readPolicyJson(join(dir, 'leash.policy.json'), { app: dir });
   assert.deepEqual(policy.sql['GET /notes']?.['SELECT id, title FROM notes WHERE owner = $1'], {
     $1: ['=principal'],
   });

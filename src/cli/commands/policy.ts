@@ -95,7 +95,10 @@ export function registerPolicyCommands(program: Command): void {
       const merged = files
         .map((f) => readPolicyFile(context, f))
         .reduce(policy.merge, policy.emptyPolicy());
-      writeFileAtomicSync(policyPath(context, options.output), serializePolicy(merged));
+      writeFileAtomicSync(
+        policyPath(context, options.output),
+        serializePolicy(merged, context.locality),
+      );
       out(`wrote ${options.output}: ${policy.countRules(merged)} rules from ${files.length} files`);
     });
 
@@ -120,11 +123,18 @@ export function registerPolicyCommands(program: Command): void {
         const before = readPolicyFile(context, source);
         let after: policy.Policy;
         if (options.output === undefined) {
-          const store = createFileStore({ file: source, modules: context.modules });
+          const store = createFileStore({
+            file: source,
+            modules: context.modules,
+            locality: context.locality,
+          });
           after = store.update((current) => policy.simplify(current, simplifyOptions));
         } else {
           after = policy.simplify(before, simplifyOptions);
-          writeFileAtomicSync(policyPath(context, options.output), serializePolicy(after));
+          writeFileAtomicSync(
+            policyPath(context, options.output),
+            serializePolicy(after, context.locality),
+          );
         }
         out(
           `${display(context, options.output ?? source)}: ${policy.countRules(before)} → ${policy.countRules(after)} rules`,
@@ -208,6 +218,7 @@ export function registerPolicyCommands(program: Command): void {
         const store = createFileStore({
           file: policyPath(context, file),
           modules: context.modules,
+          locality: context.locality,
         });
         const ids = options.id === undefined ? undefined : new Set(options.id);
         const picked = (v: { module: string; facts: readonly string[]; mode: string }) =>

@@ -69,7 +69,11 @@ export function runEnvironment(options: RunOptions): NodeJS.ProcessEnv {
   // in one process the test files run, and are observed, all the same.
   if (mode === 'learn') words.push('--permission-audit', '--test-isolation=none');
   if (mode === 'enforce' && layers.includes('node')) {
-    const store = createFileStore({ file: policyFile, modules: context.modules });
+    const store = createFileStore({
+      file: policyFile,
+      modules: context.modules,
+      locality: context.locality,
+    });
     const extra = agentPaths({ file: context.config.file, policyFile });
     const compiled = compileNodePermissions(store.load(), {
       extraRead: extra.read,
@@ -189,7 +193,11 @@ export function registerRunCommands(program: Command): void {
         const planned = mode === 'enforce' && existsSync(policyFile);
         if (planned && layers.includes('kernel')) {
           const plan = planKernel({
-            policy: createFileStore({ file: policyFile, modules: context.modules }).load(),
+            policy: createFileStore({
+              file: policyFile,
+              modules: context.modules,
+              locality: context.locality,
+            }).load(),
             policyFile,
             configFile: context.config.file,
             command: argv,
@@ -215,15 +223,23 @@ export function registerRunCommands(program: Command): void {
         const inProcess = mode !== 'enforce' || layers.includes('process');
         const violations =
           mode !== 'learn' && inProcess
-            ? createFileStore({ file: policyFile, modules: context.modules })
+            ? createFileStore({
+                file: policyFile,
+                modules: context.modules,
+                locality: context.locality,
+              })
             : undefined;
-        const before = mode === 'learn' ? policyIfReadable(policyFile, context.modules) : undefined;
+        const before =
+          mode === 'learn'
+            ? policyIfReadable(policyFile, context.modules, context.locality)
+            : undefined;
         const every = progressInterval(process.env, process.stderr.isTTY === true);
         const stopProgress =
           mode === 'learn' && every !== undefined
             ? startProgress({
                 file: policyFile,
                 modules: context.modules,
+                locality: context.locality,
                 before,
                 intervalMs: every,
                 write: (line) => process.stderr.write(line),
@@ -231,7 +247,10 @@ export function registerRunCommands(program: Command): void {
             : undefined;
         process.exitCode = await runWrapped(command, env, violations ? { violations } : {});
         stopProgress?.();
-        const after = mode === 'learn' ? policyIfReadable(policyFile, context.modules) : undefined;
+        const after =
+          mode === 'learn'
+            ? policyIfReadable(policyFile, context.modules, context.locality)
+            : undefined;
         if (after !== undefined)
           process.stderr.write(learnSummary(before, after, display(context, policyFile)));
       },
@@ -251,7 +270,11 @@ export function registerRunCommands(program: Command): void {
     .action(async (argv: string[], options: { policy?: string }, cmd: Command) => {
       const context = await cliContext(cmd.optsWithGlobals<Globals>());
       const committedFile = policyPath(context, options.policy);
-      const committed = createFileStore({ file: committedFile, modules: context.modules }).load();
+      const committed = createFileStore({
+        file: committedFile,
+        modules: context.modules,
+        locality: context.locality,
+      }).load();
       const dir = mkdtempSync(join(tmpdir(), 'leash-ci-'));
       try {
         // Learning starts from a copy of the committed policy and never generalises, so every
@@ -271,7 +294,11 @@ export function registerRunCommands(program: Command): void {
           process.exitCode = status;
           return;
         }
-        const learned = createFileStore({ file: learnedFile, modules: context.modules }).load();
+        const learned = createFileStore({
+          file: learnedFile,
+          modules: context.modules,
+          locality: context.locality,
+        }).load();
         const added = newRules(learned, committed);
         if (added.length === 0) {
           process.stdout.write(

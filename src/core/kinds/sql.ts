@@ -81,7 +81,7 @@ export const MAX_CONSTANTS = 16;
  * How a value may be derived from a request input, written `=request.query.q|contains`. Each is
  * weaker than plain equality, which implies it: the value equals the input, or
  * - `contains`, `prefix`, `suffix`: the input wrapped for LIKE (`%q%`, `q%`, `%q`);
- * - `trim`: the input without surrounding white space;
+ * - `trim`: the input without surrounding white space (implies `lower`);
  * - `lower`: the input up to letter case;
  * - `number`: the number written in the input (`12.5` from `$12.50`, `42` from `item-42`).
  */
@@ -100,13 +100,18 @@ export function isSource(source: string): boolean {
   return SOURCE.test(source);
 }
 
-/** The sources that hold whenever these do: plain equality to an input implies each transform. */
+/**
+ * The sources that hold whenever these do: plain equality to an input implies each transform, and
+ * `trim` implies `lower` (which ignores case and surrounding white space).
+ */
 function implied(sources: readonly string[]): readonly string[] {
-  if (!sources.some((s) => s.startsWith('=request.') && !s.includes('|'))) return sources;
+  if (!sources.some((s) => s.startsWith('=request.'))) return sources;
   const out = new Set(sources);
-  for (const s of sources)
-    if (s.startsWith('=request.') && !s.includes('|'))
-      for (const t of TRANSFORMS) out.add(`${s}|${t}`);
+  for (const s of sources) {
+    if (!s.startsWith('=request.')) continue;
+    if (!s.includes('|')) for (const t of TRANSFORMS) out.add(`${s}|${t}`);
+    else if (s.endsWith('|trim')) out.add(`${s.slice(0, -'trim'.length)}lower`);
+  }
   return [...out];
 }
 
@@ -115,7 +120,9 @@ function strongest(sources: readonly string[]): string[] {
   const set = new Set(sources);
   return sources.filter((s) => {
     const bar = s.indexOf('|');
-    return bar === -1 || !set.has(s.slice(0, bar));
+    if (bar === -1) return true;
+    const input = s.slice(0, bar);
+    return !set.has(input) && !(s.endsWith('|lower') && set.has(`${input}|trim`));
   });
 }
 

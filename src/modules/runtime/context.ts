@@ -7,8 +7,9 @@ import { sep } from 'node:path';
 import { isInternal } from '../../attribution/internal.ts';
 import type { PackageResolver } from '../../attribution/package-of.ts';
 import { currentScope, LOADER } from '../../attribution/scope.ts';
+import { wildcardAllowedIn } from '../../core/kinds/path.ts';
 import { allows } from '../../core/tree.ts';
-import type { ModuleHost, UseContext } from '../../module/module.ts';
+import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
 import type { Capability } from './capabilities.ts';
 
 export interface RuntimeContext {
@@ -38,13 +39,27 @@ export function createRuntimeContext(
     return resource;
   };
   const use = (): UseContext => ({ scope: currentScope(), package: packages.current() });
+  // A file named for the day or the moment (`access.log.2026-12-02`, npm's timestamped debug log)
+  // is learned with the date as a wildcard, where a wildcard may go at all: tomorrow's is the same
+  // privilege.
+  const timeless = (facts: readonly string[]): CheckOptions | undefined => {
+    const [, , capability, resource] = facts as [string, string, string, string];
+    if (host.mode !== 'learn' || !capability.startsWith('fs.')) return undefined;
+    const slash = resource.lastIndexOf('/');
+    const name = resource.slice(slash + 1);
+    const pattern = timelessName(name);
+    const dir = resource.slice(0, slash) || '/';
+    if (pattern === undefined || !wildcardAllowedIn(dir, host.simplify)) return undefined;
+    return { learnAs: [...facts.slice(0, 3), `${escapeGlob(dir)}/${pattern}`] };
+  };
   const decide = (capability: Capability, resource: string, refuse: boolean): void => {
     if (isInternal()) return;
     // One look at the stack gives the package and whether the module loader made the call.
     const caller = packages.caller();
     const u = { scope: currentScope(), package: caller.package };
     if (!caller.loader || capability !== 'fs.read') {
-      (refuse ? host.check : host.observe)([u.scope, u.package, capability, resource], u);
+      const facts = [u.scope, u.package, capability, resource];
+      (refuse ? host.check : host.observe)(facts, u, timeless(facts));
       return;
     }
     // Module loading is the process's doing, not the route's: a package loaded lazily by whichever
@@ -70,4 +85,18 @@ export function createRuntimeContext(
 /** A literal path as a leash glob (escape the characters globs treat specially). */
 export function escapeGlob(path: string): string {
   return path.replace(/[\\*?[\]{}]/g, '\\$&');
+}
+
+/** Dates and times (`2026-12-02`, `20261202`, `2026-12-02T10_11_12_345Z`) and digit runs of six or more. */
+const MOMENT = /\d{4}-\d{2}-\d{2}(?:[T_ ]\d{2}[:_-]?\d{2}(?:[:_-]?\d{2})?(?:[._]\d+)?Z?)?|\d{6,}/g;
+
+/**
+ * A file name with its dates and long digit runs as wildcards, as a glob segment
+ * (`access.log.2026-12-02` → `access.log.*`), or undefined when it has none.
+ */
+export function timelessName(name: string): string | undefined {
+  if (name.startsWith('.')) return undefined;
+  const parts = name.split(MOMENT);
+  if (parts.length === 1) return undefined;
+  return parts.map((part) => escapeGlob(part)).join('*');
 }
