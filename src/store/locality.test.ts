@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { contractKey, expandKey, localityOf, UnsetVariableError } from './locality.ts';
+import { registryWith } from '../modules/builtin.ts';
+import { contractKey, expandKey, isUnsetVariable, localityOf } from './locality.ts';
+import { parsePolicy, serializePolicy } from './policy-file.ts';
 
 const here = localityOf({
   app: '/tmp/build/app',
@@ -52,8 +54,24 @@ test('a token whose variable is not set is an error naming it; escaped braces st
   assert.throws(
     () => expandKey('0.0.0.0:{env:PORT}', bare),
     (error: unknown) => {
-      return error instanceof UnsetVariableError && /PORT, which is not set/.test(error.message);
+      return isUnsetVariable(error) && /PORT, which is not set/.test(error.message);
     },
   );
   assert.equal(expandKey('/a/\\{app}', bare), '/a/\\{app}');
+});
+
+test('reading a policy whose token has no value here names the file, position and variable', () => {
+  const text = `${JSON.stringify(
+    { version: 1, runtime: { '@startup': { app: { 'net.listen': ['127.0.0.1:{env:PORT}'] } } } },
+    null,
+    2,
+  )}\n`;
+  const bare = localityOf({ app: '/a', tmp: '/tmp', home: '/h', env: {} });
+  assert.throws(
+    () => parsePolicy(text, { file: 'leash.policy.json', modules: registryWith(), locality: bare }),
+    /^LeashError: leash\.policy\.json:7:11: \$\.runtime\["@startup"\]\.app\["net\.listen"\]\[0\]: \{env:PORT\} needs the environment variable PORT, which is not set/,
+  );
+  const port = localityOf({ app: '/a', tmp: '/tmp', home: '/h', env: { PORT: '8080' } });
+  const policy = parsePolicy(text, { file: 'p.json', modules: registryWith(), locality: port });
+  assert.equal(serializePolicy(policy, port), text, 'read and written back unchanged');
 });

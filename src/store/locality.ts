@@ -14,6 +14,7 @@
  * Writing contracts keys into tokens; reading expands them with this machine's values. A token
  * whose variable is not set stops the read with the file, position and the variable's name.
  */
+import { isLeashError, LeashError } from '../errors.ts';
 
 /** One root: the token written in the file and the absolute path it stands for here. */
 export interface Root {
@@ -78,28 +79,32 @@ export function expandKey(key: string, locality: Locality): string {
     (token, _n, env) => {
       if (env !== undefined) {
         const value = locality.env[env];
-        if (value === undefined || value === '') throw new UnsetVariableError(env, token);
+        if (value === undefined || value === '') throw unset(env, token);
         return value.replace(/\/+$/, '');
       }
       const root = locality.roots.find((r) => r.token === token);
-      if (root === undefined) throw new UnsetVariableError(token, token);
+      if (root === undefined) throw unset(token, token);
       return root.path;
     },
   );
 }
 
-export class UnsetVariableError extends Error {
-  readonly variable: string;
-  readonly token: string;
-  constructor(variable: string, token: string) {
-    super(
-      token.startsWith('{env:')
-        ? `${token} needs the environment variable ${variable}, which is not set`
-        : `${token} has no value on this machine`,
-    );
-    this.variable = variable;
-    this.token = token;
-  }
+/** A token this machine has no value for: the policy cannot be read here as it was written. */
+function unset(variable: string, token: string): LeashError {
+  return new LeashError(
+    'ERR_LEASH_POLICY_SCHEMA',
+    token.startsWith('{env:')
+      ? `${token} needs the environment variable ${variable}, which is not set`
+      : `${token} has no value on this machine`,
+  );
+}
+
+/** Whether an error is the one `expandKey` throws for a token without a value. */
+export function isUnsetVariable(error: unknown): error is LeashError {
+  return (
+    isLeashError(error, 'ERR_LEASH_POLICY_SCHEMA') &&
+    / has no value | which is not set$/.test(error.message)
+  );
 }
 
 const PORT_NAME = /PORT$/;

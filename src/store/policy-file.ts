@@ -11,7 +11,7 @@ import { POLICY_VERSION, type Policy } from '../core/policy.ts';
 import { createTree, PolicyNode, type PolicyTree } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
 import type { ModuleRegistry } from '../module/module.ts';
-import { contractKey, expandKey, type Locality, UnsetVariableError } from './locality.ts';
+import { contractKey, expandKey, isUnsetVariable, type Locality } from './locality.ts';
 
 /** A tree in the file: nested objects, ending in arrays of keys or empty objects. */
 type TreeJson = readonly string[] | { readonly [key: string]: TreeJson };
@@ -120,7 +120,7 @@ function readNode(
     try {
       key = expand(written);
     } catch (error) {
-      if (!(error instanceof UnsetVariableError)) throw error;
+      if (!isUnsetVariable(error)) throw error;
       throw schemaError(file, body, at, error.message, value !== undefined);
     }
     const problem = kind.validate(key);
