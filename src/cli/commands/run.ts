@@ -26,6 +26,7 @@ import {
   progressInterval,
   startProgress,
 } from '../learn-summary.ts';
+import { explainNodeWarnings } from '../node-warnings.ts';
 import { paint, renderRules } from '../render.ts';
 
 /** The preload, as a file path: the compiled one in a package, the source in a checkout. */
@@ -80,6 +81,8 @@ export function runEnvironment(options: RunOptions): NodeJS.ProcessEnv {
       ...(piped ? {} : { extraWrite: extra.write }),
     });
     for (const warning of compiled.warnings) process.stderr.write(`leash: ${warning}\n`);
+    const note = explainNodeWarnings(compiled.flags, inProcess);
+    if (note !== undefined) process.stderr.write(note);
     words.push(...compiled.flags);
   }
   const existing = process.env.NODE_OPTIONS?.trim();
