@@ -14,6 +14,12 @@ export const UNMATCHED = '@unmatched';
  * is the process's doing, whichever request happens to need it first (a lazy `require`).
  */
 export const LOADER = '@loader';
+/**
+ * Where a database driver's connections are granted: a pool opens and reopens them (after an idle
+ * timeout, say) in whichever request needs one next, so they are the process's, not a route's.
+ * What each route may send over them is the sql module's to decide.
+ */
+export const POOL = '@pool';
 
 /** Per-request state; adapters refine `scope` once the router has picked a route. */
 export interface RequestState {

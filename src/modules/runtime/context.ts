@@ -6,11 +6,26 @@
 import { sep } from 'node:path';
 import { isInternal } from '../../attribution/internal.ts';
 import type { PackageResolver } from '../../attribution/package-of.ts';
-import { currentScope, LOADER } from '../../attribution/scope.ts';
+import { currentScope, LOADER, POOL } from '../../attribution/scope.ts';
 import { wildcardAllowedIn } from '../../core/kinds/path.ts';
 import { allows } from '../../core/tree.ts';
 import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
 import type { Capability } from './capabilities.ts';
+
+/** Packages whose outbound connections are a database pool's (`@pool`, every scope). */
+const DATABASE_DRIVERS = new Set([
+  'pg',
+  'pg-pool',
+  'mysql',
+  'mysql2',
+  'mariadb',
+  'tedious',
+  'oracledb',
+  'mongodb',
+  'redis',
+  '@redis/client',
+  'ioredis',
+]);
 
 export interface RuntimeContext {
   readonly host: ModuleHost;
@@ -57,6 +72,13 @@ export function createRuntimeContext(
     // One look at the stack gives the package and whether the module loader made the call.
     const caller = packages.caller();
     const u = { scope: currentScope(), package: caller.package };
+    if (capability === 'net.connect' && DATABASE_DRIVERS.has(caller.package)) {
+      // A pooled database connection: the process's, like module loading (see POOL).
+      if (allows(host.tree, [u.scope, u.package, capability, resource], { nearest: false }).allowed)
+        return;
+      (refuse ? host.check : host.observe)([POOL, u.package, capability, resource], u);
+      return;
+    }
     if (!caller.loader || capability !== 'fs.read') {
       const facts = [u.scope, u.package, capability, resource];
       (refuse ? host.check : host.observe)(facts, u, timeless(facts));
