@@ -16,12 +16,17 @@ import {
   type Instrumentation,
 } from '../../src/instrument/instrumentation.ts';
 import { isWrapped } from '../../src/instrument/shimmer.ts';
+import { runtimeInstrumentations } from '../../src/modules/runtime/module.ts';
 import type { SqlChecker } from '../../src/modules/sql/check.ts';
 import { sqlDriverInstrumentations } from '../../src/modules/sql/module.ts';
 
 const require = createRequire(import.meta.url);
 const checker: SqlChecker = { check: () => () => {} };
-const TARGETS = [...FRAMEWORK_INSTRUMENTATIONS, ...sqlDriverInstrumentations(checker)];
+const TARGETS = [
+  ...FRAMEWORK_INSTRUMENTATIONS,
+  ...sqlDriverInstrumentations(checker),
+  ...runtimeInstrumentations({ check: () => {} }),
+];
 
 /** Where each target's patch shows: the file to require and a probe of its patched method. */
 const PROBES: Record<string, { file: string; patched: (exports: never) => boolean }> = {
@@ -53,6 +58,10 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
     file: 'koa-compose',
     // The export itself is replaced; disabled, the wrapper passes through.
     patched: (compose: unknown) => isWrapped(compose),
+  },
+  undici: {
+    file: 'undici/lib/dispatcher/dispatcher-base.js',
+    patched: (Base: { prototype: { dispatch: unknown } }) => isWrapped(Base.prototype.dispatch),
   },
   sqlite3: {
     file: 'sqlite3/lib/sqlite3-binding.js',

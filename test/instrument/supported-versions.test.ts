@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { FRAMEWORK_INSTRUMENTATIONS } from '../../src/adapters/install.ts';
 import { UNCOVERED_SQL_DRIVERS } from '../../src/drivers/uncovered.ts';
 import { versionsOf } from '../../src/instrument/instrumentation.ts';
+import { runtimeInstrumentations } from '../../src/modules/runtime/module.ts';
 import { sqlDriverInstrumentations } from '../../src/modules/sql/module.ts';
 
 const BUILTINS = [
@@ -19,6 +20,7 @@ export function supportedRows(): string[] {
   const targets = [
     ...FRAMEWORK_INSTRUMENTATIONS,
     ...sqlDriverInstrumentations({ check: () => () => {} }),
+    ...runtimeInstrumentations({ check: () => {} }),
   ];
   return [
     ...BUILTINS.map((cells) => `| ${cells.join(' | ')} |`),

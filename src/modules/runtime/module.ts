@@ -11,12 +11,15 @@
 
 import { packageResolver } from '../../attribution/resolver.ts';
 import { literalKind } from '../../core/kinds/literal.ts';
+import { enableInstrumentations } from '../../instrument/enable.ts';
+import type { Instrumentation } from '../../instrument/instrumentation.ts';
 import { defineModule } from '../../module/module.ts';
 import { capabilityKind } from './capabilities.ts';
-import { createRuntimeContext } from './context.ts';
+import { createRuntimeContext, type RuntimeContext } from './context.ts';
 import { lintRuntime } from './lint.ts';
 import { observeAudit } from './observe-audit.ts';
 import { observeSqlite } from './observe-sqlite.ts';
+import { undiciInstrumentation } from './undici.ts';
 import { wrapChildProcess } from './wrap-child.ts';
 import { wrapFs } from './wrap-fs.ts';
 import { wrapHttpClient } from './wrap-http-client.ts';
@@ -24,6 +27,11 @@ import { wrapNet } from './wrap-net.ts';
 
 const packageKind = literalKind({ name: 'package', child: () => capabilityKind });
 const scopeKind = literalKind({ name: 'scope', child: () => packageKind });
+
+/** The packages the runtime module patches on the instrumentation layer. */
+export function runtimeInstrumentations(context: Pick<RuntimeContext, 'check'>): Instrumentation[] {
+  return [undiciInstrumentation((to) => context.check('net.connect', to))];
+}
 
 export const runtimeModule = defineModule({
   name: 'runtime',
@@ -39,6 +47,11 @@ export const runtimeModule = defineModule({
       wrapNet(context),
       wrapHttpClient(context),
       wrapChildProcess(context),
+      enableInstrumentations(runtimeInstrumentations(context), [], {
+        mode: host.mode,
+        warn: (message) => host.log.warn({ event: 'unpatched' }, message),
+        refuse: host.refuseToStart,
+      }),
     ];
     if (host.mode === 'learn') uninstalls.push(observeAudit(context), observeSqlite(context));
     return () => {

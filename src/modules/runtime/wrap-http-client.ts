@@ -23,8 +23,10 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import { syncBuiltinESMExports } from 'node:module';
+import { isWrapped } from '../../instrument/shimmer.ts';
 import type { RuntimeContext } from './context.ts';
 import { withDecidedConnect } from './decided-connects.ts';
+import { markDecided, wrapDispatch } from './undici.ts';
 import { endpoint } from './wrap-net.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -74,6 +76,7 @@ interface Dispatcher {
 type FetchInput = Parameters<typeof fetch>[0];
 
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+const GLOBAL_DISPATCHER_2 = Symbol.for('undici.globalDispatcher.2');
 
 export function wrapHttpClient(context: RuntimeContext): () => void {
   const agentProto = http.Agent.prototype as unknown as Record<string, AnyFunction>;
@@ -123,6 +126,7 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
             const to = originTarget(options.origin);
             if (to === undefined) return target.dispatch(options, handler);
             context.check('net.connect', to);
+            markDecided(options);
             return withDecidedConnect(to, () => target.dispatch(options, handler));
           };
         },
@@ -137,8 +141,11 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
   const wrappedFetch = function fetch(input: unknown, init?: Record<string, unknown>) {
     const inner = (init?.dispatcher ??
       (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER]) as Dispatcher | undefined;
-    if (inner === undefined || typeof inner.dispatch !== 'function')
-      return originalFetch(input as FetchInput, init as RequestInit);
+    if (inner === undefined || typeof inner.dispatch !== 'function') {
+      const response = originalFetch(input as FetchInput, init as RequestInit);
+      wrapGlobalDispatchers();
+      return response;
+    }
     return originalFetch(
       input as FetchInput,
       {
@@ -153,6 +160,24 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
     enumerable: fetchDescriptor?.enumerable ?? true,
     configurable: true,
   });
+
+  // The global dispatchers of Node's own undici (`.2`, and the `.1` wrapper kept for older
+  // copies), which the undici package also uses when they exist before it loads: the dispatch of
+  // each one's class decides every request made through it. Node makes them at the first fetch,
+  // so they are looked for now and after each fetch (once wrapped, a look is a property read).
+  const restoreDispatch: Array<() => void> = [];
+  const wrapGlobalDispatchers = (): void => {
+    for (const symbol of [GLOBAL_DISPATCHER_2, GLOBAL_DISPATCHER]) {
+      let proto = Object.getPrototypeOf((globalThis as Record<symbol, unknown>)[symbol] ?? null) as
+        | object
+        | null;
+      while (proto !== null && !Object.hasOwn(proto, 'dispatch'))
+        proto = Object.getPrototypeOf(proto);
+      if (proto !== null && !isWrapped((proto as { dispatch: unknown }).dispatch))
+        restoreDispatch.push(wrapDispatch(proto, (to) => context.check('net.connect', to)));
+    }
+  };
+  wrapGlobalDispatchers();
 
   const originalConnect = http2.connect;
   http2.connect = function (this: unknown, ...args: unknown[]) {
@@ -172,6 +197,7 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
   syncBuiltinESMExports();
 
   return () => {
+    for (const restore of restoreDispatch) restore();
     http2.connect = originalConnect;
     syncBuiltinESMExports();
     agentProto.addRequest = originalAddRequest;
