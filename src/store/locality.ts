@@ -94,7 +94,7 @@ function unset(variable: string, token: string): LeashError {
   return new LeashError(
     'ERR_LEASH_POLICY_SCHEMA',
     token.startsWith('{env:')
-      ? `${token} needs the environment variable ${variable}, which is not set`
+      ? `${token} needs the environment variable ${variable}, which is not set (run leash with the service's environment, e.g. ${variable}=… leash policy show)`
       : `${token} has no value on this machine`,
   );
 }
@@ -103,7 +103,7 @@ function unset(variable: string, token: string): LeashError {
 export function isUnsetVariable(error: unknown): error is LeashError {
   return (
     isLeashError(error, 'ERR_LEASH_POLICY_SCHEMA') &&
-    / has no value | which is not set$/.test(error.message)
+    / has no value | which is not set/.test(error.message)
   );
 }
 
