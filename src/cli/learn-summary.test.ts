@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { policyOf } from '../core/policy.ts';
-import { add, createTree } from '../core/tree.ts';
+import { add, addRule, createTree } from '../core/tree.ts';
 import { registryWith } from '../modules/builtin.ts';
-import { learnSummary } from './learn-summary.ts';
+import { sqlModule } from '../modules/sql/module.ts';
+import { exactSlots, learnSummary } from './learn-summary.ts';
 
 const runtime = registryWith().get('runtime')!;
 
@@ -36,4 +37,19 @@ test('a first run says the policy is new; a run that learned nothing says 0 new'
     /holds 1 rule, 1 new in this run \(a new policy\)/,
   );
   assert.match(learnSummary(policy, policy, 'p.json'), /holds 1 rule, 0 new in this run\n/);
+});
+
+test('the summary names SQL slots still exact, with how many distinct values were seen', () => {
+  const tree = createTree(sqlModule.root);
+  const template = 'SELECT * FROM t WHERE a = $1 AND b = $2';
+  addRule(tree, ['GET /x', template, '$1', '{"eq":[],"v":"one"}']);
+  addRule(tree, ['GET /x', template, '$1', '{"eq":[],"v":"two"}']);
+  addRule(tree, ['GET /x', template, '$2', '=principal']);
+  const after = { version: 1 as const, modules: new Map([['sql', tree]]) };
+  const text = learnSummary(undefined, after, 'p.json', 3);
+  assert.match(
+    text,
+    /sql: 1 slot still exact, .*\(GET \/x › SELECT \* FROM t WHERE a = \$1 AND b = \$2 › \$1: 2 of 3\)/,
+  );
+  assert.deepEqual(exactSlots(after, 2), []);
 });

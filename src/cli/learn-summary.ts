@@ -34,6 +34,7 @@ export function learnSummary(
   before: policy.Policy | undefined,
   after: policy.Policy,
   shownAs: string,
+  threshold = 3,
 ): string {
   const had = new Set(
     before === undefined ? [] : policy.allRules(before).map((r) => JSON.stringify(r)),
@@ -55,6 +56,16 @@ export function learnSummary(
   for (const [module, e] of byModule) {
     lines.push(
       `  ${module}: ${plural(e.rules, 'rule')} in ${plural(e.scopes.size, 'scope')}, ${e.added} new`,
+    );
+  }
+  const exact = exactSlots(after, threshold);
+  if (exact.length > 0) {
+    const examples = exact
+      .slice(0, 3)
+      .map((e) => `${e.where}: ${e.seen} of ${threshold}`)
+      .join('; ');
+    lines.push(
+      `  sql: ${plural(exact.length, 'slot')} still exact, allowing only the values seen; send more distinct values to generalise (${examples}${exact.length > 3 ? '; …' : ''})`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -96,4 +107,26 @@ export function progressInterval(env: NodeJS.ProcessEnv, isTTY: boolean): number
   const fromEnv = Number(env.LEASH_PROGRESS_MS);
   if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
   return isTTY ? 30_000 : undefined;
+}
+
+/**
+ * SQL slots whose values are still only observations (fewer than `threshold` distinct ones): the
+ * policy allows exactly those values there until more are seen (docs/policy-format.md, "SQL").
+ */
+export function exactSlots(
+  after: policy.Policy,
+  threshold: number,
+): Array<{ where: string; seen: number }> {
+  const slots = new Map<string, { observed: number; generalised: boolean }>();
+  for (const [module, facts] of policy.allRules(after)) {
+    if (module !== 'sql' || facts.length < 4) continue;
+    const where = `${facts[0]} › ${facts[1]} › ${facts[2]}`;
+    const slot = slots.get(where) ?? { observed: 0, generalised: false };
+    if (facts[3]!.startsWith('{')) slot.observed++;
+    else slot.generalised = true;
+    slots.set(where, slot);
+  }
+  return [...slots]
+    .filter(([, s]) => !s.generalised && s.observed < threshold)
+    .map(([where, s]) => ({ where, seen: s.observed }));
 }

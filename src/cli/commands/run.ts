@@ -255,7 +255,14 @@ export function registerRunCommands(program: Command): void {
             ? policyIfReadable(policyFile, context.modules, context.locality)
             : undefined;
         if (after !== undefined)
-          process.stderr.write(learnSummary(before, after, display(context, policyFile)));
+          process.stderr.write(
+            learnSummary(
+              before,
+              after,
+              display(context, policyFile),
+              context.config.simplify.threshold,
+            ),
+          );
       },
     );
   }
