@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { lintPolicy } from '../../core/lint.ts';
 import * as policy from '../../core/policy.ts';
 import * as tree from '../../core/tree.ts';
+import { widen } from '../../core/widen.ts';
 import { LeashError } from '../../errors.ts';
 import { writeFileAtomicSync } from '../../store/atomic-write.ts';
 import { createFileStore } from '../../store/file-store.ts';
@@ -101,6 +102,47 @@ export function registerPolicyCommands(program: Command): void {
       );
       out(`wrote ${options.output}: ${policy.countRules(merged)} rules from ${files.length} files`);
     });
+
+  group
+    .command('widen')
+    .description(
+      'widen one rule by hand: an SQL slot to any value, a file path to its directory (in place)',
+    )
+    .argument('<module>', 'the policy section: sql or runtime')
+    .argument(
+      '<keys...>',
+      'the rule down to the slot (scope template $n) or the path (scope package capability path)',
+    )
+    .option('-f, --file <file>', 'policy file (default: from config)')
+    .action(
+      async (module: string, keys: string[], options: { file?: string }, command: Command) => {
+        const context = await contextOf(command);
+        const source = policyPath(context, options.file);
+        const store = createFileStore({
+          file: source,
+          modules: context.modules,
+          locality: context.locality,
+        });
+        let from: readonly string[] = [];
+        let to = '';
+        store.update((current) => {
+          const tree = current.modules.get(module);
+          if (tree === undefined)
+            throw new LeashError(
+              'ERR_LEASH_USAGE',
+              `${display(context, source)} has no ${module} section`,
+            );
+          const widened = widen(tree, keys, context.config.simplify);
+          ({ from, to } = widened);
+          const modules = new Map(current.modules);
+          modules.set(module, widened.tree);
+          return { ...current, modules };
+        });
+        out(
+          `${display(context, source)}: widened ${module} › ${keys.join(' › ')}: ${from.join(', ')} → ${to}`,
+        );
+      },
+    );
 
   group
     .command('simplify')
