@@ -7,6 +7,7 @@ import { type EnableOptions, enableInstrumentations } from '../instrument/enable
 import type { Instrumentation } from '../instrument/instrumentation.ts';
 import { expressInstrumentation } from './express/instrument.ts';
 import { fastifyInstrumentation, findMyWayInstrumentation } from './fastify/instrument.ts';
+import { hapiInstrumentation } from './hapi/instrument.ts';
 import { koaComposeInstrumentation } from './koa/instrument.ts';
 import { installHttpAdapter } from './node-http/adapter.ts';
 
@@ -15,6 +16,7 @@ export const FRAMEWORK_INSTRUMENTATIONS: readonly Instrumentation[] = [
   fastifyInstrumentation,
   findMyWayInstrumentation,
   koaComposeInstrumentation,
+  hapiInstrumentation,
 ];
 
 export function installAdapters(options: EnableOptions): () => void {

@@ -24,6 +24,13 @@ export interface Adapter {
   readonly staticScope: string | undefined;
   /** Extra environment of the fixture. */
   env(): NodeJS.ProcessEnv;
+  /** How the framework writes a path parameter in a template (`:id`, Hapi's `{id}`). */
+  readonly braces?: boolean;
+}
+
+/** A route template written with `:name` parameters, in the adapter's own syntax. */
+export function template(adapter: Adapter, route: string): string {
+  return adapter.braces === true ? route.replace(/:(\w+)/g, '{$1}') : route;
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,6 +102,14 @@ export const ADAPTERS: readonly Adapter[] = [
     unmatched: undefined,
     staticScope: undefined,
     env: () => ({ NEST_PLATFORM: 'fastify' }),
+  },
+  {
+    name: 'Hapi 21',
+    fixture: 'hapi-service.mjs',
+    braces: true,
+    unmatched: '@unmatched',
+    staticScope: undefined,
+    env: () => ({}),
   },
   {
     name: 'Koa 3',

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { get, type Running, startUnder } from '../runtime/helpers.ts';
 import { readPolicyJson } from '../support/policy-json.ts';
-import { ADAPTERS, type Adapter, fixturePath, runtimeRules } from './adapters.ts';
+import { ADAPTERS, type Adapter, fixturePath, runtimeRules, template } from './adapters.ts';
 
 interface Service {
   readonly dir: string;
@@ -68,7 +68,7 @@ function routeTemplates(adapter: Adapter): void {
       Record<string, Record<string, string[]>>
     >;
     assert.deepEqual(
-      runtime['GET /notes/:id']?.app?.['fs.read'],
+      runtime[template(adapter, 'GET /notes/:id')]?.app?.['fs.read'],
       [`${svc.dataDir}/*`],
       JSON.stringify(runtime, null, 2),
     );
@@ -281,7 +281,9 @@ function inputsSeenBySql(adapter: Adapter): void {
     }
     const sql = svc.policy().sql as Record<string, Record<string, Record<string, string[]>>>;
     assert.deepEqual(
-      sql['GET /sql/notes/:id']?.['SELECT title FROM notes WHERE id = $1 AND owner = $2'],
+      sql[template(adapter, 'GET /sql/notes/:id')]?.[
+        'SELECT title FROM notes WHERE id = $1 AND owner = $2'
+      ],
       { $1: ['=request.params.id'], $2: ['=principal'] },
       JSON.stringify(sql, null, 2),
     );

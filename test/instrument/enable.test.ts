@@ -59,6 +59,10 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
     // The export itself is replaced; disabled, the wrapper passes through.
     patched: (compose: unknown) => isWrapped(compose),
   },
+  '@hapi/hapi': {
+    file: '@hapi/hapi/lib/request.js',
+    patched: (Request: { prototype: { _lookup: unknown } }) => isWrapped(Request.prototype._lookup),
+  },
   undici: {
     file: 'undici/lib/dispatcher/dispatcher-base.js',
     patched: (Base: { prototype: { dispatch: unknown } }) => isWrapped(Base.prototype.dispatch),
