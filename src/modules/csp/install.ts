@@ -10,8 +10,9 @@
  *   `Content-Security-Policy`; each with `report-uri` (and, for pages served over HTTPS,
  *   `report-to` and `Reporting-Endpoints`), the report URL carrying a signed tag of the page
  *   route. A response that already has a CSP is left alone unless the config says `csp.override`;
- * - while learning, the HTML of those responses is read (`write`/`end`) and its inline code
- *   hashed per page route, except code carrying the response's nonce;
+ * - while learning, the HTML of those responses is read (`write`/`end`, decompressed when sent
+ *   with gzip, deflate or br, as compression() sends it) and its inline code hashed per page
+ *   route, except code carrying the response's nonce;
  * - each request gets a nonce, `res.locals.cspNonce` (Express), `res.cspNonce` (node:http) and
  *   `reply.cspNonce` (Fastify, whose Reply reads `reply.raw`'s: see the Fastify adapter), added
  *   to the policy when the service read it (while learning too, so nonced code is never reported
@@ -19,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
 import type { RequestState } from '../../attribution/scope.ts';
 import type { ModuleHost } from '../../module/module.ts';
@@ -49,6 +51,8 @@ interface Tracked {
   /** Learning: the HTML being captured, or null when this response is not captured. */
   html: Buffer[] | null;
   size: number;
+  /** The response's Content-Encoding when it is one leash can undo (compression() sends gzip). */
+  encoding?: Encoding;
 }
 
 type WriteHead = (this: http.ServerResponse, ...args: unknown[]) => http.ServerResponse;
@@ -188,7 +192,14 @@ export function installCsp(host: ModuleHost): CspInstall {
       else if (headers !== undefined) headers[name] = value;
       else response.setHeader(name, value);
     }
-    if (learning && header('content-encoding') === undefined) entry.html = [];
+    // A compressed page (what every browser asks for) is read as sent and decompressed at the end.
+    const encoding = String(header('content-encoding') ?? 'identity')
+      .trim()
+      .toLowerCase();
+    if (learning && isEncoding(encoding)) {
+      entry.html = [];
+      if (encoding !== 'identity') entry.encoding = encoding;
+    }
   };
 
   const capture = (entry: Tracked | undefined, chunk: unknown, encoding: unknown) => {
@@ -214,7 +225,7 @@ export function installCsp(host: ModuleHost): CspInstall {
     let found: ReturnType<typeof inlineHashes>;
     try {
       found = inlineHashes(
-        Buffer.concat(html).toString('utf8'),
+        decoded(Buffer.concat(html), entry.encoding).toString('utf8'),
         entry.nonceRead ? entry.nonce : undefined,
       );
     } catch (error) {
@@ -274,4 +285,26 @@ export function installCsp(host: ModuleHost): CspInstall {
       proto.end = originals.end;
     },
   };
+}
+
+type Encoding = 'identity' | 'gzip' | 'x-gzip' | 'deflate' | 'br';
+const ENCODINGS = new Set<string>(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
+const isEncoding = (value: string): value is Encoding => ENCODINGS.has(value);
+
+/** The page as the browser reads it; a decompression bomb stops at MAX_HTML (and throws). */
+function decoded(body: Buffer, encoding: Encoding | undefined): Buffer {
+  const limit = { maxOutputLength: MAX_HTML };
+  switch (encoding) {
+    case undefined:
+    case 'identity':
+      return body;
+    case 'gzip':
+    case 'x-gzip':
+      // The stream may be cut short when the response was; what arrived is still readable.
+      return zlib.gunzipSync(body, { ...limit, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    case 'deflate':
+      return zlib.inflateSync(body, { ...limit, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    case 'br':
+      return zlib.brotliDecompressSync(body, limit);
+  }
 }
