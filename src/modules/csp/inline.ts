@@ -88,3 +88,42 @@ export function inlineHashes(html: string, nonce?: string): InlineHashes {
   }
   return out;
 }
+
+/** A resource the page's own HTML loads, with the directive that governs it. */
+export interface Reference {
+  readonly directive: 'script-src' | 'style-src' | 'img-src';
+  /** As written in the page (relative or absolute). */
+  readonly url: string;
+}
+
+const IMAGE_LINKS = new Set(['icon', 'shortcut', 'apple-touch-icon']);
+
+/**
+ * What the page's HTML loads by itself: `<script src>`, `<link rel="stylesheet" href>`, `<img
+ * src>` and icon links. Learned from the HTML while learning, so a page no browser visited is not
+ * enforced as if it loaded nothing.
+ */
+export function referencedUrls(html: string): Reference[] {
+  const out: Reference[] = [];
+  const stack: Node[] = [parse(html) as unknown as Node];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const attr = (name: string) => node.attrs?.find((a) => a.name === name)?.value.trim();
+    if (node.nodeName === 'script') {
+      const src = attr('src');
+      if (src) out.push({ directive: 'script-src', url: src });
+    } else if (node.nodeName === 'link') {
+      const rel = (attr('rel') ?? '').toLowerCase().split(/\s+/);
+      const href = attr('href');
+      if (href && rel.includes('stylesheet')) out.push({ directive: 'style-src', url: href });
+      else if (href && rel.some((r) => IMAGE_LINKS.has(r)))
+        out.push({ directive: 'img-src', url: href });
+    } else if (node.nodeName === 'img') {
+      const src = attr('src');
+      if (src) out.push({ directive: 'img-src', url: src });
+    }
+    if (node.content !== undefined) stack.push(node.content);
+    for (const child of node.childNodes ?? []) stack.push(child);
+  }
+  return out;
+}

@@ -27,7 +27,7 @@ import type { ModuleHost } from '../../module/module.ts';
 import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
-import { inlineHashes } from './inline.ts';
+import { inlineHashes, referencedUrls } from './inline.ts';
 import type { Violation } from './report.ts';
 import { DEFAULT_CSP_SETTINGS } from './settings.ts';
 import { createTagger, loadKey, type Tagger } from './tag.ts';
@@ -223,11 +223,10 @@ export function installCsp(host: ModuleHost): CspInstall {
     const route = pageRoute(entry.state.scope);
     const use = { scope: entry.state.scope, package: 'app' };
     let found: ReturnType<typeof inlineHashes>;
+    let text: string;
     try {
-      found = inlineHashes(
-        decoded(Buffer.concat(html), entry.encoding).toString('utf8'),
-        entry.nonceRead ? entry.nonce : undefined,
-      );
+      text = decoded(Buffer.concat(html), entry.encoding).toString('utf8');
+      found = inlineHashes(text, entry.nonceRead ? entry.nonce : undefined);
     } catch (error) {
       host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
       return;
@@ -237,6 +236,23 @@ export function installCsp(host: ModuleHost): CspInstall {
     for (const hash of found.handlers) host.observe([route, 'script-src', hash], use);
     if (found.handlers.length > 0) host.observe([route, 'script-src', "'unsafe-hashes'"], use);
     for (const hash of found.styleAttributes) host.observe([route, 'style-src', hash], use);
+    // What the HTML loads by itself, learned as a browser's report would teach it: a page that a
+    // test client fetched but no browser visited is then not enforced as loading nothing.
+    const request = entry.state.request as http.IncomingMessage;
+    const page = `${servedOverHttps(request) ? 'https' : 'http'}://${request.headers?.host ?? 'localhost'}${request.url ?? '/'}`;
+    for (const reference of referencedUrls(text)) {
+      let blockedUrl: string;
+      try {
+        blockedUrl = new URL(reference.url, page).href;
+      } catch {
+        continue;
+      }
+      const fact = violationFacts(
+        { documentUrl: page, blockedUrl, directive: reference.directive, disposition: 'report' },
+        settings,
+      );
+      if (fact !== undefined) host.observe([route, ...fact], use);
+    }
     if (found.styleAttributes.length > 0)
       host.observe([route, 'style-src', "'unsafe-hashes'"], use);
   };
