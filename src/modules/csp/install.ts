@@ -27,6 +27,7 @@ import type { ModuleHost } from '../../module/module.ts';
 import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
+import { createHeaderCache } from './header-cache.ts';
 import { inlineHashes, referencedUrls } from './inline.ts';
 import type { Violation } from './report.ts';
 import { DEFAULT_CSP_SETTINGS } from './settings.ts';
@@ -133,24 +134,27 @@ export function installCsp(host: ModuleHost): CspInstall {
     return false;
   });
 
-  const policyFor = (
-    route: string,
-    entry: Tracked,
-    reportUrl: string,
-    reportTo: boolean,
-  ): string => {
-    const nonce = entry.nonceRead ? entry.nonce : undefined;
-    if (learning) return learningPolicy({ url: reportUrl, reportTo }, nonce);
+  const sourcesFor = (route: string) => {
     let sources = compiled.get(route);
     if (sources === undefined) {
       sources = sourcesOf(host.tree, route);
       compiled.set(route, sources);
     }
-    return compilePolicy(sources, {
-      reporting: { url: reportUrl, reportTo },
-      ...(nonce !== undefined ? { nonce } : {}),
-    });
+    return sources;
   };
+  const headerCache = createHeaderCache({
+    ttlSeconds: settings.tagTtlSeconds,
+    reportPath: settings.reportPath,
+    sign: (route, at) => tagger.sign(route, at),
+    endpoints: (url) => reportingEndpoints({ url }),
+    compile: (route, url, reportTo, nonce) =>
+      learning
+        ? learningPolicy({ url, reportTo }, nonce)
+        : compilePolicy(sourcesFor(route), {
+            reporting: { url, reportTo },
+            ...(nonce !== undefined ? { nonce } : {}),
+          }),
+  });
 
   const addHeaders = (response: http.ServerResponse, entry: Tracked, args: unknown[]) => {
     const status = typeof args[0] === 'number' ? args[0] : response.statusCode;
@@ -178,15 +182,19 @@ export function installCsp(host: ModuleHost): CspInstall {
       }
     }
     const route = pageRoute(entry.state.scope);
-    const reportUrl = `${settings.reportPath}?t=${tagger.sign(route)}`;
     const reportTo =
       settings.reportTo === 'auto'
         ? servedOverHttps(entry.state.request as http.IncomingMessage)
         : settings.reportTo;
+    const computed = headerCache.headers(
+      route,
+      reportTo,
+      entry.nonceRead ? entry.nonce : undefined,
+    );
     const out: Array<[string, string]> = [
-      [host.mode === 'enforce' ? CSP : CSP_RO, policyFor(route, entry, reportUrl, reportTo)],
+      [host.mode === 'enforce' ? CSP : CSP_RO, computed.policy],
     ];
-    if (reportTo) out.push(['reporting-endpoints', reportingEndpoints({ url: reportUrl })]);
+    if (computed.endpoints !== undefined) out.push(['reporting-endpoints', computed.endpoints]);
     for (const [name, value] of out) {
       if (Array.isArray(headers)) headers.push(name, value);
       else if (headers !== undefined) headers[name] = value;
