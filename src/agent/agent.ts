@@ -13,7 +13,7 @@ import { packageResolver } from '../attribution/resolver.ts';
 import { currentScope } from '../attribution/scope.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import { treeFor } from '../core/policy.ts';
-import type { PolicyTree } from '../core/tree.ts';
+import { type PolicyTree, replaceContents } from '../core/tree.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { ModuleHost, ModuleRegistry } from '../module/module.ts';
 import { registryWith } from '../modules/builtin.ts';
@@ -81,13 +81,21 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const policy = store.load();
   const trees = new Map<string, PolicyTree>(policy.modules);
+  const hosts = new Map<string, ModuleHost>();
   const learner = createLearner({
     store,
     modules,
     flushIntervalMs: config.flushIntervalMs,
     ...(config.learnExact === true ? {} : { simplifyOptions: config.simplify }),
+    // A learning service checks against the saved, simplified policy from then on, so the live
+    // tree stays as small as the policy file instead of holding every raw fact.
+    onFlush: ({ policy: saved }) => {
+      for (const [name, host] of hosts) {
+        const tree = saved.modules.get(name);
+        if (host.mode === 'learn' && tree !== undefined) replaceContents(host.tree, tree);
+      }
+    },
   });
-  const hosts = new Map<string, ModuleHost>();
   const uninstalls: Array<() => void> = [];
   const packages = packageResolver();
   const use = () => ({ scope: currentScope(), package: packages.current() });

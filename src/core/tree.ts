@@ -28,15 +28,27 @@ export class PolicyNode {
     return this.#patterns;
   }
 
-  /** Returns the child under `key`, creating it when absent. */
-  ensure(key: string): PolicyNode {
+  /**
+   * Returns the child under `key`, creating it when absent. Given the kind of this position, the
+   * pattern list is kept up to date instead of rebuilt: learning adds a key per new fact and
+   * checks after each, so rebuilding made learning n distinct facts quadratic.
+   */
+  ensure(key: string, kind?: Kind): PolicyNode {
     let child = this.children.get(key);
     if (child === undefined) {
       child = new PolicyNode();
       this.children.set(key, child);
-      this.#patterns = undefined;
+      if (this.#patterns !== undefined && kind !== undefined) {
+        if (kind.isPattern(key)) this.#patterns.push(key);
+      } else this.#patterns = undefined;
     }
     return child;
+  }
+
+  /** Removes every child. */
+  clear(): void {
+    this.children.clear();
+    this.#patterns = undefined;
   }
 
   remove(key: string): void {
@@ -109,11 +121,13 @@ function checkShape(root: Kind, rule: Rule): void {
 
 function addKeys(tree: PolicyTree, keys: Rule): boolean {
   let node = tree.root;
+  let kind: Kind | null = tree.kind;
   let changed = false;
   for (const key of keys) {
     const next = node.children.get(key);
     if (next === undefined) changed = true;
-    node = next ?? node.ensure(key);
+    node = next ?? node.ensure(key, kind ?? undefined);
+    kind = kind?.child(key) ?? null;
   }
   return changed;
 }
@@ -241,6 +255,16 @@ export function countRules(tree: PolicyTree): number {
     return n;
   };
   return tree.root.children.size === 0 ? 0 : count(tree.root);
+}
+
+/**
+ * Makes `tree` hold exactly the rules of `source`, in place: the live tree a service checks
+ * against is shared by reference, so learning swaps its contents for the saved (simplified) policy
+ * instead of keeping every raw fact it ever saw.
+ */
+export function replaceContents(tree: PolicyTree, source: PolicyTree): void {
+  tree.root.clear();
+  mergeInto(tree.root, source.root);
 }
 
 export function clone(tree: PolicyTree): PolicyTree {

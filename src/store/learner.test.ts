@@ -178,3 +178,22 @@ test('start flushes on a timer and stop removes every listener it added', async 
   other.stop();
   assert.deepEqual(counts(), before);
 });
+
+test('a burst of new facts is flushed as soon as maxPendingFacts are pending', (t) => {
+  const { store } = setup(t);
+  const events: FlushEvent[] = [];
+  const learner = createLearner({
+    store,
+    modules,
+    maxPendingFacts: 10,
+    onFlush: (e) => events.push(e),
+  });
+  for (let i = 0; i < 25; i++) learner.learn('demo', ['GET /', `f${i}`]);
+  assert.deepEqual(
+    events.map((e) => e.facts),
+    [10, 10],
+  );
+  assert.equal(demoRules(store.load()).length, 20, 'the 5 still pending wait for the next flush');
+  learner.flush();
+  assert.equal(demoRules(store.load()).length, 25);
+});

@@ -36,6 +36,12 @@ export interface LearnerOptions {
   readonly onFlushError?: (error: unknown) => void;
   /** Called after each successful flush. */
   readonly onFlush?: (event: FlushEvent) => void;
+  /**
+   * Flushes as soon as this many new fact sequences are pending, so that a burst of distinct
+   * facts (a crawler, a bulk import) is folded into the simplified policy instead of held raw.
+   * Default 4096.
+   */
+  readonly maxPendingFacts?: number;
 }
 
 export interface FlushEvent {
@@ -78,6 +84,7 @@ export interface Learner {
 }
 
 const DEFAULT_FLUSH_INTERVAL_MS = 5000;
+const DEFAULT_MAX_PENDING_FACTS = 4096;
 
 interface PendingViolation {
   readonly module: string;
@@ -92,6 +99,7 @@ interface PendingViolation {
 export function createLearner(options: LearnerOptions): Learner {
   const { store, modules, simplifyOptions, onFlush } = options;
   const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+  const maxPendingFacts = options.maxPendingFacts ?? DEFAULT_MAX_PENDING_FACTS;
   const onFlushError = options.onFlushError ?? defaultErrorReporter(store.location);
 
   /** The stored policy as of the last flush: what is already known. */
@@ -158,7 +166,7 @@ export function createLearner(options: LearnerOptions): Learner {
       const stored = known.get(module);
       if (stored !== undefined && allows(stored, facts, { nearest: false }).allowed) return false;
       const added = add(treeFor(pending, module, modules), facts);
-      if (added) pendingFacts++;
+      if (added && ++pendingFacts >= maxPendingFacts) autoFlush();
       return added;
     },
 
@@ -166,7 +174,7 @@ export function createLearner(options: LearnerOptions): Learner {
       const stored = known.get(module);
       if (stored !== undefined && coversRule(stored, rule)) return false;
       const added = addRule(treeFor(pending, module, modules), rule);
-      if (added) pendingFacts++;
+      if (added && ++pendingFacts >= maxPendingFacts) autoFlush();
       return added;
     },
 

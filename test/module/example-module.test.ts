@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mailer } from '../../examples/mail-module/mail-module.ts';
+import { countRules, rules } from '../../src/core/tree.ts';
 import { isLeashError, loadConfig, startAgent } from '../../src/index.ts';
 import { createLogger } from '../../src/log/logger.ts';
 
@@ -89,4 +90,28 @@ test('uninstalling a module restores the original API', async () => {
   assert.notEqual(mailer.send, before);
   agent.stop();
   assert.equal(mailer.send, before);
+});
+
+test('while learning, the live policy is the saved, simplified one after each flush (bounded)', async () => {
+  const dir = project();
+  const learn = startAgent(await loadConfig({ cwd: dir, env: { LEASH_MODE: 'mail=learn' } }), {
+    autoFlush: false,
+    logger: silent,
+  });
+  try {
+    mailer.scope = 'POST /invite';
+    for (let i = 0; i < 2000; i++) mailer.send(`user${i}@example.org`, 'hi');
+    const live = learn.hosts.get('mail')!.tree;
+    assert.equal(countRules(live), 2000, 'raw facts until the flush');
+    learn.flush();
+    assert.equal(countRules(live), 1);
+    assert.deepEqual(rules(live), [['POST /invite', '*@example.org']]);
+    // What the live tree now allows is what the file says: nothing is learned twice or lost.
+    mailer.send('late@example.org', 'hi');
+    assert.equal(countRules(live), 1);
+  } finally {
+    learn.stop();
+  }
+  const written = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8'));
+  assert.deepEqual(written.mail, { 'POST /invite': ['*@example.org'] });
 });
