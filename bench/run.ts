@@ -42,6 +42,7 @@ const MICRO_FILES = [
   'sql.bench.ts',
   'attribution.bench.ts',
   'policy-ops.bench.ts',
+  'learn-scale.bench.ts',
 ];
 
 const { values: args } = parseArgs({
