@@ -4,9 +4,13 @@
  * enforcers ignore it: the agent's bookkeeping is not the service's privilege use. Synchronous
  * only, which is all the store does.
  */
+import { calledFromLeash } from './caller.ts';
+
 let depth = 0;
 
 export function internal<T>(fn: () => T): T {
+  // Called from the service's code (it can import this file by path), it switches nothing off.
+  if (!calledFromLeash(internal)) return fn();
   depth++;
   try {
     return fn();

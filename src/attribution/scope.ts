@@ -5,6 +5,7 @@
  * so callbacks, promises and timers started by a request stay in its scope.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { calledFromLeash } from './caller.ts';
 
 export const STARTUP = '@startup';
 export const BACKGROUND = '@background';
@@ -54,20 +55,18 @@ export function currentScope(): string {
 
 /** Runs `fn` as the handling of one request. */
 export function runInRequest<T>(state: RequestState, fn: () => T): T {
+  // The service's code cannot pick its own scope by importing this file.
+  if (!calledFromLeash(runInRequest)) return fn();
   return storage.run(state, fn);
 }
 
 /** Runs `fn` outside any request (e.g. leash's own timers), so nothing is attributed to one. */
 export function runOutsideRequest<T>(fn: () => T): T {
+  if (!calledFromLeash(runOutsideRequest)) return fn();
   return storage.exit(fn);
 }
 
 /** Called when the service starts listening: from now on, work outside requests is background. */
 export function markListening(): void {
   phase = BACKGROUND;
-}
-
-/** For tests: back to the start-up phase. */
-export function resetPhase(): void {
-  phase = STARTUP;
 }

@@ -62,6 +62,21 @@ function commandOf({
 
 const SYNC = new Set(['execSync', 'spawnSync', 'execFileSync']);
 
+/**
+ * Inside a wrapped child_process function, whose own check already decided the command line as
+ * the caller wrote it (a shell string, say): the class below does not decide it again.
+ */
+let wrapperDepth = 0;
+
+function viaWrapper<T>(fn: () => T): T {
+  wrapperDepth++;
+  try {
+    return fn();
+  } finally {
+    wrapperDepth--;
+  }
+}
+
 /** A ChildProcess that was never started and reports the refusal as spawn failures do. */
 function refusedChild(error: unknown, callback: unknown): ChildProcess {
   const child = new ChildProcess();
@@ -85,7 +100,7 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
         if (SYNC.has(name)) throw error;
         return refusedChild(error, args[args.length - 1]);
       }
-      return original.apply(this, args);
+      return viaWrapper(() => original.apply(this, args));
     } as AnyFunction & { [promisify.custom]?: unknown };
     const custom = (original as { [promisify.custom]?: AnyFunction })[promisify.custom];
     if (custom !== undefined) {
@@ -96,13 +111,44 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
         } catch (error) {
           return Promise.reject(error);
         }
-        return custom.apply(this, args);
+        return viaWrapper(() => custom.apply(this, args));
       };
     }
     Object.defineProperty(wrapped, 'name', { value: original.name });
     target[name] = wrapped;
     restore.push(() => {
       target[name] = original;
+    });
+  }
+
+  // The class every child_process function ends in, called directly (`new ChildProcess().spawn`),
+  // and process.execve: checked as the argv they run. The argv is copied to strings once and that
+  // copy is both checked and run, so an argument cannot answer differently the second time.
+  const proto = ChildProcess.prototype as unknown as Record<string, AnyFunction>;
+  const originalSpawn = proto.spawn!;
+  proto.spawn = function (this: unknown, options: unknown) {
+    if (wrapperDepth > 0 || typeof options !== 'object' || options === null)
+      return originalSpawn.call(this, options);
+    const o = options as { file?: unknown; args?: unknown };
+    const file = String(o.file);
+    const args = Array.isArray(o.args) ? o.args.map(String) : [];
+    context.check('child.spawn', quote([file, ...args.slice(1)]));
+    return originalSpawn.call(this, { ...o, file, args });
+  };
+  restore.push(() => {
+    proto.spawn = originalSpawn;
+  });
+
+  const originalExecve = process.execve;
+  if (typeof originalExecve === 'function') {
+    process.execve = ((file: string, args?: readonly string[], env?: NodeJS.ProcessEnv) => {
+      const f = String(file);
+      const argv = Array.isArray(args) ? args.map(String) : [f];
+      context.check('child.spawn', quote([f, ...argv.slice(1)]));
+      return originalExecve.call(process, f, argv, env);
+    }) as NonNullable<typeof process.execve>;
+    restore.push(() => {
+      process.execve = originalExecve as NonNullable<typeof process.execve>;
     });
   }
 
