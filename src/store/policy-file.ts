@@ -12,6 +12,7 @@ import { createTree, PolicyNode, type PolicyTree } from '../core/tree.ts';
 import { LeashError } from '../errors.ts';
 import type { ModuleRegistry } from '../module/module.ts';
 import { contractKey, expandKey, isUnsetVariable, type Locality } from './locality.ts';
+import { readPolicyFast } from './policy-file-fast.ts';
 
 /** A tree in the file: nested objects, ending in arrays of keys or empty objects. */
 type TreeJson = readonly string[] | { readonly [key: string]: TreeJson };
@@ -43,6 +44,12 @@ export interface ParseOptions {
 
 /** Parses and validates a policy file's text. Throws a `LeashError` naming file:line:col. */
 export function parsePolicy(text: string, options: ParseOptions): Policy {
+  // A valid file is read without positions; anything else is read again below to explain it.
+  return readPolicyFast(text, options) ?? parsePolicyWithPositions(text, options);
+}
+
+/** The full reader: every problem explained at its file:line:column. */
+export function parsePolicyWithPositions(text: string, options: ParseOptions): Policy {
   const { file } = options;
   let document: DocumentNode;
   try {
