@@ -257,9 +257,9 @@ async function asUser(base: string, user: string, path: string, json?: object) {
  * parsing and path): it learns `=request.params.id`, `=request.body.title` and `=principal`, so
  * users and values never seen while learning pass under enforce.
  */
-function inputsSeenBySql(adapter: Adapter): void {
-  test(`${adapter.name}: the sql module learns request inputs and the principal`, async () => {
-    const svc = service(adapter);
+function inputsSeenBySql(adapter: Adapter, driver: string): void {
+  test(`${adapter.name} × ${driver}: the sql module learns request inputs and the principal`, async () => {
+    const svc = service(adapter, { SQL_DRIVER: driver });
     const learning = await svc.start('learn');
     try {
       for (const [user, id] of [
@@ -310,6 +310,9 @@ function inputsSeenBySql(adapter: Adapter): void {
   });
 }
 
+/** The SQLite drivers every framework's SQL routes run on (PostgreSQL: test/sql, test/example). */
+const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3'];
+
 /** Files served by static-file middleware are one scope per mount point, not one per file. */
 function staticMounts(adapter: Adapter): void {
   test(`${adapter.name}: static files are one scope per mount`, async () => {
@@ -350,6 +353,6 @@ for (const adapter of ADAPTERS) {
   routeTemplates(adapter);
   contextThroughStreams(adapter);
   outboundPerRequest(adapter);
-  inputsSeenBySql(adapter);
+  for (const driver of SQL_DRIVERS) inputsSeenBySql(adapter, driver);
   if (adapter.staticScope !== undefined) staticMounts(adapter);
 }
