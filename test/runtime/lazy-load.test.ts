@@ -3,7 +3,7 @@
 // route; after a restart another route doing the same load first must not be refused. Reads that
 // are not module loading stay the route's.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -17,9 +17,20 @@ let dir: string;
 let service: string;
 const env = () => ({ DATA_DIR: join(dir, 'data') });
 
-function writePackage(name: string, files: Record<string, string>, type = 'commonjs'): void {
-  const root = join(dir, 'node_modules', name);
+// `pnpm`: laid out as pnpm installs it, the files under node_modules/.pnpm and a link to them.
+function writePackage(
+  name: string,
+  files: Record<string, string>,
+  type = 'commonjs',
+  layout: 'npm' | 'pnpm' = 'npm',
+): void {
+  const link = join(dir, 'node_modules', name);
+  const root =
+    layout === 'npm'
+      ? link
+      : join(dir, 'node_modules', '.pnpm', `${name}@1.0.0`, 'node_modules', name);
   mkdirSync(root, { recursive: true });
+  if (layout === 'pnpm') symlinkSync(root, link, 'dir');
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name, version: '1.0.0', type }));
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(join(root, file, '..'), { recursive: true });
@@ -39,13 +50,18 @@ before(async () => {
   service = join(dir, 'service.mjs');
   copyFileSync(FIXTURE, service);
   writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ flushIntervalMs: 100 }));
-  writePackage('lazy-codec', {
-    'index.js':
-      "let table;\nexports.decode = (text) => {\n  table ??= require('./encodings/index.js');\n  return table.decode(text);\n};\n",
-    'encodings/index.js':
-      "const names = require('./names.json');\nexports.decode = (text) => names.utf8 + ':' + text;\n",
-    'encodings/names.json': '{ "utf8": "utf-8" }',
-  });
+  writePackage(
+    'lazy-codec',
+    {
+      'index.js':
+        "let table;\nexports.decode = (text) => {\n  table ??= require('./encodings/index.js');\n  return table.decode(text);\n};\n",
+      'encodings/index.js':
+        "const names = require('./names.json');\nexports.decode = (text) => names.utf8 + ':' + text;\n",
+      'encodings/names.json': '{ "utf8": "utf-8" }',
+    },
+    'commonjs',
+    'pnpm',
+  );
   writePackage(
     'lazy-esm',
     { 'index.js': 'export const shout = (s) => s.toUpperCase();\n' },
@@ -71,6 +87,11 @@ test('the lazy loads are learned once for the process, under @loader, folded per
   const policy = readPolicyJson(join(dir, 'leash.policy.json'), { app: dir });
   assert.ok(
     policy.runtime['@loader'].node['fs.read'].includes(`${dir}/**`),
+    JSON.stringify(policy.runtime, null, 2),
+  );
+  // pnpm's store is a dot directory that `**` does not enter: it is a root of its own.
+  assert.ok(
+    policy.runtime['@loader'].node['fs.read'].includes(`${dir}/node_modules/.pnpm/**`),
     JSON.stringify(policy.runtime, null, 2),
   );
   assert.deepEqual(policy.runtime['POST /register'], {

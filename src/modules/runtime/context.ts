@@ -46,10 +46,16 @@ export function createRuntimeContext(
   appRoot: string,
 ): RuntimeContext {
   // Node resolves packages from every ancestor's node_modules, so a loader read there folds into
-  // that node_modules; the app's own files fold into the app directory.
+  // that node_modules; the app's own files fold into the app directory. pnpm keeps the real files
+  // under node_modules/.pnpm, which `**` does not enter (wildcards skip dot names): that store is
+  // its own root.
   const fold = (resource: string): string => {
-    const at = resource.indexOf(`${sep}node_modules${sep}`);
-    if (at !== -1) return `${escapeGlob(resource.slice(0, at))}/node_modules/**`;
+    const marker = `${sep}node_modules${sep}`;
+    const at = resource.indexOf(marker);
+    if (at !== -1) {
+      const store = resource.startsWith(`.pnpm${sep}`, at + marker.length) ? '/.pnpm' : '';
+      return `${escapeGlob(resource.slice(0, at))}/node_modules${store}/**`;
+    }
     if (resource.startsWith(`${appRoot}${sep}`)) return `${escapeGlob(appRoot)}/**`;
     return resource;
   };
