@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Running } from '../runtime/helpers.ts';
 import { attack, enforce, learnWorkspace, type Workspace } from './helpers.ts';
-import { watchUdp } from './observers.ts';
+import { answers, sleeper, watchUdp } from './observers.ts';
 
 const js = JSON.stringify;
 let space: Workspace;
@@ -103,5 +103,19 @@ test('dns.Resolver and dns.resolve* are checked: a query to a server of the atta
     for (const answer of answers) assert.equal(answer.value, 'ERR_LEASH_DENIED');
   } finally {
     watch.close();
+  }
+});
+
+test('process.kill of a process the service did not start is refused', async () => {
+  const victim = await sleeper();
+  try {
+    const answer = await attack(
+      service.base,
+      `try { process.kill(${victim.pid}, 'SIGKILL'); return 'killed'; } catch (e) { return e.code; }`,
+    );
+    assert.equal(await answers(victim), true, JSON.stringify(answer));
+    assert.equal(answer.value, 'ERR_LEASH_DENIED');
+  } finally {
+    victim.kill('SIGKILL');
   }
 });

@@ -11,6 +11,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
 import workerThreads from 'node:worker_threads';
 import { quote } from 'shell-quote';
+import { LeashError } from '../../errors.ts';
 import type { RuntimeContext } from './context.ts';
 import { pathOf } from './wrap-fs.ts';
 
@@ -126,14 +127,24 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
   // copy is both checked and run, so an argument cannot answer differently the second time.
   const proto = ChildProcess.prototype as unknown as Record<string, AnyFunction>;
   const originalSpawn = proto.spawn!;
+  // Children this process started: the only processes besides itself it may signal.
+  const children = new Set<number>();
+  const remember = (child: unknown, result: unknown) => {
+    const pid = (child as { pid?: unknown }).pid;
+    if (typeof pid === 'number') {
+      children.add(pid);
+      (child as ChildProcess).once('exit', () => children.delete(pid));
+    }
+    return result;
+  };
   proto.spawn = function (this: unknown, options: unknown) {
     if (wrapperDepth > 0 || typeof options !== 'object' || options === null)
-      return originalSpawn.call(this, options);
+      return remember(this, originalSpawn.call(this, options));
     const o = options as { file?: unknown; args?: unknown };
     const file = String(o.file);
     const args = Array.isArray(o.args) ? o.args.map(String) : [];
     context.check('child.spawn', quote([file, ...args.slice(1)]));
-    return originalSpawn.call(this, { ...o, file, args });
+    return remember(this, originalSpawn.call(this, { ...o, file, args }));
   };
   restore.push(() => {
     proto.spawn = originalSpawn;
@@ -149,6 +160,27 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
     }) as NonNullable<typeof process.execve>;
     restore.push(() => {
       process.execve = originalExecve as NonNullable<typeof process.execve>;
+    });
+  }
+
+  // process.kill of a process the service did not start (another service, leash itself, its
+  // process group) is refused in enforce mode; signal 0 only asks whether a process exists.
+  const originalKill = process.kill;
+  if (context.host.mode === 'enforce') {
+    process.kill = ((pid: number, signal?: string | number) => {
+      const target = Number(pid);
+      const own = target === process.pid || children.has(target) || children.has(-target);
+      if (!own && signal !== 0) {
+        throw new LeashError(
+          'ERR_LEASH_DENIED',
+          `leash refused to signal process ${target}: the service did not start it`,
+          { module: 'runtime', scope: context.use().scope, package: context.use().package },
+        );
+      }
+      return originalKill.call(process, target, signal);
+    }) as typeof process.kill;
+    restore.push(() => {
+      process.kill = originalKill;
     });
   }
 
