@@ -57,3 +57,32 @@ test('better-sqlite3: statements are learned with the principal, new users pass,
     await enforcing.stop();
   }
 });
+
+test('better-sqlite3: its database file is learned, so the kernel layer lets the service open and use it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-bsq-kernel-'));
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir);
+  writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ principal: 'req.user' }));
+  const env = { DATA_DIR: dataDir };
+  const learning = await startUnder(['learn', '--', process.execPath, SERVICE], { cwd: dir, env });
+  for (const user of ['ann', 'bob', 'cy']) {
+    assert.match((await call(learning.base, user, '/notes')).body, new RegExp(`${user}'s note`));
+  }
+  await learning.stop();
+  const runtime = JSON.stringify(
+    JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')).runtime,
+  );
+  assert.match(runtime, /"fs\.write":\[[^\]]*notes\.db"/, runtime);
+
+  // Default layers: the kernel's too where this machine has Landlock (it grants only what the
+  // policy names, and SQLite opens the file in native code, unseen by the fs wrappers).
+  const enforcing = await startUnder(['enforce', '--', process.execPath, SERVICE], {
+    cwd: dir,
+    env,
+  });
+  try {
+    assert.match((await call(enforcing.base, 'dee', '/notes')).body, /dee's note/);
+  } finally {
+    await enforcing.stop();
+  }
+});

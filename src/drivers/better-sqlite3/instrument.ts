@@ -9,6 +9,7 @@
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { isWrapped, wrap } from '../../instrument/shimmer.ts';
 import type { SqlChecker, StatementParams } from '../../modules/sql/check.ts';
+import { announceSqliteFile } from '../sqlite-files.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 const METHODS = ['run', 'get', 'all', 'iterate'] as const;
@@ -62,6 +63,7 @@ function patchDatabase(exports: unknown, checker: SqlChecker): () => void {
       'prepare',
       (original) =>
         function (this: unknown, ...args: unknown[]) {
+          announceSqliteFile(this as object, (this as { name?: unknown }).name);
           const statement = original.apply(this, args);
           // Statements are native objects: their prototype is patched when the first is made.
           const statementProto = Object.getPrototypeOf(statement) as Record<string, AnyFunction>;
@@ -74,6 +76,7 @@ function patchDatabase(exports: unknown, checker: SqlChecker): () => void {
       'exec',
       (original) =>
         function (this: unknown, ...args: unknown[]) {
+          announceSqliteFile(this as object, (this as { name?: unknown }).name);
           checker.check('sqlite', String(args[0]), { positional: [] });
           return original.apply(this, args);
         },

@@ -12,10 +12,12 @@
  * gets are remembered for `=result` constraints. A refusal follows sqlite3's convention: the
  * callback gets the error (with the statement as `this`), else the statement emits `error`.
  */
+
 import { AsyncResource } from 'node:async_hooks';
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
 import type { Recorder, SqlChecker, StatementParams } from '../../modules/sql/check.ts';
+import { announceSqliteFile } from '../sqlite-files.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Method = 'run' | 'get' | 'all' | 'each';
@@ -136,6 +138,7 @@ function patchModule(exports: unknown, checker: SqlChecker): () => void {
       'exec',
       (original) =>
         function (this: unknown, ...args: unknown[]) {
+          announceSqliteFile(this as object, (this as { filename?: unknown }).filename);
           try {
             checker.check('sqlite', String(args[0]), { positional: [] });
           } catch (error) {

@@ -5,9 +5,13 @@
  * the fs wrappers nor Node's permission audit see it; the kernel layer needs them in the policy
  * (the in-process layer decides SQL by statement, not by file). The constructor cannot be
  * replaced for code that imports it by name, so the file is taken from `location()` at the first
- * `exec` or `prepare` of each database. better-sqlite3, a native addon of its own, is not seen.
+ * `exec` or `prepare` of each database. better-sqlite3 and sqlite3 (native addons of their own)
+ * announce theirs on a channel from the sql module's hooks (src/drivers/sqlite-files.ts): with
+ * the sql module off, their files are not learned.
  */
+import diagnostics from 'node:diagnostics_channel';
 import sqlite from 'node:sqlite';
+import { SQLITE_FILE_CHANNEL } from '../../drivers/sqlite-files.ts';
 import type { RuntimeContext } from './context.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -30,7 +34,19 @@ export function observeSqlite(context: RuntimeContext): () => void {
       context.observe(capability, `${path}-journal`);
     }
   };
-  const restore: Array<() => void> = [];
+  // better-sqlite3 and sqlite3 announce their files from the sql module's driver hooks.
+  const onAnnounced = (message: unknown) => {
+    const filename = (message as { filename?: unknown }).filename;
+    if (typeof filename !== 'string') return;
+    for (const capability of ['fs.read', 'fs.write'] as const) {
+      context.observe(capability, filename);
+      context.observe(capability, `${filename}-journal`);
+    }
+  };
+  diagnostics.subscribe(SQLITE_FILE_CHANNEL, onAnnounced);
+  const restore: Array<() => void> = [
+    () => diagnostics.unsubscribe(SQLITE_FILE_CHANNEL, onAnnounced),
+  ];
   for (const name of ['exec', 'prepare'] as const) {
     const original = proto[name]!;
     proto[name] = function (this: unknown, ...args: unknown[]) {
