@@ -457,14 +457,19 @@ function countRules(policyFile: string): number {
 }
 
 /** Node's flags for the policy, as `leash export node-flags --json` prints them. */
-function exportNodeFlags(leashBin: string, policyFile: string): Promise<string[]> {
+function exportNodeFlags(
+  leashBin: string,
+  policyFile: string,
+  servicePort: number,
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [leashBin, 'export', 'node-flags', '--json', '--policy', policyFile],
       {
         cwd: SERVICE_DIR,
-        env: { ...process.env, LEASH_CONFIG: '', LEASH_MODE: '' },
+        // The service's environment: a portable policy names its port as {env:PORT}.
+        env: { ...process.env, LEASH_CONFIG: '', LEASH_MODE: '', PORT: String(servicePort) },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -601,7 +606,10 @@ async function runVariant(
       mkdirSync(dirname(policyFile), { recursive: true });
       // The policy this configuration would have learned on its own ports.
       writeFileSync(policyFile, withPorts(readFileSync(learned, 'utf8'), ports[0]!, ports[i]!));
-      const flags = config.run.kind === 'flags' ? await exportNodeFlags(leashBin, policyFile) : [];
+      const flags =
+        config.run.kind === 'flags'
+          ? await exportNodeFlags(leashBin, policyFile, ports[i]!.server)
+          : [];
       if (config.run.kind === 'flags') result.nodeFlags = flags;
       const { wrap, nodeOptions } = serverCommand(config, leashBin, policyFile, flags);
       const example = await startExample({
