@@ -81,4 +81,23 @@ test('sqlite3: statements are learned with the principal and inputs, callbacks k
   } finally {
     await enforcing.stop();
   }
+
+  // SQLite opens the database in native code: the file is learned from the driver, so the
+  // kernel layer of the default layers lets the service open it and write its journal.
+  const dbFile = join(dataDir, 'notes.db');
+  const written = Object.values(policy.runtime).flatMap((byPackage) =>
+    Object.values(byPackage as Record<string, Record<string, string[]>>).flatMap(
+      (byCapability) => byCapability['fs.write'] ?? [],
+    ),
+  );
+  assert.ok(written.includes(dbFile), JSON.stringify(written));
+  const allLayers = await startUnder(['enforce', '--', process.execPath, SERVICE], {
+    cwd: dir,
+    env,
+  });
+  try {
+    assert.match((await call(allLayers.base, 'dee', '/notes')).body, /dee's note/);
+  } finally {
+    await allLayers.stop();
+  }
 });

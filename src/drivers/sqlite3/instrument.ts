@@ -73,11 +73,33 @@ function rowsOf(method: Method, result: unknown): readonly unknown[] | undefined
   return undefined;
 }
 
+const announcing = Symbol('leash.announcing');
+
 function patchModule(exports: unknown, checker: SqlChecker): () => void {
   const { Database, Statement } = exports as {
     Database: { prototype: Record<string, AnyFunction> };
     Statement: { prototype: Record<string, AnyFunction> };
   };
+  // Every statement of the library's Database methods is made by `new Statement(db, …)`, with
+  // the class lib/sqlite3.js reads from these exports after this patch: a subclass sees the
+  // database first and announces its file (the kernel layer needs it in the policy). It stays
+  // after unpatching (lib/sqlite3.js keeps the class it read); it does nothing while nobody
+  // listens to the channel.
+  const binding = exports as { Statement: new (...args: unknown[]) => object };
+  const Native = binding.Statement;
+  if (!(announcing in Native)) {
+    const Announcing = class extends Native {
+      constructor(...args: unknown[]) {
+        const database = args[0];
+        if (typeof database === 'object' && database !== null)
+          announceSqliteFile(database, (database as { filename?: unknown }).filename);
+        super(...args);
+      }
+    };
+    Object.defineProperty(Announcing, announcing, { value: true });
+    Object.defineProperty(Announcing, 'name', { value: Native.name });
+    binding.Statement = Announcing;
+  }
   /** Values bound to a statement with `bind`, used by calls that pass none. */
   const bound = new WeakMap<object, StatementParams>();
   const restores: Array<() => void> = [];
