@@ -19,6 +19,9 @@ const reflectApply = Reflect.apply;
 const isArray = Array.isArray;
 const stringStartsWith = String.prototype.startsWith;
 const toSites = (_: Error, sites: NodeJS.CallSite[]) => sites;
+// A builtin's named export is a live binding: after `require('node:url').fileURLToPath = …` and
+// `syncBuiltinESMExports()` it would answer with a leash path for any caller. Keep the original.
+const toFilePath = fileURLToPath;
 
 /** Leash's package: `src/` or `dist/` and, in a checkout, `bench/` (its benchmarks drive scopes). */
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -61,7 +64,7 @@ function fileCalling(fn: (...args: never[]) => unknown): string | undefined {
   if (!isArray(sites) || sites[0] === undefined || getFileName === undefined) return undefined;
   const name = reflectApply(getFileName, sites[0], []) as unknown;
   if (typeof name !== 'string') return undefined;
-  return reflectApply(stringStartsWith, name, ['file://']) ? fileURLToPath(name) : name;
+  return reflectApply(stringStartsWith, name, ['file://']) ? toFilePath(name) : name;
 }
 
 /** Whether the caller of `fn` is a file of leash's own. */
