@@ -62,6 +62,87 @@ function observationOf(
   return { eq, v: value };
 }
 
+function valueOfSource(source: ValueSource, params: StatementParams): unknown {
+  if (source.kind === 'literal') return source.value;
+  if (source.name !== undefined) {
+    const named = params.named ?? {};
+    const bare = source.name.replace(/^[:@$]/, '');
+    return (
+      named[source.name] ??
+      named[bare] ??
+      named[`:${bare}`] ??
+      named[`@${bare}`] ??
+      named[`$${bare}`]
+    );
+  }
+  return params.positional[source.index];
+}
+
+/** The value a slot compares, as text: a list slot is the JSON list of its items. */
+function slotValue(template: Template, index: number, params: StatementParams): string | undefined {
+  const source = template.slots[index]!.source;
+  if (source.kind === 'list') {
+    return JSON.stringify(
+      source.items.map((item) => comparable(valueOfSource(item, params)) ?? null),
+    );
+  }
+  return comparable(valueOfSource(source, params));
+}
+
+/** Where the values of one request can come from. */
+export interface RequestSources {
+  readonly principal: string | undefined;
+  readonly inputs: ReadonlyMap<string, readonly string[]>;
+  readonly memory: ResultMemory | undefined;
+}
+
+/**
+ * The fact sequences of one execution: one per slot (`[scope, template, slot, observation]`), or
+ * `[scope, template]` for a statement without slots. Shared by the in-process check and the
+ * isolation proxy, so both decide a statement the same way.
+ */
+export function statementFacts(
+  scope: string,
+  template: Template,
+  params: StatementParams,
+  sources: RequestSources,
+  secret: ReadonlySet<string>,
+): Array<{ readonly facts: string[]; readonly observation: Observation | undefined }> {
+  if (template.slots.length === 0)
+    return [{ facts: [scope, template.text], observation: undefined }];
+  const { principal, inputs, memory } = sources;
+  return template.slots.map((slot, i) => {
+    const value = slotValue(template, i, params);
+    const eq: string[] = [];
+    if (value !== undefined) {
+      if (principal !== undefined && value === principal) eq.push('=principal');
+      const exact = inputs.get(value) ?? [];
+      for (const source of exact) eq.push(`=${source}`);
+      // Derived only when no input equals the value: equality implies every derivation.
+      if (exact.length === 0 && inputs.size > 0)
+        for (const source of derivedSources(value, inputs)) eq.push(`=${source}`);
+      for (const source of memory?.sourcesOf(value) ?? []) eq.push(`=${source}`);
+    }
+    eq.sort();
+    const observation = observationOf(eq, value, secret.has(slot.slot));
+    return { facts: [scope, template.text, slot.slot, observationFact(observation)], observation };
+  });
+}
+
+/** The secret-looking slots of a template text, remembered per text (checks are hot). */
+export function secretSlotCache(): (text: string) => Set<string> {
+  const secretsOf = new Map<string, Set<string>>();
+  return (text) => {
+    let slots = secretsOf.get(text);
+    if (slots === undefined) {
+      slots = secretSlots(text);
+      if (secretsOf.size > 10_000) secretsOf.clear();
+      secretsOf.set(text, slots);
+    }
+    return slots;
+  };
+}
+
 /** Marks a statement that did not parse; never produced by a template, so never learned by mistake. */
 export const UNPARSABLE = '-- unparsable: ';
 
@@ -73,16 +154,7 @@ export function createSqlChecker(
   wantedResults: ReadonlySet<string> | undefined,
 ): SqlChecker {
   const memories = new WeakMap<RequestState, ResultMemory>();
-  const secretsOf = new Map<string, Set<string>>();
-  const secretSlotsOf = (text: string): Set<string> => {
-    let slots = secretsOf.get(text);
-    if (slots === undefined) {
-      slots = secretSlots(text);
-      if (secretsOf.size > 10_000) secretsOf.clear();
-      secretsOf.set(text, slots);
-    }
-    return slots;
-  };
+  const secretSlotsOf = secretSlotCache();
   const warned = new Set<string>();
 
   const memoryOf = (state: RequestState): ResultMemory => {
@@ -97,37 +169,6 @@ export function createSqlChecker(
       response?.once?.('close', () => done.clear());
     }
     return memory;
-  };
-
-  const valueOfSource = (source: ValueSource, params: StatementParams): unknown => {
-    if (source.kind === 'literal') return source.value;
-    if (source.name !== undefined) {
-      const named = params.named ?? {};
-      const bare = source.name.replace(/^[:@$]/, '');
-      return (
-        named[source.name] ??
-        named[bare] ??
-        named[`:${bare}`] ??
-        named[`@${bare}`] ??
-        named[`$${bare}`]
-      );
-    }
-    return params.positional[source.index];
-  };
-
-  /** The value a slot compares, as text: a list slot is the JSON list of its items. */
-  const slotValue = (
-    template: Template,
-    index: number,
-    params: StatementParams,
-  ): string | undefined => {
-    const source = template.slots[index]!.source;
-    if (source.kind === 'list') {
-      return JSON.stringify(
-        source.items.map((item) => comparable(valueOfSource(item, params)) ?? null),
-      );
-    }
-    return comparable(valueOfSource(source, params));
   };
 
   /**
@@ -178,27 +219,16 @@ export function createSqlChecker(
           ? new Map<string, string[]>()
           : requestInputs(request, settings.headers, state);
       const memory = state === undefined ? undefined : memoryOf(state);
-      if (template.slots.length === 0) {
-        host.check([use.scope, template.text], use);
-      }
       const secret = secretSlotsOf(template.text);
-      template.slots.forEach((slot, i) => {
-        const value = slotValue(template, i, params);
-        const eq: string[] = [];
-        if (value !== undefined) {
-          if (principal !== undefined && value === principal) eq.push('=principal');
-          const exact = inputs.get(value) ?? [];
-          for (const source of exact) eq.push(`=${source}`);
-          // Derived only when no input equals the value: equality implies every derivation.
-          if (exact.length === 0 && inputs.size > 0)
-            for (const source of derivedSources(value, inputs)) eq.push(`=${source}`);
-          for (const source of memory?.sourcesOf(value) ?? []) eq.push(`=${source}`);
-        }
-        eq.sort();
-        const observation = observationOf(eq, value, secret.has(slot.slot));
-        const facts = [use.scope, template.text, slot.slot, observationFact(observation)];
-        host.check(facts, use, repeatedConstant(facts, observation));
-      });
+      for (const { facts, observation } of statementFacts(
+        use.scope,
+        template,
+        params,
+        { principal, inputs, memory },
+        secret,
+      )) {
+        host.check(facts, use, observation && repeatedConstant(facts, observation));
+      }
       if (memory === undefined) return NOTHING;
       const id = templateId(template.text);
       return (rows) => {

@@ -30,7 +30,10 @@ function wrapped(value: string): { inner: string; transform: Transform } | undef
  * The request sources a slot value is derived from, as `request.<path>|<transform>`, given the
  * request's inputs (value → paths). Only relations that are not plain equality are listed.
  */
-export function derivedSources(value: string, inputs: ReadonlyMap<string, string[]>): string[] {
+export function derivedSources(
+  value: string,
+  inputs: ReadonlyMap<string, readonly string[]>,
+): string[] {
   const out = new Set<string>();
   const like = wrapped(value);
   if (like !== undefined)
