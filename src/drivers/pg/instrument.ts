@@ -7,6 +7,8 @@
  */
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
+import { withToken } from '../../isolate/gate.ts';
+import { isolationHooks } from '../../isolate/worker/hooks.ts';
 import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -20,8 +22,28 @@ interface QueryConfig {
 /** Set on a query config that a Pool already decided, in the caller's context. */
 const DECIDED = Symbol('leash.pg.decided');
 
+/** The isolation token of the caller's request, carried like DECIDED to the client's query. */
+const TOKEN = Symbol('leash.pg.token');
+
 interface Decided {
   [DECIDED]?: Recorder;
+  [TOKEN]?: string;
+}
+
+/**
+ * In an isolated worker, a statement's text carries its request's token to the proxy; and named
+ * prepared statements become unnamed ones, because a named one is parsed once and later runs
+ * would carry no text (and so no token).
+ */
+function forProxy(args: unknown[], token: string | undefined): unknown[] {
+  const config = args[0];
+  const text = typeof config === 'string' ? config : (config as QueryConfig | null)?.text;
+  if (typeof text !== 'string') return args;
+  const marked = token === undefined ? text : withToken(text, token);
+  if (typeof config === 'string') return [marked, ...args.slice(1)];
+  const copy: Record<string | symbol, unknown> = { ...(config as object), text: marked };
+  delete copy.name;
+  return [copy, ...args.slice(1)];
 }
 
 /** The text and values of a `query(...)` call, or undefined for a Submittable without text. */
@@ -72,10 +94,15 @@ function runRemembering(
 
 /** Client.prototype.query: decide, unless a Pool already did in the caller's context. */
 function wrapClientQuery(original: AnyFunction, checker: SqlChecker): AnyFunction {
-  return function (this: unknown, ...args: unknown[]) {
+  return function (this: unknown, ...given: unknown[]) {
+    const isolation = isolationHooks();
+    const args =
+      isolation === undefined
+        ? given
+        : forProxy(given, (given[0] as Decided | null)?.[TOKEN] ?? isolation.tokenOf());
     const decided = (args[0] as Decided | null)?.[DECIDED];
     if (decided !== undefined) return runRemembering(original, this, args, decided);
-    const statement = statementOf(args);
+    const statement = statementOf(given);
     if (statement === undefined) return original.apply(this, args);
     let remember: Recorder;
     try {
@@ -105,6 +132,8 @@ function wrapPoolQuery(original: AnyFunction, checker: SqlChecker): AnyFunction 
     const config: QueryConfig & Decided =
       typeof args[0] === 'string' ? { text: args[0] } : { ...(args[0] as QueryConfig) };
     config[DECIDED] = remember;
+    const token = isolationHooks()?.tokenOf();
+    if (token !== undefined) config[TOKEN] = token;
     return original.apply(this, [config, ...args.slice(1)]);
   };
 }

@@ -10,6 +10,7 @@ import dns from 'node:dns';
 import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import { markListening } from '../../attribution/scope.ts';
+import { isolationHooks, retargetConnect, retargetListen } from '../../isolate/worker/hooks.ts';
 import type { RuntimeContext } from './context.ts';
 import { isDecidedConnect } from './decided-connects.ts';
 
@@ -95,6 +96,12 @@ export function wrapNet(context: RuntimeContext): () => void {
         return this;
       }
     }
+    // In an isolated worker, the database's endpoint (granted above) is the supervisor's proxy.
+    const redirect =
+      target === undefined
+        ? undefined
+        : isolationHooks()?.connectTo(target.host, Number(target.port));
+    if (redirect !== undefined) return originalConnect.apply(this, retargetConnect(args, redirect));
     return originalConnect.apply(this, args);
   } as AnyFunction;
 
@@ -109,6 +116,15 @@ export function wrapNet(context: RuntimeContext): () => void {
       }
     }
     this.once('listening', markListening);
+    // In an isolated worker, the front door is the supervisor's: the service listens privately.
+    const redirect =
+      target === undefined
+        ? undefined
+        : isolationHooks()?.listenOn(target.host, Number(target.port));
+    if (redirect !== undefined) {
+      this.once('listening', redirect.listening);
+      return originalListen.apply(this, retargetListen(args, redirect.at));
+    }
     return originalListen.apply(this, args);
   } as AnyFunction;
 
