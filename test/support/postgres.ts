@@ -119,7 +119,15 @@ function run(file: string, args: string[], as: Identity | undefined, cwd: string
   });
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+export interface PostgresOptions {
+  /**
+   * pg_hba.conf lines put before initdb's own (which ask every user for SCRAM), e.g.
+   * `host leash trusted 127.0.0.1/32 trust` for a test of another authentication method.
+   */
+  readonly hba?: readonly string[];
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<RunningPostgres> {
   const bin = findPostgresBin();
   if (bin === undefined) throw new Error(POSTGRES_MISSING);
   const as = serverIdentity();
@@ -188,6 +196,11 @@ export async function startPostgres(): Promise<RunningPostgres> {
         '',
       ].join('\n'),
     );
+
+    if (options.hba !== undefined && options.hba.length > 0) {
+      const hbaFile = join(data, 'pg_hba.conf');
+      writeFileSync(hbaFile, `${options.hba.join('\n')}\n${readFileSync(hbaFile, 'utf8')}`);
+    }
 
     // The port is free when chosen but may be taken before the server binds it: try again.
     let port = 0;
