@@ -36,6 +36,12 @@ export interface CheckOptions {
    * what a repeated observation teaches (a constant seen twice is a member of a set).
    */
   readonly alsoLearn?: readonly string[];
+  /**
+   * In report and enforce mode, asked before a use the policy does not grant is recorded as a
+   * violation: true when the use needs no privilege after all (a metadata probe of a path that does
+   * not exist), so it is neither recorded nor refused. The caller then answers as the API would.
+   */
+  readonly excuse?: () => boolean;
 }
 
 /** What a module's observers and enforcers get from the agent. */

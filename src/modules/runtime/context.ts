@@ -32,8 +32,11 @@ export interface RuntimeContext {
   readonly packages: PackageResolver;
   /** The app directory: its source files read by the module loader fold into `<root>/**`. */
   readonly appRoot: string;
-  /** Checks a use; throws ERR_LEASH_DENIED in enforce mode. Returns false when refused (report: true). */
-  check(capability: Capability, resource: string): void;
+  /**
+   * Checks a use; throws ERR_LEASH_DENIED in enforce mode. `excuse` (see CheckOptions) is asked
+   * before an ungranted use is recorded or refused.
+   */
+  check(capability: Capability, resource: string, excuse?: () => boolean): void;
   /** Like check but never throws (observers that cannot veto). */
   observe(capability: Capability, resource: string): void;
   /** The scope and package of the current call. */
@@ -73,8 +76,15 @@ export function createRuntimeContext(
     if (pattern === undefined || !wildcardAllowedIn(dir, host.simplify)) return undefined;
     return { learnAs: [...facts.slice(0, 3), `${escapeGlob(dir)}/${pattern}`] };
   };
-  const decide = (capability: Capability, resource: string, refuse: boolean): void => {
+  const decide = (
+    capability: Capability,
+    resource: string,
+    refuse: boolean,
+    excuse?: () => boolean,
+  ): void => {
     if (isInternal()) return;
+    const withExcuse = (options: CheckOptions | undefined): CheckOptions | undefined =>
+      excuse === undefined ? options : { ...options, excuse };
     // One look at the stack gives the package and whether the module loader made the call.
     const caller = packages.caller();
     const u = { scope: currentScope(), package: caller.package };
@@ -82,12 +92,16 @@ export function createRuntimeContext(
       // A pooled database connection: the process's, like module loading (see POOL).
       if (allows(host.tree, [u.scope, u.package, capability, resource], { nearest: false }).allowed)
         return;
-      (refuse ? host.check : host.observe)([POOL, u.package, capability, resource], u);
+      (refuse ? host.check : host.observe)(
+        [POOL, u.package, capability, resource],
+        u,
+        withExcuse(undefined),
+      );
       return;
     }
     if (!caller.loader || capability !== 'fs.read') {
       const facts = [u.scope, u.package, capability, resource];
-      (refuse ? host.check : host.observe)(facts, u, timeless(facts));
+      (refuse ? host.check : host.observe)(facts, u, withExcuse(timeless(facts)));
       return;
     }
     // Module loading is the process's doing, not the route's: a package loaded lazily by whichever
@@ -98,14 +112,18 @@ export function createRuntimeContext(
     const folded = fold(resource);
     const facts = [LOADER, 'node', capability, resource];
     const options = folded === resource ? {} : { learnAs: [LOADER, 'node', capability, folded] };
-    (refuse ? host.check : host.observe)(facts, { scope: u.scope, package: 'node' }, options);
+    (refuse ? host.check : host.observe)(
+      facts,
+      { scope: u.scope, package: 'node' },
+      withExcuse(options),
+    );
   };
   return {
     host,
     packages,
     appRoot,
     use,
-    check: (capability, resource) => decide(capability, resource, true),
+    check: (capability, resource, excuse) => decide(capability, resource, true, excuse),
     observe: (capability, resource) => decide(capability, resource, false),
   };
 }

@@ -5,6 +5,12 @@
  * sync call throws, a callback gets the error, a promise rejects, a stream emits `error`,
  * `exists`/`existsSync` answer false. Calls by file descriptor were checked when the file was
  * opened. ESM named imports of `node:fs` see the wrappers through `syncBuiltinESMExports`.
+ *
+ * A metadata probe (`stat`, `lstat`, `access`, `exists`) of a path that does not exist needs no
+ * privilege: it is answered as Node would (ENOENT, ENOTDIR, false), neither refused nor recorded.
+ * Static-file middleware probes its directory for every request before the route runs
+ * (`express.static` at `/` stats `public/posts/4` for `GET /posts/4`), so refusing the probe of an
+ * id never seen while learning failed a legitimate request with 500.
  */
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -52,6 +58,10 @@ const FUNCTIONS: Record<string, readonly Access[]> = {
   symlink: ['none', 'write'],
 };
 const STREAMS: Record<string, Access> = { createReadStream: 'read', createWriteStream: 'write' };
+/** Functions that only ask about a path: on an absent path they answer "absent", needing nothing. */
+const PROBES = new Set(['access', 'exists', 'stat', 'lstat']);
+/** Taken before any wrapping: leash's own look at whether a path exists. */
+const lstatSync = fs.lstatSync;
 const CALLBACK_ONLY = new Set(['watch', 'watchFile', 'openAsBlob']);
 
 /** The absolute path of a path argument, or undefined for descriptors and file handles. */
@@ -69,13 +79,40 @@ function isWriteFlag(flags: unknown): boolean {
   return /[wa+]/.test(String(flags));
 }
 
-/** Runs the checks for one call; throws the refusal. */
+/**
+ * The error Node's `syscall` gives for `path` when the path does not exist (ENOENT, or ENOTDIR
+ * for a path through a file), or undefined when it exists or leash cannot tell.
+ */
+function absence(syscall: string, path: string): NodeJS.ErrnoException | undefined {
+  depth++;
+  try {
+    lstatSync(path);
+    return undefined;
+  } catch (error) {
+    const { code, errno } = error as NodeJS.ErrnoException;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return undefined;
+    const message = code === 'ENOENT' ? 'no such file or directory' : 'not a directory';
+    const answer: NodeJS.ErrnoException = new Error(`${code}: ${message}, ${syscall} '${path}'`);
+    if (errno !== undefined) answer.errno = errno;
+    return Object.assign(answer, { code, syscall, path });
+  } finally {
+    depth--;
+  }
+}
+
+/**
+ * Runs the checks for one call; throws the refusal. For a probe (`name` in PROBES) of an absent
+ * path the policy does not grant, returns the error Node would give instead.
+ */
 function checkArgs(
   context: RuntimeContext,
   accesses: readonly Access[],
   args: readonly unknown[],
-): void {
-  if (depth > 0) return;
+  name = '',
+): NodeJS.ErrnoException | undefined {
+  if (depth > 0) return undefined;
+  const probe = PROBES.has(name);
+  let absent: NodeJS.ErrnoException | undefined;
   accesses.forEach((access, i) => {
     if (access === 'none') return;
     const path = pathOf(args[i]);
@@ -89,9 +126,19 @@ function checkArgs(
       capability = isWriteFlag(flags) ? 'fs.write' : 'fs.read';
     }
     // `mkdir -p` and `rm -r` touch more than the named path; Node's own flags cover the rest.
-    context.check(capability, path);
+    const excuse = probe
+      ? () => {
+          absent = absence(name, path);
+          return absent !== undefined;
+        }
+      : undefined;
+    context.check(capability, path, excuse);
   });
+  return absent;
 }
+
+/** The function's name without `Sync`: the syscall its errors name. */
+const probeName = (name: string): string => name.replace(/Sync$/, '');
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
@@ -124,19 +171,26 @@ function wrapSync(
   context: RuntimeContext,
   accesses: readonly Access[],
 ): AnyFunction {
+  const base = probeName(name);
   // existsSync never throws: a refused path does not exist, as far as the caller can tell.
   const wrapped =
     name === 'existsSync'
       ? function (this: unknown, ...args: unknown[]) {
           try {
-            checkArgs(context, accesses, args);
+            if (checkArgs(context, accesses, args, base) !== undefined) return false;
           } catch {
             return false;
           }
           return callOriginal(original, this, args);
         }
       : function (this: unknown, ...args: unknown[]) {
-          checkArgs(context, accesses, args);
+          const absent = checkArgs(context, accesses, args, base);
+          if (absent !== undefined) {
+            // statSync({ throwIfNoEntry: false }) answers undefined for a missing path.
+            const options = args[1] as { throwIfNoEntry?: boolean } | undefined;
+            if (absent.code === 'ENOENT' && options?.throwIfNoEntry === false) return undefined;
+            throw absent;
+          }
           return callOriginal(original, this, args);
         };
   return copyProperties(wrapped, original);
@@ -149,12 +203,17 @@ function wrapCallback(
   accesses: readonly Access[],
 ): AnyFunction {
   const wrapped = function (this: unknown, ...args: unknown[]) {
+    let absent: NodeJS.ErrnoException | undefined;
     try {
-      checkArgs(context, accesses, args);
+      absent = checkArgs(context, accesses, args, name);
     } catch (error) {
+      absent = error as NodeJS.ErrnoException;
+    }
+    if (absent !== undefined) {
       const callback = args[args.length - 1];
-      if (CALLBACK_ONLY.has(name) || typeof callback !== 'function') throw error;
-      process.nextTick(() => (name === 'exists' ? callback(false) : callback(error)));
+      if (CALLBACK_ONLY.has(name) || typeof callback !== 'function') throw absent;
+      const answer = absent;
+      process.nextTick(() => (name === 'exists' ? callback(false) : callback(answer)));
       return undefined;
     }
     return callOriginal(original, this, args);
@@ -163,13 +222,15 @@ function wrapCallback(
 }
 
 function wrapPromise(
+  name: string,
   original: AnyFunction,
   context: RuntimeContext,
   accesses: readonly Access[],
 ): AnyFunction {
   return copyProperties(function (this: unknown, ...args: unknown[]) {
     try {
-      checkArgs(context, accesses, args);
+      const absent = checkArgs(context, accesses, args, name);
+      if (absent !== undefined) return Promise.reject(absent);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -218,7 +279,7 @@ export function wrapFs(context: RuntimeContext): () => void {
   for (const [name, accesses] of Object.entries(FUNCTIONS)) {
     replace(fs, name, (o) => wrapCallback(name, o, context, accesses));
     replace(fs, `${name}Sync`, (o) => wrapSync(`${name}Sync`, o, context, accesses));
-    replace(fs.promises, name, (o) => wrapPromise(o, context, accesses));
+    replace(fs.promises, name, (o) => wrapPromise(name, o, context, accesses));
   }
   for (const [name, access] of Object.entries(STREAMS))
     replace(fs, name, (o) => wrapStream(o, context, access));
