@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { createPackageResolver, packageOfPath } from './package-of.ts';
+import { type Caller, createPackageResolver, packageOfPath } from './package-of.ts';
 
 test('the package of a path is the segment after the last node_modules', () => {
   assert.equal(packageOfPath('/srv/app/server.js'), 'app');
@@ -23,4 +27,22 @@ test('leash frames and Node internals are skipped; the innermost other frame dec
   assert.equal(other.current(), 'app');
   assert.equal(other.ofFile('node:internal/fs/utils'), undefined);
   assert.equal(other.ofFile('file:///srv/app/node_modules/express/index.js'), 'express');
+});
+
+test('a native-addon locator (bindings, node-gyp-build) calls as the module loader; other packages do not', () => {
+  const root = mkdtempSync(join(tmpdir(), 'leash-package-of-'));
+  const here = new URL(import.meta.url).pathname;
+  const resolver = createPackageResolver({ selfDirs: [here.slice(0, here.lastIndexOf('/'))] });
+  const callerFrom = (name: string) => {
+    const dir = join(root, 'node_modules', name);
+    mkdirSync(dir, { recursive: true });
+    // The package's own code makes the call, as bindings' fs probes do.
+    writeFileSync(join(dir, 'index.js'), 'module.exports = (resolver) => resolver.caller();\n');
+    const look = createRequire(join(root, 'index.js'))(name) as (r: typeof resolver) => Caller;
+    const { package: pkg, loader } = look(resolver);
+    return { package: pkg, loader };
+  };
+  assert.deepEqual(callerFrom('bindings'), { package: 'bindings', loader: true });
+  assert.deepEqual(callerFrom('node-gyp-build'), { package: 'node-gyp-build', loader: true });
+  assert.deepEqual(callerFrom('left-pad'), { package: 'left-pad', loader: false });
 });

@@ -18,7 +18,10 @@ export interface PackageResolverOptions {
 /** What one look at the stack tells: who is calling, and whether Node's module loader is. */
 export interface Caller {
   readonly package: string;
-  /** Node's module loader (require, import, package.json probes) is between leash and the caller. */
+  /**
+   * Node's module loader (require, import, package.json probes) is between leash and the caller,
+   * or the caller is a native-addon locator (`bindings`, `node-gyp-build`).
+   */
   readonly loader: boolean;
 }
 
@@ -30,6 +33,14 @@ export interface PackageResolver {
   /** The package a source file belongs to, or `undefined` when the file is leash's own. */
   ofFile(file: string): string | undefined;
 }
+
+/**
+ * Packages whose one job is finding a native addon and requiring it: they walk up the tree reading
+ * `package.json` files and probing `build/` directories with plain `fs` calls. That is module
+ * loading by other means, and it happens wherever the addon is first needed (better-sqlite3 opens
+ * its first database in the first request that uses one), so their reads count as the loader's.
+ */
+const ADDON_LOCATORS = new Set(['bindings', 'node-gyp-build']);
 
 const SHALLOW_FRAMES = 10;
 const MAX_FRAMES = 40;
@@ -64,7 +75,8 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
       if (file === undefined || file === null) continue;
       if (file.startsWith('node:internal/modules/')) loader = true;
       const pkg = ofFile(file);
-      if (pkg !== SKIP) return { package: pkg, loader, found: true };
+      if (pkg !== SKIP)
+        return { package: pkg, loader: loader || ADDON_LOCATORS.has(pkg), found: true };
     }
     // Only Node and leash on the stack: Node acting on its own (the ESM loader, say).
     return { package: NODE, loader, found: false };

@@ -27,6 +27,20 @@ const DATABASE_DRIVERS = new Set([
   'ioredis',
 ]);
 
+/**
+ * Drivers of embedded databases: their own file checks before opening a database (better-sqlite3
+ * asks whether the database's directory exists) belong to the handle, which the service opens
+ * lazily in whichever request needs it first. A fresh install opens it at start-up (migrations),
+ * a restarted one in the first request (a returning user's login): the process's, like a pool.
+ */
+const EMBEDDED_DATABASES = new Set(['better-sqlite3', 'sqlite3']);
+
+/** Whether a use is a database handle's rather than the route's (decided under `@pool`). */
+function isPoolUse(capability: Capability, pkg: string): boolean {
+  if (capability === 'net.connect') return DATABASE_DRIVERS.has(pkg);
+  return capability.startsWith('fs.') && EMBEDDED_DATABASES.has(pkg);
+}
+
 export interface RuntimeContext {
   readonly host: ModuleHost;
   readonly packages: PackageResolver;
@@ -88,8 +102,9 @@ export function createRuntimeContext(
     // One look at the stack gives the package and whether the module loader made the call.
     const caller = packages.caller();
     const u = { scope: currentScope(), package: caller.package };
-    if (capability === 'net.connect' && DATABASE_DRIVERS.has(caller.package)) {
-      // A pooled database connection: the process's, like module loading (see POOL).
+    if (isPoolUse(capability, caller.package)) {
+      // A pooled database connection or an embedded database's file: the process's, like module
+      // loading (see POOL).
       if (allows(host.tree, [u.scope, u.package, capability, resource], { nearest: false }).allowed)
         return;
       (refuse ? host.check : host.observe)(
@@ -99,7 +114,7 @@ export function createRuntimeContext(
       );
       return;
     }
-    if (!caller.loader || capability !== 'fs.read') {
+    if (!caller.loader || (capability !== 'fs.read' && capability !== 'addon.load')) {
       const facts = [u.scope, u.package, capability, resource];
       (refuse ? host.check : host.observe)(facts, u, withExcuse(timeless(facts)));
       return;
@@ -109,7 +124,8 @@ export function createRuntimeContext(
     // for the call's own scope (policies written before `@loader`) still grants it.
     if (allows(host.tree, [u.scope, 'node', capability, resource], { nearest: false }).allowed)
       return;
-    const folded = fold(resource);
+    // An addon stays one rule per file: loading any `.node` under a root is not what was seen.
+    const folded = capability === 'fs.read' ? fold(resource) : resource;
     const facts = [LOADER, 'node', capability, resource];
     const options = folded === resource ? {} : { learnAs: [LOADER, 'node', capability, folded] };
     (refuse ? host.check : host.observe)(
