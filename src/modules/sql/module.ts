@@ -33,13 +33,30 @@ const templateKind = sqlTemplateKind({ slotKind: sqlSlotKind(sqlConstraintKind()
 const scopeKind = literalKind({ name: 'scope', child: () => templateKind });
 
 /** The `result.<template>.<column>` sources the policy's constraints use. */
-function resultSources(constraints: Iterable<string>): Set<string> {
+export function resultSources(constraints: Iterable<string>): Set<string> {
   const out = new Set<string>();
+  const add = (part: string) => {
+    if (part.startsWith('=result.')) out.add(part.slice(1));
+  };
   for (const constraint of constraints) {
-    for (const part of constraint.split(' & '))
-      if (part.startsWith('=result.')) out.add(part.slice(1));
+    // An exact observation (a slot seen fewer times than the threshold) names its sources in
+    // `eq`: without them remembered, the same request would be refused under enforce.
+    const observed = observedSources(constraint);
+    if (observed !== undefined) observed.forEach(add);
+    else constraint.split(' & ').forEach(add);
   }
   return out;
+}
+
+/** The `eq` sources of an observation fact (`{"eq":[…],"v":…}`), or undefined for other keys. */
+function observedSources(constraint: string): readonly string[] | undefined {
+  if (!constraint.startsWith('{')) return undefined;
+  try {
+    const { eq } = JSON.parse(constraint) as { eq?: unknown };
+    return Array.isArray(eq) ? eq.filter((s): s is string => typeof s === 'string') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export const sqlModule = defineModule({
