@@ -113,6 +113,7 @@ export interface Answer {
   readonly status: number;
   readonly headers: Headers;
   readonly text: string;
+  readonly bytes: ArrayBuffer;
   json<T = unknown>(): T;
 }
 
@@ -155,15 +156,18 @@ export class Workload {
       // A connection the service dropped: a failure like any other, with what the client saw.
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? String(error);
       this.failures.push(`${method} ${path} → no answer: ${cause}`);
-      return { status: 0, headers: new Headers(), text: '', json: () => ({}) as never };
+      const bytes = new ArrayBuffer(0);
+      return { status: 0, headers: new Headers(), text: '', bytes, json: () => ({}) as never };
     }
-    const text = await response.text();
+    const bytes = await response.arrayBuffer();
+    const text = new TextDecoder().decode(bytes);
     const expected = options.expect?.includes(response.status) ?? response.ok;
     if (!expected) this.failures.push(`${method} ${path} → ${response.status}: ${text}`);
     return {
       status: response.status,
       headers: response.headers,
       text,
+      bytes,
       json: <T>() => JSON.parse(text) as T,
     };
   }
