@@ -21,8 +21,8 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** Codes documented ahead of the feature that raises them (per-route isolation is not built). */
-export const RESERVED_CODES: readonly ErrorCode[] = ['ERR_LEASH_TOKEN'];
+/** Codes documented ahead of the feature that raises them (none at present). */
+export const RESERVED_CODES: readonly ErrorCode[] = [];
 
 export interface ErrorDetails {
   /** The file the error is about (policy, config). */

@@ -130,6 +130,10 @@ const UNCODED_THROWS: Record<string, { classes: string[]; why: string }> = {
     classes: ['TypeError'],
     why: 'wrapping a target that is not a function',
   },
+  'isolate/pg-wire.ts': {
+    classes: ['Malformed'],
+    why: 'caught in the same file: a malformed message is answered as a protocol error',
+  },
   'modules/csp/tag.ts': { classes: ['TypeError'], why: 'key length, checked by the config first' },
   'modules/runtime/exporters/node-flags.ts': {
     classes: ['Error'],
