@@ -14,6 +14,7 @@ import { currentScope } from '../attribution/scope.ts';
 import type { ResolvedConfig } from '../config/load.ts';
 import { treeFor } from '../core/policy.ts';
 import { type PolicyTree, replaceContents } from '../core/tree.ts';
+import { installWorker, isolatedWorkerFd } from '../isolate/worker/install.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { ModuleHost, ModuleRegistry } from '../module/module.ts';
 import { registryWith } from '../modules/builtin.ts';
@@ -135,6 +136,11 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
         warn: (message) => logger.warn({ event: 'unpatched' }, message),
         refuse: refuseToStart,
       }),
+    );
+  const workerFd = isolatedWorkerFd();
+  if (workerFd !== undefined)
+    uninstalls.push(
+      installWorker(workerFd, { warn: (message) => logger.warn({ event: 'isolate' }, message) }),
     );
   const enforcing = [...hosts.values()].some((host) => host.mode === 'enforce');
   if (enforcing && config.onUncaughtRefusal === 'log' && options.uncaughtHandler !== false)

@@ -40,6 +40,8 @@ export interface RequestState {
   params?: Readonly<Record<string, string>>;
   /** A JSON or form body leash read from the request stream, for services that parse their own. */
   body?: unknown;
+  /** In an isolated worker: the token the supervisor issued for this request. */
+  token?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestState>();

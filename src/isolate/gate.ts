@@ -27,6 +27,9 @@ export type GateDecision =
 /** One gate per worker: it knows the worker's group and whether it has finished starting. */
 export type Gate = (statement: GateStatement) => GateDecision;
 
+/** The header the dispatcher hands a worker its request's token in (lower case, as Node has it). */
+export const TOKEN_HEADER = 'x-leash-token';
+
 /** How a worker's driver marks a statement with its request's token: a leading SQL comment. */
 export const TOKEN_COMMENT = /^\/\*leash-token:([A-Za-z0-9._-]+)\*\/ ?/;
 

@@ -15,6 +15,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { type RequestState, runInRequest, UNMATCHED } from '../../attribution/scope.ts';
+import { TOKEN_HEADER } from '../../isolate/gate.ts';
+import { isolationHooks } from '../../isolate/worker/hooks.ts';
 import { watchBody } from './body.ts';
 import { normalisedRoute, pathParams } from './route-of.ts';
 
@@ -84,6 +86,17 @@ function bindEmitter(
   };
 }
 
+/**
+ * The isolation token the supervisor added to a request it forwarded to this worker; taken off
+ * the headers so the service does not log it or pass it on. Outside a worker, left alone.
+ */
+function takeToken(request: http.IncomingMessage): string | undefined {
+  if (isolationHooks() === undefined) return undefined;
+  const value = request.headers[TOKEN_HEADER];
+  delete request.headers[TOKEN_HEADER];
+  return typeof value === 'string' ? value : undefined;
+}
+
 export function installHttpAdapter(): () => void {
   const restore: Array<() => void> = [];
   for (const proto of [http.Server.prototype, https.Server.prototype] as unknown as Array<{
@@ -95,6 +108,8 @@ export function installHttpAdapter(): () => void {
       if (event !== 'request') return original.call(this, event, ...args);
       const request = args[0] as http.IncomingMessage;
       const state: RequestState = { scope: routeOf(this, request), request, response: args[1] };
+      const token = takeToken(request);
+      if (token !== undefined) state.token = token;
       const params = pathParams(request.url);
       if (params !== undefined) state.params = params;
       const body = watchBody(request.headers, (parsed) => {
