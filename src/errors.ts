@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   ERR_LEASH_MODULE: 'a module was defined, registered or fed facts against the module API',
   ERR_LEASH_UNPATCHED: 'an instrumented library was loaded without leash’s patch',
   ERR_LEASH_KERNEL: 'the kernel sandbox could not be set up as the policy asks',
+  ERR_LEASH_ISOLATE: 'per-route isolation could not start as the policy and config ask',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -55,8 +55,33 @@ export interface ResolvedConfig {
   readonly learnExact?: boolean;
   /** Environment variables naming directories, written `{env:NAME}` in the policy. */
   readonly envRoots: readonly string[];
+  /** `isolate` with its defaults filled in; `enabled` false when the config does not ask for it. */
+  readonly isolate: IsolateSettings;
   /** enforce: a refusal the service never catches is logged (`log`) or ends the process (`exit`). */
   readonly onUncaughtRefusal: 'log' | 'exit';
+}
+
+export interface IsolateSettings {
+  readonly enabled: boolean;
+  readonly maxGroups: number;
+  readonly workers: number;
+  readonly loginRoutes: readonly string[];
+  readonly together: readonly (readonly string[])[];
+  readonly tokenSeconds: number;
+  readonly maxBodyBytes: number;
+}
+
+function isolateSettings(value: LeashConfig['isolate']): IsolateSettings {
+  const given = typeof value === 'object' ? value : {};
+  return {
+    enabled: value !== undefined && value !== false,
+    maxGroups: given.maxGroups ?? 8,
+    workers: given.workers ?? 1,
+    loginRoutes: given.loginRoutes ?? [],
+    together: given.together ?? [],
+    tokenSeconds: given.tokenSeconds ?? 300,
+    maxBodyBytes: given.maxBodyBytes ?? 1024 * 1024,
+  };
 }
 
 export interface LoadOptions {
@@ -235,6 +260,7 @@ export function resolveConfig(
     logLevel: config.log?.level ?? 'info',
     learnExact: env.LEASH_LEARN_EXACT === '1',
     onUncaughtRefusal: config.onUncaughtRefusal ?? 'log',
+    isolate: isolateSettings(config.isolate),
     envRoots,
     csp: moduleSettings.get('csp') as unknown as CspSettings,
     moduleSettings,

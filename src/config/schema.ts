@@ -59,6 +59,38 @@ export const configSchema = z.strictObject({
    * `'exit'`: Node's own behaviour, the process exits.
    */
   onUncaughtRefusal: z.enum(['log', 'exit']).optional(),
+  /**
+   * `leash enforce --isolate` (or `true` here): routes in sandboxed worker processes behind
+   * leash's dispatcher, the database behind its proxy (docs/isolation.md).
+   */
+  isolate: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        /** Worker groups at most, the unprivileged one included. Default 8. */
+        maxGroups: z.int().min(2).max(64).optional(),
+        /** Worker processes per group. Default 1. */
+        workers: z.int().min(1).max(32).optional(),
+        /** Routes that may log a user in or out (change a session's principal), e.g. `POST /login`. */
+        loginRoutes: z.array(z.string().regex(/^[A-Z]+ \//, 'a route: METHOD /path')).optional(),
+        /**
+         * Lists of routes that share state in the service's memory (a job one starts and another
+         * reports on), so they run in the same worker: `[["POST /export", "GET /export/:id"]]`.
+         */
+        together: z
+          .array(z.array(z.string().regex(/^[A-Z]+ \//, 'a route: METHOD /path')).min(2))
+          .optional(),
+        /** How long a request keeps its database rights, in seconds. Default 300. */
+        tokenSeconds: z.int().min(1).max(86_400).optional(),
+        /** Request bodies the dispatcher reads for SQL inputs (JSON, forms), at most. Default 1 MiB. */
+        maxBodyBytes: z
+          .int()
+          .min(0)
+          .max(64 * 1024 * 1024)
+          .optional(),
+      }),
+    ])
+    .optional(),
   /** Third-party modules, made with defineModule(). */
   modules: z.array(moduleSchema).optional(),
   log: z

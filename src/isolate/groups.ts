@@ -68,20 +68,47 @@ function grantsOf(p: Policy): Map<string, Set<string>> {
   return out;
 }
 
-export function groupRoutes(p: Policy, maxGroups = DEFAULT_MAX_GROUPS): Grouping {
+/**
+ * `together`: lists of routes that must share a worker because they share state in the service's
+ * memory (a job one route starts and another reports on); each list's routes hold the union of
+ * their grants. A route a list names that the policy does not have is ignored.
+ */
+export function groupRoutes(
+  p: Policy,
+  maxGroups = DEFAULT_MAX_GROUPS,
+  together: readonly (readonly string[])[] = [],
+): Grouping {
   const grants = grantsOf(p);
+  const scopes = routeScopes(p);
+  // Each route's bundle: itself, or the first `together` list that names it, joined with every
+  // list that shares a route with it.
+  const bundleOf = new Map<string, string[]>(scopes.map((r) => [r, [r]]));
+  for (const list of together) {
+    const present = list.filter((r) => bundleOf.has(r));
+    const first = present[0];
+    if (first === undefined) continue;
+    for (const route of present.slice(1)) {
+      const into = bundleOf.get(first)!;
+      const from = bundleOf.get(route)!;
+      if (into === from) continue;
+      for (const moved of from) {
+        into.push(moved);
+        bundleOf.set(moved, into);
+      }
+    }
+  }
   const byKey = new Map<string, { routes: string[]; grants: Set<string> }>();
   const unprivileged: string[] = [];
-  for (const route of routeScopes(p)) {
-    const set = grants.get(route);
-    if (set === undefined || set.size === 0) {
-      unprivileged.push(route);
+  for (const bundle of new Set(bundleOf.values())) {
+    const set = new Set(bundle.flatMap((route) => [...(grants.get(route) ?? [])]));
+    if (set.size === 0) {
+      unprivileged.push(...bundle);
       continue;
     }
     const key = [...set].sort().join('\n');
     const entry = byKey.get(key);
-    if (entry === undefined) byKey.set(key, { routes: [route], grants: set });
-    else entry.routes.push(route);
+    if (entry === undefined) byKey.set(key, { routes: [...bundle], grants: set });
+    else entry.routes.push(...bundle);
   }
   const privileged = [...byKey.values()];
   const merged: string[] = [];
@@ -110,7 +137,7 @@ export function groupRoutes(p: Policy, maxGroups = DEFAULT_MAX_GROUPS): Grouping
     .map((g) => ({ routes: g.routes.sort(), grants: [...g.grants].sort() }))
     .sort((a, b) => a.routes[0]!.localeCompare(b.routes[0]!))
     .map((g, i) => ({ name: `g${i + 1}`, ...g }));
-  groups.push({ name: UNPRIVILEGED, routes: unprivileged, grants: [] });
+  groups.push({ name: UNPRIVILEGED, routes: unprivileged.sort(), grants: [] });
   const groupOf = new Map<string, string>();
   for (const g of groups) for (const r of g.routes) groupOf.set(r, g.name);
   return { groups, groupOf, merged };

@@ -39,6 +39,36 @@ export interface GateOptions {
 
 const NO_INPUTS: ReadonlyMap<string, readonly string[]> = new Map();
 
+/**
+ * The live request a worker's token names, when the token is this supervisor's, not expired, for
+ * the route the request was dispatched to and for a request of the worker's own group; else
+ * ERR_LEASH_TOKEN saying which. The session table asks the same before a store operation.
+ */
+export function requestOfToken(
+  options: Pick<GateOptions, 'tokens' | 'requests'>,
+  token: string,
+  worker: WorkerView,
+): RequestRecord {
+  const claims = options.tokens.verify(token);
+  const record = options.requests.get(claims.rid);
+  if (record === undefined)
+    throw new LeashError(
+      'ERR_LEASH_TOKEN',
+      `isolation token refused: request ${claims.rid} is not live`,
+    );
+  if (record.route !== claims.route)
+    throw new LeashError(
+      'ERR_LEASH_TOKEN',
+      `isolation token refused: replayed for another route (${claims.route}, the request was ${record.route})`,
+    );
+  if (record.group !== worker.group)
+    throw new LeashError(
+      'ERR_LEASH_TOKEN',
+      `isolation token refused: ${worker.name} serves group ${worker.group}, the token is for a request of group ${record.group}`,
+    );
+  return record;
+}
+
 export function createGate(options: GateOptions, worker: WorkerView): Gate {
   const secretSlotsOf = secretSlotCache();
   const refuse = (error: LeashError): GateDecision => {
@@ -49,23 +79,7 @@ export function createGate(options: GateOptions, worker: WorkerView): Gate {
     let record: RequestRecord | undefined;
     if (statement.token !== undefined) {
       try {
-        const claims = options.tokens.verify(statement.token);
-        record = options.requests.get(claims.rid);
-        if (record === undefined)
-          throw new LeashError(
-            'ERR_LEASH_TOKEN',
-            `isolation token refused: request ${claims.rid} is not live`,
-          );
-        if (record.route !== claims.route)
-          throw new LeashError(
-            'ERR_LEASH_TOKEN',
-            `isolation token refused: replayed for another route (${claims.route}, the request was ${record.route})`,
-          );
-        if (record.group !== worker.group)
-          throw new LeashError(
-            'ERR_LEASH_TOKEN',
-            `isolation token refused: ${worker.name} serves group ${worker.group}, the token is for a request of group ${record.group}`,
-          );
+        record = requestOfToken(options, statement.token, worker);
       } catch (error) {
         if (isLeashError(error)) return refuse(error);
         throw error;

@@ -28,6 +28,7 @@ import {
 } from '../learn-summary.ts';
 import { explainNodeWarnings } from '../node-warnings.ts';
 import { paint, renderRules } from '../render.ts';
+import { runIsolated } from './isolate.ts';
 
 /** The preload, as a file path: the compiled one in a package, the source in a checkout. */
 function registerPath(): string {
@@ -180,15 +181,28 @@ export function registerRunCommands(program: Command): void {
         "which layers refuse, comma-separated: 'process' (leash's in-process checks), 'node' (Node's --permission flags), 'kernel' (Landlock + seccomp, Linux); 'both' = process,node; 'all' = every layer. Default: all, the kernel where this machine has it",
         parseLayers,
       );
+      command.option(
+        '--isolate',
+        "Passe's isolation: routes in sandboxed worker processes (one set per group of routes with the same grants) behind leash's dispatcher; the database behind leash's proxy (also `isolate` in the config; docs/isolation.md)",
+      );
     }
     command.action(
       async (
         argv: string[],
-        options: { policy?: string; layer?: readonly Layer[] },
+        options: { policy?: string; layer?: readonly Layer[]; isolate?: boolean },
         cmd: Command,
       ) => {
         const context = await cliContext(cmd.optsWithGlobals<Globals>());
         const policyFile = policyPath(context, options.policy);
+        if (mode === 'enforce' && (options.isolate === true || context.config.isolate.enabled)) {
+          process.exitCode = await runIsolated({
+            context,
+            policyFile,
+            command: argv,
+            layers: options.layer,
+          });
+          return;
+        }
         let layers = options.layer ?? LAYERS;
         const env = runEnvironment({ mode, command: argv, policyFile, context, layers });
         let command: readonly string[] = argv;

@@ -121,8 +121,15 @@ export function wrapNet(context: RuntimeContext): () => void {
       target === undefined
         ? undefined
         : isolationHooks()?.listenOn(target.host, Number(target.port));
-    if (redirect !== undefined) {
+    if (redirect !== undefined && target !== undefined) {
       this.once('listening', redirect.listening);
+      // The service sees the address it asked for (what it prints, the URLs it builds): the
+      // supervisor listens there and forwards to the private port.
+      const asked = { address: target.host, port: Number(target.port) };
+      this.address = () => ({
+        ...asked,
+        family: net.isIPv6(asked.address) ? 'IPv6' : 'IPv4',
+      });
       return originalListen.apply(this, retargetListen(args, redirect.at));
     }
     return originalListen.apply(this, args);

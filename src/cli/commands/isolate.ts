@@ -1,0 +1,115 @@
+/**
+ * @module
+ * `leash enforce --isolate -- <cmd…>`: runs the supervisor in this process (front door, token key,
+ * session table, database proxy) and the service's code only in sandboxed workers, one set per
+ * group of routes; stops them all on SIGINT/SIGTERM.
+ */
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { LeashError } from '../../errors.ts';
+import type { Grouping } from '../../isolate/groups.ts';
+import { startSupervisor } from '../../isolate/supervisor.ts';
+import { createFileStore } from '../../store/file-store.ts';
+import { kernelSupport } from '../../supervisor/kernel/helper.ts';
+import { type CliContext, display } from '../context.ts';
+import type { Layer } from './run.ts';
+import { runEnvironment } from './run.ts';
+
+export interface IsolatedOptions {
+  readonly context: CliContext;
+  readonly policyFile: string;
+  readonly command: readonly string[];
+  /** What `--layer` asked for; undefined: every layer this machine has. */
+  readonly layers: readonly Layer[] | undefined;
+}
+
+/** The groups, one line each: `g1 (2 routes): GET /files/:name, POST /upload — 3 grants`. */
+export function describeGroups(grouping: Grouping): string {
+  const lines = grouping.groups.map((g) => {
+    const routes = g.routes.length === 0 ? '(requests that match no route)' : g.routes.join(', ');
+    const grants =
+      g.grants.length === 0
+        ? 'no grants of its own'
+        : `${g.grants.length} grant${g.grants.length === 1 ? '' : 's'}`;
+    return `  ${g.name}: ${routes} — ${grants}`;
+  });
+  for (const merged of grouping.merged) lines.push(`  merged to stay within the cap: ${merged}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runIsolated(options: IsolatedOptions): Promise<number> {
+  const { context, policyFile } = options;
+  const say = (line: string) => process.stderr.write(`leash: ${line}\n`);
+  if (!existsSync(policyFile))
+    throw new LeashError(
+      'ERR_LEASH_POLICY_IO',
+      `${display(context, policyFile)}: no policy to isolate by; learn one first (leash learn -- <cmd…>)`,
+      { file: policyFile },
+    );
+  if (options.layers?.includes('node'))
+    throw new LeashError(
+      'ERR_LEASH_USAGE',
+      "--isolate runs each worker under its group's kernel sandbox and leash's in-process checks; Node's --permission flags are not applied per group yet: leave 'node' out of --layer",
+    );
+  const store = createFileStore({
+    file: policyFile,
+    modules: context.modules,
+    locality: context.locality,
+  });
+  const policy = store.load();
+  const layers = options.layers ?? ['process', 'kernel'];
+  const env = runEnvironment({
+    mode: 'enforce',
+    command: options.command,
+    policyFile,
+    context,
+    layers: layers.filter((l) => l === 'process'),
+  });
+  let kernel: ReturnType<typeof kernelSupport> | undefined;
+  if (layers.includes('kernel')) {
+    kernel = kernelSupport(env);
+    if (kernel.helper === undefined || kernel.problem !== undefined) {
+      if (options.layers !== undefined)
+        throw new LeashError(
+          'ERR_LEASH_KERNEL',
+          `the kernel layer was asked for but cannot run here: ${kernel.problem ?? 'no launcher'} (see leash doctor)`,
+        );
+      say(
+        `no kernel layer (${kernel.problem ?? 'no launcher'}); workers are held by the in-process layer alone`,
+      );
+      kernel = undefined;
+    }
+  }
+  const supervisor = await startSupervisor({
+    policy,
+    policyFile,
+    configFile: context.config.file,
+    command: options.command,
+    env,
+    settings: context.config.isolate,
+    principal: context.config.principal,
+    inputHeaders: context.config.inputHeaders,
+    kernel,
+    violations: store,
+    log: (message) => say(`isolate: ${message}`),
+  });
+  const workers = supervisor.status().reduce((n, g) => n + g.workers.length, 0);
+  say(
+    `isolate: ${supervisor.grouping.groups.length} groups, ${workers} workers (${kernel === undefined ? 'in-process layer' : 'kernel + in-process layers'}); listening on ${supervisor.front.host}:${supervisor.front.port}`,
+  );
+  process.stderr.write(describeGroups(supervisor.grouping));
+  if (supervisor.databaseFiles.length > 0)
+    say(`isolate: database files only leash opens: ${supervisor.databaseFiles.join(', ')}`);
+  return await new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => () => {
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, handlers[s]);
+      void supervisor.stop().then(() => resolve(128 + (constants.signals[signal] ?? 0)));
+    };
+    const handlers = {
+      SIGINT: stop('SIGINT'),
+      SIGTERM: stop('SIGTERM'),
+      SIGHUP: stop('SIGHUP'),
+    };
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, handlers[s]);
+  });
+}

@@ -1,0 +1,410 @@
+/**
+ * @module
+ * `leash enforce --isolate`: the supervisor. It holds the front door, the token key, the session
+ * table, the database (the credentials for PostgreSQL, the only open handle for SQLite files) and
+ * the policy; the service's code runs only in worker processes, one set per group of routes with
+ * identical privileges, each in its group's kernel sandbox. Start-up work runs once first, in a
+ * start-up process with the process-wide grants alone; the database files it opens are taken out
+ * of every worker's sandbox before the workers start.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { IsolateSettings } from '../config/load.ts';
+import type { Policy } from '../core/policy.ts';
+import { rules } from '../core/tree.ts';
+import { isLeashError, LeashError } from '../errors.ts';
+import { KEY_FILE } from '../modules/csp/tag.ts';
+import { codeDirs } from '../modules/runtime/exporters/node-flags.ts';
+import { endpoint } from '../modules/runtime/wrap-net.ts';
+import { resultSources } from '../modules/sql/module.ts';
+import { createStatementCache } from '../modules/sql/statement-cache.ts';
+import type { PolicyStore } from '../store/store.ts';
+import type { KernelSupport } from '../supervisor/kernel/helper.ts';
+import { protectedPaths } from '../supervisor/kernel/plan.ts';
+import { assertUnwritable } from '../supervisor/kernel/protected.ts';
+import { compileKernelRules, launcherArguments } from '../supervisor/kernel/rules.ts';
+import { collectViolations } from '../supervisor/violations-pipe.ts';
+import { createDispatcher, type DispatchedRequest } from './dispatcher.ts';
+import type { Gate } from './gate.ts';
+import { type Group, type Grouping, groupPolicy, groupRoutes } from './groups.ts';
+import { createPgProxy, type PgProxy, upstreamFromUrl } from './pg-proxy.ts';
+import {
+  frontEndpoint,
+  grantsDatabaseFile,
+  kernelPathsCoveringFiles,
+  reachesDatabaseFile,
+  workerKernelRules,
+} from './plan.ts';
+import { createRequestRegistry } from './requests.ts';
+import { routeTable } from './routes.ts';
+import { createSessionTable, sessionPrincipalPath } from './sessions.ts';
+import { createSqliteHost, type SqliteHost } from './sqlite-host.ts';
+import { createGate, requestOfToken, type WorkerView } from './statement-gate.ts';
+import { CHANNEL_FD_ENV } from './sync-channel.ts';
+import { createTokenIssuer } from './token.ts';
+import { WORKER_DB_ENV, WORKER_PORT_ENV } from './worker/install.ts';
+import {
+  newSlot,
+  startWorkerPool,
+  WORKER_CHANNEL_FD,
+  type WorkerPool,
+  type WorkerSlot,
+} from './worker-pool.ts';
+
+export interface SupervisorOptions {
+  /** The policy, loaded with the machine's locality (ports and paths concrete). */
+  readonly policy: Policy;
+  readonly policyFile: string;
+  readonly configFile: string | undefined;
+  /** The service's command. */
+  readonly command: readonly string[];
+  /** The service's environment as `leash enforce` prepares it (the agent preloaded). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly settings: IsolateSettings;
+  /** The config's `principal` (a session path under isolation). */
+  readonly principal: unknown;
+  readonly inputHeaders: readonly string[];
+  /** The kernel launcher, when the kernel layer is on. */
+  readonly kernel: KernelSupport | undefined;
+  /** Where the workers' violations go. */
+  readonly violations?: PolicyStore;
+  readonly log: (message: string) => void;
+  /** Each request the dispatcher forwarded (tests, status). */
+  readonly dispatched?: (request: DispatchedRequest) => void;
+  /** How long the start-up process and the workers may take to listen. Default 120 s. */
+  readonly startLimitMs?: number;
+}
+
+export interface WorkerStatus {
+  readonly name: string;
+  readonly pid: number | undefined;
+  readonly listening: boolean;
+  readonly starts: number;
+  readonly requests: number;
+  /** Resident memory in KiB, from /proc (undefined when unknown). */
+  readonly rssKiB: number | undefined;
+}
+
+export interface GroupStatus {
+  readonly group: string;
+  readonly routes: readonly string[];
+  readonly workers: readonly WorkerStatus[];
+  readonly refusals: number;
+}
+
+export interface Supervisor {
+  readonly front: { readonly host: string; readonly port: number };
+  readonly grouping: Grouping;
+  /** Database files only the supervisor opens. */
+  readonly databaseFiles: readonly string[];
+  status(): GroupStatus[];
+  /** Stops the front door, the workers and the proxies. */
+  stop(): Promise<void>;
+}
+
+const START_GROUP: Group = { name: 'startup', routes: [], grants: [] };
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function rssKiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function limit<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new LeashError('ERR_LEASH_ISOLATE', `${what} did not listen within ${ms / 1000} s`),
+          ),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The PostgreSQL URL the workers see: the proxy asks for no password, so they get none. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.toString();
+}
+
+export async function startSupervisor(options: SupervisorOptions): Promise<Supervisor> {
+  const { policy: p, settings } = options;
+  const front = frontEndpoint(p);
+  const grouping = groupRoutes(p, settings.maxGroups, settings.together);
+  const principalPath = sessionPrincipalPath(options.principal);
+  if (options.principal !== undefined && principalPath === undefined)
+    throw new LeashError(
+      'ERR_LEASH_ISOLATE',
+      `--isolate resolves the principal from the session it keeps, so \`principal\` must be a session path (req.session.user), not ${typeof options.principal === 'function' ? 'a function' : JSON.stringify(options.principal)}; see docs/isolation.md`,
+    );
+  const sql = p.modules.get('sql');
+  const tokens = createTokenIssuer({ ttlMs: settings.tokenSeconds * 1000 });
+  const requests = createRequestRegistry();
+  const sessions = createSessionTable({
+    principalPath: principalPath ?? [],
+    loginRoutes: new Set(settings.loginRoutes),
+  });
+  const cache = createStatementCache();
+  const wantedResults =
+    sql === undefined ? new Set<string>() : resultSources(rules(sql).map((rule) => rule[3] ?? ''));
+  const refusals = new Map<string, number>();
+  const gateOptions = {
+    sql,
+    tokens,
+    requests,
+    cache,
+    wantedResults,
+    onRefusal: (error: LeashError, worker: WorkerView) => {
+      refusals.set(worker.group, (refusals.get(worker.group) ?? 0) + 1);
+      options.log(`${worker.name}: ${error.code}: ${error.message}`);
+    },
+  };
+
+  // PostgreSQL: the proxy holds the credentials; workers reach it instead of the database.
+  const databaseUrl = options.env.DATABASE_URL;
+  const postgres = databaseUrl !== undefined && /^postgres(?:ql)?:\/\//.test(databaseUrl);
+  let proxy: PgProxy | undefined;
+  let databaseKey: string | undefined;
+  let databasePort: number | undefined;
+  if (postgres) {
+    const upstream = upstreamFromUrl(databaseUrl);
+    const url = new URL(databaseUrl);
+    databasePort = Number(url.port || 5432);
+    databaseKey = endpoint(url.hostname.replace(/^\[(.*)\]$/, '$1'), databasePort);
+    proxy = createPgProxy({ upstream, log: options.log });
+  }
+
+  // What the service prints ("listening on …") is held back until the front door listens: a
+  // script that waits for that line must find leash's port open, not a worker's.
+  const held: Buffer[] = [];
+  let frontOpen = false;
+  const output = (chunk: Buffer) => {
+    if (frontOpen) process.stdout.write(chunk);
+    else held.push(chunk);
+  };
+
+  const databaseFiles = new Set<string>();
+  const mayOpen = (path: string): boolean => {
+    if (!grantsDatabaseFile(p, path)) return false;
+    databaseFiles.add(path);
+    return true;
+  };
+
+  const kernelBase = (group: Group) => {
+    if (options.kernel === undefined) return undefined;
+    const files = [...databaseFiles];
+    const keyFile = join(dirname(options.policyFile), KEY_FILE);
+    const extraRead = [options.policyFile, ...codeDirs()];
+    if (options.configFile !== undefined) extraRead.push(options.configFile);
+    if (existsSync(keyFile)) extraRead.push(keyFile);
+    let compiled: ReturnType<typeof compileKernelRules>;
+    try {
+      compiled = compileKernelRules(
+        groupPolicy(p, group, (rule) => reachesDatabaseFile(rule, files)),
+        { command: options.command, searchPath: options.env.PATH ?? '', extraRead },
+      );
+    } catch (error) {
+      throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);
+    }
+    assertUnwritable(compiled.write, protectedPaths({ ...options, env: options.env }));
+    for (const path of kernelPathsCoveringFiles(compiled, files))
+      options.log(
+        `kernel: group ${group.name} may open ${path}, which holds the database file: the kernel cannot keep its workers from the file (the in-process layer still refuses); keep the database outside the service's other directories`,
+      );
+    return compiled;
+  };
+
+  const specFor = async (
+    group: Group,
+    index: number,
+    kernel: ReturnType<typeof kernelBase>,
+    hosts: SqliteHost[],
+  ) => {
+    const name = `${group.name}#${index}`;
+    const port = await freePort();
+    const slot = newSlot(name, group.name, port);
+    const view: WorkerView = {
+      group: group.name,
+      name,
+      started: () => slot.started,
+    };
+    const gate: Gate = createGate(gateOptions, view);
+    const host = createSqliteHost({ mayOpen, gate });
+    hosts.push(host);
+    const listener = proxy === undefined ? undefined : await proxy.listen(gate);
+    const env: NodeJS.ProcessEnv = {
+      ...options.env,
+      [CHANNEL_FD_ENV]: String(WORKER_CHANNEL_FD),
+      [WORKER_PORT_ENV]: String(port),
+    };
+    delete env.PGPASSWORD;
+    if (listener !== undefined && databaseKey !== undefined) {
+      env[WORKER_DB_ENV] = `${databaseKey}=${listener.port}`;
+      env.DATABASE_URL = withoutPassword(databaseUrl!);
+    }
+    const command =
+      kernel === undefined || options.kernel?.helper === undefined
+        ? options.command
+        : (() => {
+            const rules = workerKernelRules(kernel, {
+              port,
+              proxyPorts: listener === undefined ? [] : [listener.port],
+              databasePorts: databasePort === undefined ? [] : [databasePort],
+            });
+            return [
+              options.kernel.helper,
+              ...launcherArguments(rules),
+              rules.executable,
+              ...options.command,
+            ];
+          })();
+    return {
+      slot,
+      command,
+      env,
+      handle: (message: { readonly kind: string } & Record<string, unknown>) => {
+        if (message.kind === 'sqlite') return host.handle(message);
+        if (message.kind === 'session') {
+          const token = message.token;
+          const record =
+            typeof token === 'string' ? requestOfToken(gateOptions, token, view) : undefined;
+          return sessions.handle(String(message.op), message.sid, message.json, record);
+        }
+        throw new LeashError(
+          'ERR_LEASH_DENIED',
+          `isolation channel: unknown message ${JSON.stringify(message.kind)}`,
+        );
+      },
+      stdout: output,
+      violations: (stream: Readable) => {
+        if (options.violations !== undefined)
+          void collectViolations(stream, options.violations, (m) => options.log(`${name}: ${m}`));
+        else stream.resume();
+      },
+      exited: (exited: WorkerSlot, code: number | null, signal: string | null) => {
+        host.close();
+        if (!stopping)
+          options.log(`worker ${exited.name} exited (${signal ?? code}); starting it again`);
+      },
+    };
+  };
+
+  let stopping = false;
+  const hosts: SqliteHost[] = [];
+  const pools = new Map<string, WorkerPool>();
+  const startLimit = options.startLimitMs ?? 120_000;
+  try {
+    // Start-up first, alone: migrations and seeding happen once, before any route can run.
+    const startupSpec = await specFor(START_GROUP, 1, kernelBase(START_GROUP), hosts);
+    const startup = startWorkerPool([startupSpec]);
+    try {
+      await limit(startup.ready(), startLimit, 'the start-up process');
+    } finally {
+      stopping = true;
+      await startup.stop();
+      stopping = false;
+    }
+    for (const group of grouping.groups) {
+      const kernel = kernelBase(group);
+      const specs: Awaited<ReturnType<typeof specFor>>[] = [];
+      for (let i = 1; i <= settings.workers; i++)
+        specs.push(await specFor(group, i, kernel, hosts));
+      const pool = startWorkerPool(specs);
+      pools.set(group.name, pool);
+    }
+    await limit(
+      Promise.all([...pools.values()].map((pool) => pool.ready())),
+      startLimit,
+      'a worker',
+    );
+  } catch (error) {
+    stopping = true;
+    await Promise.all([...pools.values()].map((pool) => pool.stop()));
+    for (const host of hosts) host.close();
+    await proxy?.close();
+    throw error;
+  }
+
+  const server = http.createServer(
+    createDispatcher(
+      {
+        table: routeTable(grouping.groupOf.keys()),
+        groupOf: grouping.groupOf,
+        pick: (group) => pools.get(group)?.pick(),
+        tokens,
+        requests,
+        principalOf: (ids) => sessions.principalOf(ids),
+        inputHeaders: options.inputHeaders,
+        tokenMs: settings.tokenSeconds * 1000,
+        maxBodyBytes: settings.maxBodyBytes,
+        log: options.log,
+      },
+      options.dispatched,
+    ),
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(
+        isLeashError(error)
+          ? error
+          : new LeashError(
+              'ERR_LEASH_ISOLATE',
+              `--isolate cannot listen on ${endpoint(front.host, front.port)}: ${error.message}`,
+            ),
+      ),
+    );
+    server.listen(front.port, front.host, () => resolve());
+  });
+  frontOpen = true;
+  for (const chunk of held.splice(0)) process.stdout.write(chunk);
+
+  return {
+    front,
+    grouping,
+    databaseFiles: [...databaseFiles],
+    status() {
+      return grouping.groups.map((group) => ({
+        group: group.name,
+        routes: group.routes,
+        refusals: refusals.get(group.name) ?? 0,
+        workers: (pools.get(group.name)?.slots ?? []).map((slot) => ({
+          name: slot.name,
+          pid: slot.pid,
+          listening: slot.started,
+          starts: slot.starts,
+          requests: slot.requests,
+          rssKiB: rssKiB(slot.pid),
+        })),
+      }));
+    },
+    async stop() {
+      stopping = true;
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await Promise.all([...pools.values()].map((pool) => pool.stop()));
+      for (const host of hosts) host.close();
+      await proxy?.close();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * @module
+ * The worker processes of one group: each started ahead with its own channel (fd 4), violations
+ * pipe (fd 3) and private port, restarted with a growing delay when it dies, and handed requests
+ * in turn once it listens. A worker runs in a process group of its own, so stopping it also ends
+ * what it started (a forked `tar`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Duplex, Readable } from 'node:stream';
+import { LeashError } from '../errors.ts';
+import { type Handler, serveChannel } from './sync-channel.ts';
+
+/** The descriptors a worker finds its pipes on. */
+export const WORKER_VIOLATIONS_FD = 3;
+export const WORKER_CHANNEL_FD = 4;
+
+export interface WorkerSlot {
+  /** `g2#1`: the group and the slot's number in it. */
+  readonly name: string;
+  readonly group: string;
+  /** The private port the supervisor told the worker to listen on. */
+  readonly port: number;
+  /** Whether the current process has started listening (its start-up is over). */
+  started: boolean;
+  pid: number | undefined;
+  /** Processes started for this slot, the first included. */
+  starts: number;
+  /** Requests forwarded to this slot. */
+  requests: number;
+}
+
+export function newSlot(name: string, group: string, port: number): WorkerSlot {
+  return { name, group, port, started: false, pid: undefined, starts: 0, requests: 0 };
+}
+
+export interface SlotSpec {
+  /** The slot this spec fills (made with newSlot, so the caller can see its state). */
+  readonly slot: WorkerSlot;
+  /** The command to run (the sandbox launcher's, with the service's command at its end). */
+  readonly command: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** Answers the worker's channel messages ('ready' is handled here first). */
+  readonly handle: Handler;
+  /** Where the worker's standard output goes (default: this process's). */
+  readonly stdout?: (chunk: Buffer) => void;
+  /** Where the worker's violations pipe goes. */
+  readonly violations?: (stream: Readable) => void;
+  /** Called when a process of the slot ends (it is restarted unless the pool is stopping). */
+  readonly exited?: (slot: WorkerSlot, code: number | null, signal: string | null) => void;
+  /** Called when a process of the slot dies before it ever listened. */
+  readonly failedToStart?: (slot: WorkerSlot) => void;
+}
+
+export interface WorkerPool {
+  readonly slots: readonly WorkerSlot[];
+  /** A slot that listens, in turn; undefined when none does. */
+  pick(): WorkerSlot | undefined;
+  /** Resolves when every slot has listened once; rejects when a slot dies before it does. */
+  ready(): Promise<void>;
+  /** Ends every worker (SIGTERM, then SIGKILL after `graceMs`) and restarts none. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
+  let stopping = false;
+  let turn = 0;
+  const children = new Map<WorkerSlot, ChildProcess>();
+  const readiness: Promise<void>[] = [];
+
+  const launch = (spec: SlotSpec, slot: WorkerSlot, first?: (error?: Error) => void) => {
+    const [file, ...args] = spec.command;
+    slot.starts++;
+    slot.started = false;
+    const child = spawn(file!, args, {
+      env: spec.env,
+      detached: true,
+      stdio: ['ignore', spec.stdout === undefined ? 'inherit' : 'pipe', 'inherit', 'pipe', 'pipe'],
+    });
+    if (spec.stdout !== undefined) child.stdout?.on('data', spec.stdout);
+    children.set(slot, child);
+    slot.pid = child.pid;
+    const began = Date.now();
+    const channel = child.stdio[WORKER_CHANNEL_FD] as Duplex | null;
+    if (channel !== null)
+      serveChannel(
+        channel,
+        (message) => {
+          if (message.kind === 'ready') {
+            if (children.get(slot) === child) slot.started = true;
+            first?.();
+            return null;
+          }
+          return spec.handle(message);
+        },
+        // A worker that sends garbage is not a leash agent any more: end it (it is restarted).
+        () => killGroup(child, 'SIGKILL'),
+      );
+    const violations = child.stdio[WORKER_VIOLATIONS_FD] as Readable | null;
+    if (violations !== null && spec.violations !== undefined) spec.violations(violations);
+    child.once('error', (error) => first?.(error));
+    child.once('exit', (code, signal) => {
+      const wasStarted = slot.started;
+      slot.started = false;
+      slot.pid = undefined;
+      if (children.get(slot) === child) children.delete(slot);
+      spec.exited?.(slot, code, signal);
+      if (!wasStarted) {
+        spec.failedToStart?.(slot);
+        first?.(
+          new LeashError(
+            'ERR_LEASH_ISOLATE',
+            `${slot.group === 'startup' ? 'the start-up process' : `worker ${slot.name}`} exited (${signal ?? code}) before it listened`,
+          ),
+        );
+      }
+      if (stopping) return;
+      // A worker that lived a while starts again at once; one that keeps dying waits longer.
+      const lived = Date.now() - began;
+      const delay = lived > 30_000 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (slot.starts - 1));
+      setTimeout(() => {
+        if (!stopping) launch(spec, slot);
+      }, delay).unref();
+    });
+  };
+
+  const slots = specs.map((spec) => {
+    const slot = spec.slot;
+    readiness.push(
+      new Promise<void>((resolve, reject) => {
+        let settled = false;
+        launch(spec, slot, (error) => {
+          if (settled) return;
+          settled = true;
+          if (error === undefined) resolve();
+          else reject(error);
+        });
+      }),
+    );
+    return slot;
+  });
+
+  return {
+    slots,
+    pick() {
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[(turn + i) % slots.length]!;
+        if (slot.started) {
+          turn = (turn + i + 1) % slots.length;
+          slot.requests++;
+          return slot;
+        }
+      }
+      return undefined;
+    },
+    async ready() {
+      await Promise.all(readiness);
+    },
+    async stop(graceMs = 3000) {
+      stopping = true;
+      await Promise.all(
+        [...children.values()].map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
+              const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+              child.once('exit', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              killGroup(child, 'SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
