@@ -7,6 +7,7 @@
  * database's port).
  */
 
+import { LOADER } from '../attribution/scope.ts';
 import { pathKind } from '../core/kinds/path.ts';
 import type { Policy } from '../core/policy.ts';
 import { allows, rules } from '../core/tree.ts';
@@ -38,12 +39,14 @@ const paths = pathKind();
 const COMPANIONS = ['', '-journal', '-wal', '-shm'];
 
 /**
- * Whether a runtime rule is a file rule that reaches a database file or its journal: such a rule
- * stays out of every worker's sandbox (a glob that also covers other files goes with it: at
+ * Whether a runtime rule (not the module loader's) is a file rule that reaches a database file or
+ * its journal: such a rule stays out of every worker's sandbox (a glob that also covers other files goes with it: at
  * start-up those are the database's directory and its siblings, which the start-up process made).
  */
 export function reachesDatabaseFile(rule: readonly string[], files: readonly string[]): boolean {
-  const [, , capability, resource] = rule;
+  const [scope, , capability, resource] = rule;
+  // Module loading must keep working; a loader root that holds the database is warned about.
+  if (scope === LOADER) return false;
   if (capability !== 'fs.read' && capability !== 'fs.write') return false;
   if (resource === undefined) return false;
   return files.some((file) =>

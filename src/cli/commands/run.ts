@@ -185,6 +185,10 @@ export function registerRunCommands(program: Command): void {
         '--isolate',
         "Passe's isolation: routes in sandboxed worker processes (one set per group of routes with the same grants) behind leash's dispatcher; the database behind leash's proxy (also `isolate` in the config; docs/isolation.md)",
       );
+      command.option(
+        '--no-isolate',
+        'run the service as one process even when the config says isolate',
+      );
     }
     command.action(
       async (
@@ -194,7 +198,8 @@ export function registerRunCommands(program: Command): void {
       ) => {
         const context = await cliContext(cmd.optsWithGlobals<Globals>());
         const policyFile = policyPath(context, options.policy);
-        if (mode === 'enforce' && (options.isolate === true || context.config.isolate.enabled)) {
+        // --no-isolate runs one process even when the config asks for isolation.
+        if (mode === 'enforce' && (options.isolate ?? context.config.isolate.enabled)) {
           process.exitCode = await runIsolated({
             context,
             policyFile,
