@@ -4,7 +4,8 @@
  * `GET /static/*`, Hapi's `GET /notes/{id}`), matched against a request's method and path the way
  * the frameworks match them closely enough to pick the worker group. The most specific template
  * wins (a literal segment beats a parameter, a parameter beats a trailing wildcard), so
- * `GET /notes/shared` is not taken for `GET /notes/:id`.
+ * `GET /notes/shared` is not taken for `GET /notes/:id`, and `/notes` is `GET /notes`, not
+ * `GET /notes/*` with an empty wildcard.
  */
 
 export interface RouteMatch {
@@ -21,8 +22,6 @@ interface CompiledRoute {
   readonly route: string;
   readonly method: string;
   readonly segments: readonly Segment[];
-  /** Higher is more specific. */
-  readonly score: number;
 }
 
 const SCOPE = /^([A-Z]+) (\/.*)$/;
@@ -41,30 +40,43 @@ function compile(route: string): CompiledRoute | undefined {
   const segments = m[2]!.split('/').slice(1);
   if (segments.at(-1) === '') segments.pop();
   const compiled = segments.map(segmentOf);
-  let score = 0;
-  for (const s of compiled)
-    score = score * 4 + (s.kind === 'literal' ? 3 : s.kind === 'param' ? 2 : 1);
-  return { route, method: m[1]!, segments: compiled, score: score * 64 + compiled.length };
+  return { route, method: m[1]!, segments: compiled };
+}
+
+interface SegmentMatch {
+  readonly params: Record<string, string>;
+  /** Per path part, the kind of segment that took it: literal 3, parameter 2, wildcard 1. */
+  readonly kinds: readonly number[];
+  /** Segments that took no part (an empty wildcard, an absent optional parameter). */
+  readonly unused: number;
 }
 
 function matchSegments(
   segments: readonly Segment[],
   parts: readonly string[],
-): Record<string, string> | undefined {
+): SegmentMatch | undefined {
   const params: Record<string, string> = {};
+  const kinds: number[] = [];
+  let unused = 0;
   let i = 0;
   for (const segment of segments) {
     if (segment.kind === 'rest') {
       params[segment.name] = parts.slice(i).join('/');
-      return params;
+      if (i === parts.length) unused++;
+      for (; i < parts.length; i++) kinds.push(1);
+      return { params, kinds, unused };
     }
     const part = parts[i];
     if (part === undefined) {
-      if (segment.kind === 'param' && segment.optional) continue;
+      if (segment.kind === 'param' && segment.optional) {
+        unused++;
+        continue;
+      }
       return undefined;
     }
     if (segment.kind === 'literal') {
       if (segment.text !== part) return undefined;
+      kinds.push(3);
     } else {
       let value: string;
       try {
@@ -73,10 +85,24 @@ function matchSegments(
         return undefined;
       }
       params[segment.name] = value;
+      kinds.push(2);
     }
     i++;
   }
-  return i === parts.length ? params : undefined;
+  return i === parts.length ? { params, kinds, unused } : undefined;
+}
+
+/**
+ * Which of two matches of the same path is more specific: the first path part taken by a more
+ * specific kind of segment decides; then the one that needed fewer empty segments (`/notes` is
+ * `GET /notes`, not `GET /notes/*` with an empty wildcard). Negative: `a` wins.
+ */
+function compareMatches(a: SegmentMatch, b: SegmentMatch): number {
+  for (let i = 0; i < a.kinds.length; i++) {
+    const d = (b.kinds[i] ?? 0) - a.kinds[i]!;
+    if (d !== 0) return d;
+  }
+  return a.unused - b.unused;
 }
 
 export interface RouteTable {
@@ -89,7 +115,7 @@ export function routeTable(scopes: Iterable<string>): RouteTable {
   const compiled = [...new Set(scopes)]
     .map(compile)
     .filter((r): r is CompiledRoute => r !== undefined)
-    .sort((a, b) => b.score - a.score || a.route.localeCompare(b.route));
+    .sort((a, b) => a.route.localeCompare(b.route));
   return {
     routes: compiled.map((r) => r.route),
     match(method, path) {
@@ -98,11 +124,14 @@ export function routeTable(scopes: Iterable<string>): RouteTable {
       if (parts.at(-1) === '') parts.pop();
       // HEAD is answered by GET routes in every framework leash supports.
       for (const wanted of method === 'HEAD' ? ['HEAD', 'GET'] : [method]) {
+        let best: { route: string; match: SegmentMatch } | undefined;
         for (const route of compiled) {
           if (route.method !== wanted) continue;
-          const params = matchSegments(route.segments, parts);
-          if (params !== undefined) return { route: route.route, params };
+          const match = matchSegments(route.segments, parts);
+          if (match !== undefined && (best === undefined || compareMatches(match, best.match) < 0))
+            best = { route: route.route, match };
         }
+        if (best !== undefined) return { route: best.route, params: best.match.params };
       }
       return undefined;
     },

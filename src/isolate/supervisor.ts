@@ -21,6 +21,7 @@ import { codeDirs } from '../modules/runtime/exporters/node-flags.ts';
 import { endpoint } from '../modules/runtime/wrap-net.ts';
 import { resultSources } from '../modules/sql/module.ts';
 import { createStatementCache } from '../modules/sql/statement-cache.ts';
+import { prepareSqlParsers } from '../modules/sql/template.ts';
 import type { PolicyStore } from '../store/store.ts';
 import type { KernelSupport } from '../supervisor/kernel/helper.ts';
 import { protectedPaths } from '../supervisor/kernel/plan.ts';
@@ -193,6 +194,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     databasePort = Number(url.port || 5432);
     databaseKey = endpoint(url.hostname.replace(/^\[(.*)\]$/, '$1'), databasePort);
     proxy = createPgProxy({ upstream, log: options.log });
+    // The proxy parses every statement: libpg-query's WASM must be loaded before the first.
+    await prepareSqlParsers();
   }
 
   // What the service prints ("listening on …") is held back until the front door listens: a
@@ -228,6 +231,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);
     }
     assertUnwritable(compiled.write, protectedPaths({ ...options, env: options.env }));
+    if (compiled.connectAny && databasePort !== undefined)
+      options.log(
+        `kernel: group ${group.name} may connect to any port (a net.connect rule without one), the database's included: only the credentials it does not have keep it from the database`,
+      );
     for (const path of kernelPathsCoveringFiles(compiled, files))
       options.log(
         `kernel: group ${group.name} may open ${path}, which holds the database file: the kernel cannot keep its workers from the file (the in-process layer still refuses); keep the database outside the service's other directories`,

@@ -90,6 +90,7 @@ export function createTokenIssuer(options: TokenKeysOptions = {}): TokenIssuer {
       } catch {
         throw tokenError('malformed payload');
       }
+      if (typeof claims !== 'object' || claims === null) throw tokenError('malformed payload');
       keyNow();
       const key = [current, previous].find((k) => k !== undefined && k.id === claims.k);
       const given = Buffer.from(signature, 'base64url');

@@ -119,7 +119,7 @@ const borrowFiles = `
 const asBob = `
   req.session.user = 'bob';
   const { DatabaseSync } = require('node:sqlite');
-  const db = new DatabaseSync(${'`${process.env.DATA_DIR}/notes.db`'});
+  const db = new DatabaseSync(process.env.DATA_DIR + '/notes.db');
   return db.prepare('SELECT id, owner, title, body FROM notes WHERE owner = ? ORDER BY id').all('bob').map((n) => n.owner);`;
 
 let alicesFile: string;
@@ -294,7 +294,7 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
       '/notes',
       cookie,
       `const { DatabaseSync } = require('node:sqlite');
-       return new DatabaseSync(${'`${process.env.DATA_DIR}/notes.db`'}).prepare('SELECT password_hash FROM users WHERE name = ?').all('alice');`,
+       return new DatabaseSync(process.env.DATA_DIR + '/notes.db').prepare('SELECT password_hash FROM users WHERE name = ?').all('alice');`,
     );
     assert.equal(answer.ok, false, js(answer));
     assert.equal(answer.code, 'ERR_LEASH_DENIED', js(answer));
