@@ -6,12 +6,10 @@
 // a statement past the proxy with a token of its own making. The same borrowing is run once under
 // plain `leash enforce` first, where it gets through: that is the hole isolation closes.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { freePort, type RunningExample, startExample } from '../../examples/service/start.ts';
+import type { RunningExample } from '../../examples/service/start.ts';
 import {
   attacks,
   heldOutWorkload,
@@ -20,75 +18,13 @@ import {
   sqlAttacks,
 } from '../../examples/service/workload.ts';
 import { NO_KERNEL } from './helpers.ts';
+import { attack, type IsolationSpace, isolationSpace, login } from './isolation-helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
-const SERVICE_DIR = fileURLToPath(new URL('../../examples/service/', import.meta.url));
-const RCE = fileURLToPath(new URL('./fixtures/route-rce.mjs', import.meta.url));
-const SECRET = 'isolation-test-session-secret';
 const js = JSON.stringify;
 
-interface Answer {
-  readonly ok: boolean;
-  readonly value?: unknown;
-  readonly code?: string | null;
-  readonly message?: string;
-}
-
+let space: IsolationSpace;
 let work: string;
 let dataDir: string;
-let policyFile: string;
-let configFile: string;
-let rce: string;
-let ports: { server: number; partner: number };
-
-function start(mode: string[]): Promise<RunningExample> {
-  return startExample({
-    dataDir,
-    cwd: SERVICE_DIR,
-    ports,
-    env: {
-      LEASH_CONFIG: configFile,
-      LEASH_MODE: '',
-      NO_COLOR: '1',
-      SESSION_SECRET: SECRET,
-    },
-    // Imported after leash's preload, as a dependency of the service is.
-    nodeOptions: ['--import', rce],
-    wrap: (command) => [process.execPath, BIN, ...mode, '--policy', policyFile, '--', ...command],
-  });
-}
-
-async function login(base: string, user: string, password: string): Promise<string> {
-  const response = await fetch(new URL('/login', base), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: js({ user, password }),
-  });
-  assert.equal(response.status, 200, await response.text());
-  return response.headers
-    .getSetCookie()
-    .map((line) => line.split(';', 1)[0])
-    .join('; ');
-}
-
-/**
- * Runs attacker code in the worker of `path`'s route (GET), in a request of the cookie's user,
- * once the service's session middleware has loaded the request's session.
- */
-async function attack(base: string, path: string, cookie: string, code: string): Promise<Answer> {
-  const body = `for (let i = 0; i < 100000 && req.session === undefined; i++)
-      await new Promise((resolve) => setImmediate(resolve));
-    ${code}`;
-  const response = await fetch(new URL(path, base), {
-    headers: { 'x-attack-code': Buffer.from(body).toString('base64'), cookie },
-  });
-  const text = await response.text();
-  try {
-    return JSON.parse(text) as Answer;
-  } catch {
-    return { ok: false, code: `HTTP ${response.status}`, message: text };
-  }
-}
 
 /**
  * Attacker code that forges a request for GET /files/:name, with a session of its own making
@@ -125,30 +61,9 @@ const asBob = `
 let alicesFile: string;
 
 before(async () => {
-  work = realpathSync(mkdtempSync(join(tmpdir(), 'leash-isolation-')));
-  dataDir = join(work, 'data');
-  mkdirSync(dataDir);
-  // The app's directory (the config's) holds the compromised module, as it would hold an
-  // installed dependency; the data lives outside it, as a deployment keeps it.
-  const app = join(work, 'app');
-  mkdirSync(app);
-  policyFile = join(app, 'leash.policy.json');
-  configFile = join(app, 'leash.config.json');
-  rce = join(app, 'route-rce.mjs');
-  copyFileSync(RCE, rce);
-  writeFileSync(
-    configFile,
-    js({
-      principal: 'req.session.user',
-      envRoots: ['DATA_DIR'],
-      isolate: {
-        loginRoutes: ['POST /login', 'POST /login-legacy'],
-        together: [['POST /export', 'GET /export/:id']],
-      },
-    }),
-  );
-  ports = { server: await freePort(), partner: await freePort() };
-  const service = await start(['learn']);
+  space = await isolationSpace();
+  ({ work, dataDir } = space);
+  const service = await space.start(['learn']);
   try {
     const summary = await learningWorkload(service.base);
     assert.deepEqual(summary.failures, []);
@@ -166,7 +81,7 @@ after(() => {
 
 describe('without isolation (leash enforce, default layers)', { skip: NO_KERNEL }, () => {
   test('attacker code in GET /notes borrows GET /files/:name by emitting a forged request, and acts as bob by setting req.session.user', async () => {
-    const service = await start(['enforce', '--no-isolate']);
+    const service = await space.start(['enforce', '--no-isolate']);
     try {
       const cookie = await login(service.base, 'alice', 'alice-correct-horse');
       const borrowed = await attack(service.base, '/notes', cookie, borrowFiles);
@@ -188,7 +103,7 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
   let cookie: string;
 
   before(async () => {
-    service = await start(['enforce', '--isolate']);
+    service = await space.start(['enforce', '--isolate']);
     cookie = await login(service.base, 'alice', 'alice-correct-horse');
   });
   after(async () => {
