@@ -299,3 +299,39 @@ test("lint runs Google's CSP Evaluator over each page route's policy", () => {
     /warning csp: \/charts › script-src: CSP Evaluator \(possibly medium\) 'unsafe-eval': /,
   );
 });
+
+test('show --groups prints the worker groups --isolate makes, with the config’s together lists', () => {
+  const policy = {
+    version: 1,
+    runtime: {
+      'GET /files/:name': { app: { 'fs.read': ['/srv/data/uploads/*'] } },
+      'GET /files': { app: { 'fs.read': ['/srv/data/uploads/*'] } },
+      'POST /export': { app: { 'fs.write': ['/srv/data/exports/*'] } },
+      '@startup': { app: { 'net.listen': ['127.0.0.1:8080'] } },
+    },
+    sql: { 'GET /export/:id': { 'SELECT 1': {} } },
+  };
+  const plain = leash(workdir({ 'leash.policy.json': policy }), 'policy', 'show', '--groups');
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(
+    plain.stdout,
+    [
+      '  g1: GET /files, GET /files/:name — 1 grant: app fs.read /srv/data/uploads/*',
+      '  g2: POST /export — 1 grant: app fs.write /srv/data/exports/*',
+      '  unprivileged: GET /export/:id — no grants of its own',
+      '',
+    ].join('\n'),
+  );
+  const together = leash(
+    workdir({
+      'leash.policy.json': policy,
+      'leash.config.json': { isolate: { together: [['POST /export', 'GET /export/:id']] } },
+    }),
+    'policy',
+    'show',
+    '--groups',
+  );
+  assert.equal(together.code, 0, together.stderr);
+  assert.match(together.stdout, /g1: GET \/export\/:id, POST \/export — 1 grant/);
+  assert.match(together.stdout, /unprivileged: \(requests that match no route\)/);
+});

@@ -23,17 +23,21 @@ export interface IsolatedOptions {
   readonly layers: readonly Layer[] | undefined;
 }
 
-/** The groups, one line each: `g1 (2 routes): GET /files/:name, POST /upload — 3 grants`. */
-export function describeGroups(grouping: Grouping): string {
-  const lines = grouping.groups.map((g) => {
+/** The groups, one line each: `g1: GET /files/:name, POST /upload — 3 grants`, then the grants. */
+export function describeGroups(grouping: Grouping, options: { grants?: boolean } = {}): string {
+  const lines: string[] = [];
+  for (const g of grouping.groups) {
     const routes = g.routes.length === 0 ? '(requests that match no route)' : g.routes.join(', ');
     const grants =
       g.grants.length === 0
         ? 'no grants of its own'
-        : `${g.grants.length} grant${g.grants.length === 1 ? '' : 's'}`;
-    return `  ${g.name}: ${routes} — ${grants}`;
-  });
-  for (const merged of grouping.merged) lines.push(`  merged to stay within the cap: ${merged}`);
+        : `${g.grants.length} grant${g.grants.length === 1 ? '' : 's'}${options.grants === true ? `: ${g.grants.join('; ')}` : ''}`;
+    lines.push(`  ${g.name}: ${routes} — ${grants}`);
+  }
+  if (grouping.merged.length > 0)
+    lines.push(
+      `  (${grouping.merged.length} merge${grouping.merged.length === 1 ? '' : 's'} of groups with different grants to stay within maxGroups)`,
+    );
   return `${lines.join('\n')}\n`;
 }
 

@@ -2,6 +2,7 @@
  * @module
  * `leash policy show | diff | merge | simplify | lint | review`.
  */
+
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
@@ -10,6 +11,7 @@ import * as policy from '../../core/policy.ts';
 import * as tree from '../../core/tree.ts';
 import { widen } from '../../core/widen.ts';
 import { LeashError } from '../../errors.ts';
+import { groupRoutes } from '../../isolate/groups.ts';
 import { writeFileAtomicSync } from '../../store/atomic-write.ts';
 import { createFileStore } from '../../store/file-store.ts';
 import { serializePolicy } from '../../store/policy-file.ts';
@@ -17,6 +19,7 @@ import type { ViolationRecord } from '../../store/store.ts';
 import { type CliContext, cliContext, display, policyPath, readPolicyFile } from '../context.ts';
 import { paint, renderPolicy, renderRules } from '../render.ts';
 import { violationId } from '../violation-id.ts';
+import { describeGroups } from './isolate.ts';
 
 interface Globals {
   config?: string;
@@ -41,13 +44,23 @@ export function registerPolicyCommands(program: Command): void {
     .argument('[file]', 'policy file (default: from config, else leash.policy.json)')
     .option('-m, --module <name>', 'only this module')
     .option('-s, --scope <scope>', 'only this scope (route) or page')
+    .option(
+      '-g, --groups',
+      'the worker groups `leash enforce --isolate` makes of this policy (with the config’s isolate settings)',
+    )
     .action(
       async (
         file: string | undefined,
-        options: { module?: string; scope?: string },
+        options: { module?: string; scope?: string; groups?: boolean },
         command: Command,
       ) => {
         const context = await contextOf(command);
+        if (options.groups === true) {
+          const p = readPolicyFile(context, policyPath(context, file));
+          const { maxGroups, together } = context.config.isolate;
+          out(describeGroups(groupRoutes(p, maxGroups, together), { grants: true }));
+          return;
+        }
         if (options.module !== undefined && !context.modules.has(options.module)) {
           throw usage(
             `unknown module ${JSON.stringify(options.module)} (known: ${[...context.modules.keys()].join(', ')})`,
