@@ -257,8 +257,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       started: () => slot.started,
     };
     const gate: Gate = createGate(gateOptions, view);
-    const host = createSqliteHost({ mayOpen, gate });
-    hosts.push(host);
+    // One host per process: a worker that is gone holds no connection, its successor starts clean.
+    let host = createSqliteHost({ mayOpen, gate });
+    const hostAt = hosts.push(host) - 1;
     const listener = proxy === undefined ? undefined : await proxy.listen(gate);
     const env: NodeJS.ProcessEnv = {
       ...options.env,
@@ -311,6 +312,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       },
       exited: (exited: WorkerSlot, code: number | null, signal: string | null) => {
         host.close();
+        host = createSqliteHost({ mayOpen, gate });
+        hosts[hostAt] = host;
         if (!stopping)
           options.log(`worker ${exited.name} exited (${signal ?? code}); starting it again`);
       },

@@ -280,4 +280,30 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
     const notes = await fetch(new URL('/notes', service.base), { headers: { cookie } });
     assert.equal(notes.status, 200);
   });
+
+  test('a worker that dies is started again, its sessions kept, and no other group notices', async () => {
+    const exited = await attack(
+      service.base,
+      '/notes',
+      cookie,
+      'setTimeout(() => process.exit(3), 50); return "exiting";',
+    );
+    assert.equal(exited.ok, true, js(exited));
+    // Another group's worker answers all along.
+    const files = await fetch(new URL('/files/isolation-private.txt', service.base), {
+      headers: { cookie },
+    });
+    assert.equal(await files.text(), 'alice private words');
+    const restarting = /worker unprivileged#1 exited \(3\); starting it again/;
+    for (let attempt = 0; attempt < 600 && !restarting.test(service.output().stderr); attempt++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.match(service.output().stderr, restarting);
+    // The unprivileged group answers 503 until its worker listens again; alice is still logged in.
+    let status = 0;
+    for (let attempt = 0; attempt < 600 && status !== 200; attempt++) {
+      status = (await fetch(new URL('/me', service.base), { headers: { cookie } })).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(status, 200, service.output().stderr.slice(-3000));
+  });
 });
