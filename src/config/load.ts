@@ -74,7 +74,7 @@ export interface IsolateSettings {
 function isolateSettings(value: LeashConfig['isolate']): IsolateSettings {
   const given = typeof value === 'object' ? value : {};
   return {
-    enabled: value !== undefined && value !== false,
+    enabled: typeof value === 'object' ? (value.enabled ?? true) : value === true,
     maxGroups: given.maxGroups ?? 8,
     workers: given.workers ?? 1,
     loginRoutes: given.loginRoutes ?? [],

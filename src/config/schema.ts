@@ -67,6 +67,8 @@ export const configSchema = z.strictObject({
     .union([
       z.boolean(),
       z.strictObject({
+        /** Whether `leash enforce` isolates without `--isolate` (default true: the section asks). */
+        enabled: z.boolean().optional(),
         /** Worker groups at most, the unprivileged one included. Default 8. */
         maxGroups: z.int().min(2).max(64).optional(),
         /** Worker processes per group. Default 1. */

@@ -1,5 +1,5 @@
 // Per-route isolation (`leash enforce --isolate`) on the example service, end to end: the policy is
-// learned with a compromised dependency present (fixtures/route-rce.mjs, quiet while learning),
+// learned with a compromised dependency present (examples/service/compromised-dependency.mjs, quiet while learning),
 // then the service runs under the supervisor. The held-out workload must pass with nothing
 // refused, the demo's attacks must fail, and attacker code running in one route's worker must not
 // get another group's file rights, the database file, another principal's rows, another login, or
@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { borrowRoute } from '../../examples/service/compromised.ts';
 import type { RunningExample } from '../../examples/service/start.ts';
 import {
   attacks,
@@ -26,30 +27,7 @@ let space: IsolationSpace;
 let work: string;
 let dataDir: string;
 
-/**
- * Attacker code that forges a request for GET /files/:name, with a session of its own making
- * (express-session leaves a request that has one alone), and has that route's own handler read
- * alice's file into a response the attacker keeps: the red team's `server.emit('request', fake)`.
- */
-const borrowFiles = `
-  const { IncomingMessage, ServerResponse } = require('node:http');
-  const { Socket } = require('node:net');
-  const fake = new IncomingMessage(new Socket());
-  fake.method = 'GET';
-  fake.url = '/files/isolation-private.txt';
-  fake.headers = {};
-  fake.session = { user: 'alice' };
-  const fakeRes = new ServerResponse(fake);
-  const chunks = [];
-  return await new Promise((resolve) => {
-    fakeRes.write = (chunk) => (chunks.push(Buffer.from(chunk)), true);
-    fakeRes.end = (chunk) => {
-      if (chunk !== undefined && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
-      resolve({ status: fakeRes.statusCode, body: Buffer.concat(chunks).toString() });
-      return fakeRes;
-    };
-    server.emit('request', fake, fakeRes);
-  });`;
+const borrowFiles = borrowRoute('/files/isolation-private.txt', 'alice');
 
 /** The route's own statement with the worker's idea of who is logged in turned into bob. */
 const asBob = `
@@ -86,6 +64,10 @@ describe('without isolation (leash enforce, default layers)', { skip: NO_KERNEL 
       const cookie = await login(service.base, 'alice', 'alice-correct-horse');
       const borrowed = await attack(service.base, '/notes', cookie, borrowFiles);
       assert.deepEqual(borrowed, { ok: true, value: { status: 200, body: 'alice private words' } });
+      for (const url of ['/weather?city=Oslo', '/ping?host=127.0.0.1']) {
+        const other = await attack(service.base, '/notes', cookie, borrowRoute(url, 'alice'));
+        assert.equal((other.value as { status: number }).status, 200, `${url}: ${js(other)}`);
+      }
       const rows = await attack(service.base, '/notes', cookie, asBob);
       assert.equal(rows.ok, true, js(rows));
       assert.ok(
@@ -165,6 +147,33 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
 
   // Every scope but the start-up's is refused the file in process already; what the kernel adds
   // (the file is in no worker's sandbox) is the plan's (src/isolate/plan.test.ts).
+  test('nor reach GET /weather’s partner host, nor run GET /ping’s command, that way', async () => {
+    const weather = await attack(
+      service.base,
+      '/notes',
+      cookie,
+      borrowRoute('/weather?city=Oslo', 'alice'),
+    );
+    const { status: weatherStatus, body: weatherBody } = weather.value as {
+      status: number;
+      body: string;
+    };
+    assert.equal(weatherStatus, 500, weatherBody);
+    assert.match(weatherBody, /fetch failed|EACCES|ECONNREFUSED/);
+    const ping = await attack(
+      service.base,
+      '/notes',
+      cookie,
+      borrowRoute('/ping?host=127.0.0.1', 'alice'),
+    );
+    const { status: pingStatus, body: pingBody } = ping.value as { status: number; body: string };
+    assert.equal(pingStatus, 502, pingBody);
+    assert.doesNotMatch(pingBody, /localhost/);
+    // The routes that own these rights still have them.
+    const own = await fetch(new URL('/weather?city=Oslo', service.base), { headers: { cookie } });
+    assert.equal(own.status, 200);
+  });
+
   test('no worker reads the database file itself, by fs or by a native driver', async () => {
     const dbFile = join(dataDir, 'notes.db');
     const direct = await attack(
