@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { isLeashError } from '../errors.ts';
 import { registerDoctorCommand } from './commands/doctor.ts';
 import { registerExportCommands } from './commands/export.ts';
+import { registerStatusCommand } from './commands/isolate.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerRunCommands } from './commands/run.ts';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerExportCommands(program);
   registerDoctorCommand(program);
+  registerStatusCommand(program);
   return program;
 }
 

@@ -44,6 +44,7 @@ import { routeTable } from './routes.ts';
 import { createSessionTable, sessionPrincipalPath } from './sessions.ts';
 import { createSqliteHost, type SqliteHost } from './sqlite-host.ts';
 import { createGate, requestOfToken, type WorkerView } from './statement-gate.ts';
+import { removeStatus, statusPath, writeStatus } from './status-file.ts';
 import { CHANNEL_FD_ENV } from './sync-channel.ts';
 import { createTokenIssuer } from './token.ts';
 import { WORKER_DB_ENV, WORKER_PORT_ENV } from './worker/install.ts';
@@ -75,6 +76,8 @@ export interface SupervisorOptions {
   readonly log: (message: string) => void;
   /** Each request the dispatcher forwarded (tests, status). */
   readonly dispatched?: (request: DispatchedRequest) => void;
+  /** How often `leash status`'s file is rewritten. Default 2 s. */
+  readonly statusIntervalMs?: number;
   /** How long the start-up process and the workers may take to listen. Default 120 s. */
   readonly startLimitMs?: number;
 }
@@ -389,26 +392,47 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   frontOpen = true;
   for (const chunk of held.splice(0)) process.stdout.write(chunk);
 
+  const status = (): GroupStatus[] =>
+    grouping.groups.map((group) => ({
+      group: group.name,
+      routes: group.routes,
+      refusals: refusals.get(group.name) ?? 0,
+      workers: (pools.get(group.name)?.slots ?? []).map((slot) => ({
+        name: slot.name,
+        pid: slot.pid,
+        listening: slot.started,
+        starts: slot.starts,
+        requests: slot.requests,
+        rssKiB: rssKiB(slot.pid),
+      })),
+    }));
+  const statusFile = statusPath(options.policyFile);
+  const since = new Date().toISOString();
+  const report = () => {
+    try {
+      writeStatus(statusFile, {
+        pid: process.pid,
+        front: endpoint(front.host, front.port),
+        since,
+        updated: new Date().toISOString(),
+        groups: status(),
+      });
+    } catch (error) {
+      options.log(`cannot write ${statusFile}: ${(error as Error).message}`);
+    }
+  };
+  report();
+  const reporting = setInterval(report, options.statusIntervalMs ?? 2000);
+  reporting.unref();
+
   return {
     front,
     grouping,
     databaseFiles: [...databaseFiles],
-    status() {
-      return grouping.groups.map((group) => ({
-        group: group.name,
-        routes: group.routes,
-        refusals: refusals.get(group.name) ?? 0,
-        workers: (pools.get(group.name)?.slots ?? []).map((slot) => ({
-          name: slot.name,
-          pid: slot.pid,
-          listening: slot.started,
-          starts: slot.starts,
-          requests: slot.requests,
-          rssKiB: rssKiB(slot.pid),
-        })),
-      }));
-    },
+    status,
     async stop() {
+      clearInterval(reporting);
+      removeStatus(statusFile);
       stopping = true;
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -6,9 +6,11 @@
 // a statement past the proxy with a token of its own making. The same borrowing is run once under
 // plain `leash enforce` first, where it gets through: that is the hole isolation closes.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { borrowRoute } from '../../examples/service/compromised.ts';
 import type { RunningExample } from '../../examples/service/start.ts';
 import {
@@ -18,10 +20,12 @@ import {
   snapshotDatabase,
   sqlAttacks,
 } from '../../examples/service/workload.ts';
+import { SINGLE_PROCESS_LIMIT } from '../support/processes.ts';
 import { NO_KERNEL } from './helpers.ts';
 import { attack, type IsolationSpace, isolationSpace, login } from './isolation-helpers.ts';
 
 const js = JSON.stringify;
+const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 
 let space: IsolationSpace;
 let work: string;
@@ -288,6 +292,29 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
     // The worker still serves its route afterwards.
     const notes = await fetch(new URL('/notes', service.base), { headers: { cookie } });
     assert.equal(notes.status, 200);
+  });
+
+  test('leash status shows each group’s workers, their memory, requests and refusals', async () => {
+    let out = '';
+    // The file is rewritten every 2 s: wait for one written after the refusals above.
+    for (
+      let attempt = 0;
+      attempt < 100 && !/unprivileged: 13 routes, \d+ requests, [1-9]\d* refused/.test(out);
+      attempt++
+    ) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      const result = spawnSync(process.execPath, [BIN, 'status', '--policy', space.policyFile], {
+        encoding: 'utf8',
+        env: { ...process.env, LEASH_CONFIG: '', NO_COLOR: '1' },
+        ...SINGLE_PROCESS_LIMIT,
+      });
+      assert.equal(result.status, 0, result.stderr);
+      out = result.stdout;
+    }
+    assert.match(out, /isolating on 127\.0\.0\.1:\d+/);
+    assert.match(out, /unprivileged: 13 routes, \d+ requests, [1-9]\d* refused/);
+    assert.match(out, /unprivileged#1 +pid \d+ +listening +\d+ MiB/);
+    assert.match(out, /\d+ workers, \d+ MiB resident in all/);
   });
 
   test('a worker that dies is started again, its sessions kept, and no other group notices', async () => {

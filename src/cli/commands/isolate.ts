@@ -6,12 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import type { Command } from 'commander';
 import { LeashError } from '../../errors.ts';
 import type { Grouping } from '../../isolate/groups.ts';
+import { isRunning, readStatus, renderStatus, statusPath } from '../../isolate/status-file.ts';
 import { startSupervisor } from '../../isolate/supervisor.ts';
 import { createFileStore } from '../../store/file-store.ts';
 import { kernelSupport } from '../../supervisor/kernel/helper.ts';
-import { type CliContext, display } from '../context.ts';
+import { type CliContext, cliContext, display, policyPath } from '../context.ts';
 import type { Layer } from './run.ts';
 import { runEnvironment } from './run.ts';
 
@@ -116,4 +118,29 @@ export async function runIsolated(options: IsolatedOptions): Promise<number> {
     };
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, handlers[s]);
   });
+}
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description(
+      'what a running `leash enforce --isolate` does: per group its workers, their memory, requests and refusals',
+    )
+    .option(
+      '-p, --policy <file>',
+      'the policy it enforces (default: from config, else leash.policy.json)',
+    )
+    .action(async (options: { policy?: string }, cmd: Command) => {
+      const context = await cliContext(cmd.optsWithGlobals<{ config?: string }>());
+      const file = statusPath(policyPath(context, options.policy));
+      const document = readStatus(file);
+      if (document === undefined || !isRunning(document)) {
+        process.stdout.write(
+          `no isolating leash is running for ${display(context, policyPath(context, options.policy))}${document === undefined ? '' : ` (${display(context, file)} is left from process ${document.pid}, which is gone)`}\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(renderStatus(document));
+    });
 }
