@@ -140,7 +140,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
   const workerFd = isolatedWorkerFd();
   if (workerFd !== undefined)
     uninstalls.push(
-      installWorker(workerFd, { warn: (message) => logger.warn({ event: 'isolate' }, message) }),
+      installWorker(workerFd, { warn: (message) => logger.warn({ event: 'unpatched' }, message) }),
     );
   const enforcing = [...hosts.values()].some((host) => host.mode === 'enforce');
   if (enforcing && config.onUncaughtRefusal === 'log' && options.uncaughtHandler !== false)

@@ -105,6 +105,11 @@ export interface Supervisor {
   /** Database files only the supervisor opens. */
   readonly databaseFiles: readonly string[];
   status(): GroupStatus[];
+  /**
+   * Lets the workers' standard output through (held back until now, so that a script waiting
+   * for the service's "listening" line finds leash's port open and leash's own lines printed).
+   */
+  releaseOutput(): void;
   /** Stops the front door, the workers and the proxies. */
   stop(): Promise<void>;
 }
@@ -389,8 +394,6 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     );
     server.listen(front.port, front.host, () => resolve());
   });
-  frontOpen = true;
-  for (const chunk of held.splice(0)) process.stdout.write(chunk);
 
   const status = (): GroupStatus[] =>
     grouping.groups.map((group) => ({
@@ -430,6 +433,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     grouping,
     databaseFiles: [...databaseFiles],
     status,
+    releaseOutput() {
+      frontOpen = true;
+      for (const chunk of held.splice(0)) process.stdout.write(chunk);
+    },
     async stop() {
       clearInterval(reporting);
       removeStatus(statusFile);

@@ -106,6 +106,7 @@ export async function runIsolated(options: IsolatedOptions): Promise<number> {
   process.stderr.write(describeGroups(supervisor.grouping));
   if (supervisor.databaseFiles.length > 0)
     say(`isolate: database files only leash opens: ${supervisor.databaseFiles.join(', ')}`);
+  supervisor.releaseOutput();
   return await new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => () => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, handlers[s]);
