@@ -4,12 +4,13 @@
  * Learns from the learning workload (and, when Chromium is installed, from a headless browser
  * visiting the pages), shows the policy, restarts the service enforcing, replays a held-out
  * workload of different legitimate requests, four runtime attacks, five SQL attacks and a
- * reflected XSS in the browser, and says what passed and which layer refused what. Everything runs
- * on loopback, in a temporary directory.
+ * reflected XSS in the browser, and says what passed and which layer refused what. Then the same
+ * under per-route isolation (`--isolate`), with the one attack from inside a compromised route
+ * that no in-process check can stop. Everything runs on loopback, in a temporary directory.
  */
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +25,15 @@ import {
   launchChromium,
   waitUntil,
 } from '../examples/service/browser.ts';
+import {
+  borrowRoute,
+  COMPROMISED_DEPENDENCY,
+  loginCookie,
+  runInRoute,
+} from '../examples/service/compromised.ts';
 import { CDN_HOST } from '../examples/service/config.ts';
-import { freePort, startExample } from '../examples/service/start.ts';
+import { freePort, type RunningExample, startExample } from '../examples/service/start.ts';
+import { passwordOf } from '../examples/service/users.ts';
 import {
   attacks,
   heldOutWorkload,
@@ -56,7 +64,10 @@ const start = (mode: string, ...options: string[]) =>
     dataDir,
     cwd: SERVICE_DIR,
     ports,
-    env: { LEASH_CONFIG: '', LEASH_MODE: '' },
+    // One session secret for every process: under --isolate each route group is a process.
+    env: { LEASH_CONFIG: '', LEASH_MODE: '', SESSION_SECRET: 'leash-demo-session-secret' },
+    // A dependency that runs attacker code in whichever route a request names (quiet otherwise).
+    nodeOptions: ['--import', COMPROMISED_DEPENDENCY],
     wrap: (command) => [
       process.execPath,
       BIN,
@@ -68,6 +79,31 @@ const start = (mode: string, ...options: string[]) =>
       ...command,
     ],
   });
+
+const PRIVATE = 'alice-private.txt';
+
+/**
+ * From inside GET /notes (the compromised dependency), a forged request into GET /files/:name's
+ * handler, as alice, for her private file: what no check inside the process can tell from a real
+ * request. Says whether it got the file.
+ */
+async function borrowFromInside(service: RunningExample): Promise<{ got: boolean; why: string }> {
+  const cookie = await loginCookie(service.base, 'bob', passwordOf('bob'));
+  const answer = await runInRoute(
+    service.base,
+    '/notes',
+    cookie,
+    borrowRoute(`/files/${PRIVATE}`, 'alice'),
+  );
+  const value = answer.value as { status?: number; body?: string } | undefined;
+  const got = value?.body === 'alice private words';
+  if (got) return { got, why: "read alice's file" };
+  let why = value?.body ?? answer.message ?? '';
+  try {
+    why = (JSON.parse(why) as { error?: string }).error ?? why;
+  } catch {}
+  return { got, why: why.replace(/, open .*/, '').slice(0, 80) };
+}
 
 /** Which layer refused, from the answer the attacker got. */
 function refusedBy(evidence: string, layer: string): string {
@@ -111,9 +147,16 @@ if (browser === undefined) {
   }
 }
 await service.stop();
-const show = spawnSync(process.execPath, [BIN, 'policy', 'show', policyFile], { encoding: 'utf8' });
+// The policy names the service's port as {env:PORT}: show it with the service's environment.
+const show = spawnSync(process.execPath, [BIN, 'policy', 'show', policyFile], {
+  encoding: 'utf8',
+  env: { ...process.env, PORT: String(ports.server) },
+});
 say();
 say(show.stdout.replace(/^/gm, '   '));
+
+mkdirSync(join(dataDir, 'uploads', 'alice'), { recursive: true });
+writeFileSync(join(dataDir, 'uploads', 'alice', PRIVATE), 'alice private words');
 
 const kernel = kernelSupport();
 const runs: Array<readonly [string, string]> = [
@@ -158,17 +201,64 @@ for (const [title, layer] of runs) {
   const unchanged = JSON.stringify(await snapshotDatabase(location)) === JSON.stringify(before);
   say(`   database after the SQL attacks: ${unchanged ? good('unchanged') : bad('CHANGED')}`);
   if (browser !== undefined) await browserChecks(browser, service.base, service.cdnBase);
+  if (layer === 'both') {
+    const inside = await borrowFromInside(service);
+    say(
+      `   ${'from inside'.padEnd(18)} a compromised dependency, in GET /notes as bob, runs GET /files/:name's handler for alice\n` +
+        `   ${''.padEnd(18)} ${inside.got ? bad(`GOT THROUGH (${inside.why}): one process, one set of privileges — see 5`) : good(`refused: ${inside.why}`)}`,
+    );
+  }
   await service.stop();
   say();
 }
+
+say(bold('5. Per-route isolation: leash enforce --isolate (Passe)'));
+service = await start('enforce', '--isolate');
+const groups = service
+  .output()
+  .stderr.split('\n')
+  .filter((line) => /^ {2}(g\d+|unprivileged):/.test(line));
+say('   each group of routes with the same grants runs in its own sandboxed worker process:');
+for (const line of groups) say(`   ${line.length > 110 ? `${line.slice(0, 107)}...` : line}`);
+const heldIsolated = await heldOutWorkload(service.base);
+say(
+  `   held-out workload: ${heldIsolated.requests} requests, ` +
+    (heldIsolated.failures.length === 0
+      ? good('0 refused')
+      : bad(`${heldIsolated.failures.length} failed`)),
+);
+const isolatedAttacks = [
+  ...attacks(service.base, {
+    tmpDir: mkdtempSync(join(work, 'attack-')),
+    metadataBase: service.metadataBase,
+  }),
+  ...sqlAttacks(service.base, { dataDir }),
+];
+let through = 0;
+for (const attack of isolatedAttacks) if ((await attack.run()).succeeded) through++;
+say(
+  `   the ${isolatedAttacks.length} attacks above: ${through === 0 ? good(`all ${isolatedAttacks.length} refused`) : bad(`${through} GOT THROUGH`)}`,
+);
+const contained = await borrowFromInside(service);
+say(
+  `   ${'from inside'.padEnd(18)} the same forged request from GET /notes' worker\n` +
+    `   ${''.padEnd(18)} ${contained.got ? bad(`GOT THROUGH (${contained.why})`) : good(`contained by its worker's sandbox: ${contained.why}`)}`,
+);
+if (kernel.problem !== undefined)
+  say(
+    '   (without the kernel layer the workers are not sandboxed: the containment needs Landlock)',
+  );
+await service.stop();
+say();
 
 await browser?.close();
 if (kernel.problem !== undefined) say(`No kernel layer on this machine: ${kernel.problem}`);
 
 const policyText = readFileSync(policyFile, 'utf8');
 say(`The policy is ${policyFile} (${policyText.split('\n').length} lines); try:`);
-say(`  node bin/leash.js policy show ${policyFile}`);
-say(`  node bin/leash.js export systemd --policy ${policyFile}`);
+say(`  PORT=${ports.server} node bin/leash.js policy show ${policyFile}`);
+say(`  PORT=${ports.server} node bin/leash.js policy show --groups ${policyFile}`);
+say(`  PORT=${ports.server} node bin/leash.js export systemd --policy ${policyFile}`);
 
 /** The pages in the browser: what loaded, and whether the reflected XSS ran. */
 async function browserChecks(browser: Browser, base: string, cdnBase: string): Promise<void> {
