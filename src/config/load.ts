@@ -65,6 +65,9 @@ export interface IsolateSettings {
   readonly enabled: boolean;
   readonly maxGroups: number;
   readonly workers: number;
+  /** Workers of all groups at most; 0: as many as start (no scaling). */
+  readonly maxWorkers: number;
+  readonly scaleAt: number;
   readonly loginRoutes: readonly string[];
   readonly together: readonly (readonly string[])[];
   readonly tokenSeconds: number;
@@ -77,6 +80,9 @@ function isolateSettings(value: LeashConfig['isolate']): IsolateSettings {
     enabled: typeof value === 'object' ? (value.enabled ?? true) : value === true,
     maxGroups: given.maxGroups ?? 8,
     workers: given.workers ?? 1,
+    // 0: "the start count", settled by the supervisor once it knows how many groups there are.
+    maxWorkers: given.maxWorkers ?? 0,
+    scaleAt: given.scaleAt ?? 4,
     loginRoutes: given.loginRoutes ?? [],
     together: given.together ?? [],
     tokenSeconds: given.tokenSeconds ?? 300,

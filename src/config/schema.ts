@@ -71,8 +71,16 @@ export const configSchema = z.strictObject({
         enabled: z.boolean().optional(),
         /** Worker groups at most, the unprivileged one included. Default 8. */
         maxGroups: z.int().min(2).max(64).optional(),
-        /** Worker processes per group. Default 1. */
+        /** Worker processes per group at start. Default 1. */
         workers: z.int().min(1).max(32).optional(),
+        /**
+         * Worker processes of all groups at most: above the start count, a group whose workers
+         * each have `scaleAt` requests in flight gets one more. Default: the start count (no
+         * scaling; a service that keeps state in memory must not scale).
+         */
+        maxWorkers: z.int().min(1).max(256).optional(),
+        /** Requests in flight on every worker of a group before it scales. Default 4. */
+        scaleAt: z.int().min(1).max(1000).optional(),
         /** Routes that may log a user in or out (change a session's principal), e.g. `POST /login`. */
         loginRoutes: z.array(z.string().regex(/^[A-Z]+ \//, 'a route: METHOD /path')).optional(),
         /**

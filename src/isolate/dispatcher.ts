@@ -122,8 +122,14 @@ export function createDispatcher(
       expires: Date.now() + options.tokenMs,
     });
     const slot = options.pick(group);
-    const done = (status: number) =>
+    let finished = false;
+    const done = (status: number) => {
+      if (finished) return;
+      finished = true;
+      if (slot !== undefined) slot.inFlight--;
       dispatched?.({ rid, route, group, worker: slot?.name, status });
+    };
+    if (slot !== undefined) slot.inFlight++;
     if (slot === undefined) {
       response.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
       response.end(`no worker of group ${group} is ready\n`);
@@ -157,6 +163,7 @@ export function createDispatcher(
     // A client that goes away takes its forwarded request with it.
     response.once('close', () => {
       if (!response.writableFinished) upstream.destroy();
+      done(response.statusCode);
     });
     if (body !== undefined) upstream.end(body);
     else request.pipe(upstream);

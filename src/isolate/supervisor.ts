@@ -331,6 +331,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   let stopping = false;
   const hosts: SqliteHost[] = [];
   const pools = new Map<string, WorkerPool>();
+  const kernels = new Map<string, ReturnType<typeof kernelBase>>();
   const startLimit = options.startLimitMs ?? 120_000;
   try {
     // Start-up first, alone: migrations and seeding happen once, before any route can run.
@@ -345,6 +346,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     }
     for (const group of grouping.groups) {
       const kernel = kernelBase(group);
+      kernels.set(group.name, kernel);
       const specs: Awaited<ReturnType<typeof specFor>>[] = [];
       for (let i = 1; i <= settings.workers; i++)
         specs.push(await specFor(group, i, kernel, hosts));
@@ -364,12 +366,40 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     throw error;
   }
 
+  // Scaling: when even the least busy worker of a group has `scaleAt` requests in flight, one more
+  // is started, while the workers of all groups stay within `maxWorkers`. Never down: a worker's
+  // memory may hold what a later request of its group needs.
+  const growing = new Set<string>();
+  const pick = (name: string): WorkerSlot | undefined => {
+    const pool = pools.get(name);
+    const slot = pool?.pick();
+    const total = [...pools.values()].reduce((n, p) => n + p.slots.length, 0);
+    const group = grouping.groups.find((g) => g.name === name);
+    if (
+      pool !== undefined &&
+      group !== undefined &&
+      slot !== undefined &&
+      slot.inFlight >= settings.scaleAt &&
+      total < settings.maxWorkers &&
+      !growing.has(name) &&
+      !stopping
+    ) {
+      growing.add(name);
+      void specFor(group, pool.slots.length + 1, kernels.get(name), hosts)
+        .then((spec) => pool.add(spec))
+        .then(() => options.log(`group ${name} scaled to ${pool.slots.length} workers`))
+        .catch((error: Error) => options.log(`group ${name} could not scale: ${error.message}`))
+        .finally(() => growing.delete(name));
+    }
+    return slot;
+  };
+
   const server = http.createServer(
     createDispatcher(
       {
         table: routeTable(grouping.groupOf.keys()),
         groupOf: grouping.groupOf,
-        pick: (group) => pools.get(group)?.pick(),
+        pick,
         tokens,
         requests,
         principalOf: (ids) => sessions.principalOf(ids),

@@ -27,10 +27,12 @@ export interface WorkerSlot {
   starts: number;
   /** Requests forwarded to this slot. */
   requests: number;
+  /** Requests forwarded and not answered yet. */
+  inFlight: number;
 }
 
 export function newSlot(name: string, group: string, port: number): WorkerSlot {
-  return { name, group, port, started: false, pid: undefined, starts: 0, requests: 0 };
+  return { name, group, port, started: false, pid: undefined, starts: 0, requests: 0, inFlight: 0 };
 }
 
 export interface SlotSpec {
@@ -53,8 +55,10 @@ export interface SlotSpec {
 
 export interface WorkerPool {
   readonly slots: readonly WorkerSlot[];
-  /** A slot that listens, in turn; undefined when none does. */
+  /** The listening slot with the fewest requests in flight (in turn among equals); undefined when none listens. */
   pick(): WorkerSlot | undefined;
+  /** Starts one more slot (scaling up); resolves when it listens. */
+  add(spec: SlotSpec): Promise<void>;
   /** Resolves when every slot has listened once; rejects when a slot dies before it does. */
   ready(): Promise<void>;
   /** Ends every worker (SIGTERM, then SIGKILL after `graceMs`) and restarts none. */
@@ -125,34 +129,36 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
     });
   };
 
-  const slots = specs.map((spec) => {
-    const slot = spec.slot;
-    readiness.push(
-      new Promise<void>((resolve, reject) => {
-        let settled = false;
-        launch(spec, slot, (error) => {
-          if (settled) return;
-          settled = true;
-          if (error === undefined) resolve();
-          else reject(error);
-        });
-      }),
-    );
-    return slot;
-  });
+  const slots: WorkerSlot[] = [];
+  const start = (spec: SlotSpec): Promise<void> => {
+    slots.push(spec.slot);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      launch(spec, spec.slot, (error) => {
+        if (settled) return;
+        settled = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      });
+    });
+  };
+  for (const spec of specs) readiness.push(start(spec));
 
   return {
     slots,
     pick() {
+      let best: WorkerSlot | undefined;
       for (let i = 0; i < slots.length; i++) {
         const slot = slots[(turn + i) % slots.length]!;
-        if (slot.started) {
-          turn = (turn + i + 1) % slots.length;
-          slot.requests++;
-          return slot;
-        }
+        if (slot.started && (best === undefined || slot.inFlight < best.inFlight)) best = slot;
       }
-      return undefined;
+      if (best === undefined) return undefined;
+      turn = (slots.indexOf(best) + 1) % slots.length;
+      best.requests++;
+      return best;
+    },
+    add(spec) {
+      return start(spec);
     },
     async ready() {
       await Promise.all(readiness);
