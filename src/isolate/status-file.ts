@@ -5,6 +5,7 @@
  * pid, whether they listen, starts, requests and resident memory, refusals).
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { policyStem } from '../store/file-store.ts';
 import type { GroupStatus } from './supervisor.ts';
 
 export interface StatusDocument {
@@ -17,12 +18,7 @@ export interface StatusDocument {
 
 /** `leash.policy.json` → `leash.status.json` beside it. */
 export function statusPath(policyFile: string): string {
-  const stem = policyFile.endsWith('.policy.json')
-    ? policyFile.slice(0, -'.policy.json'.length)
-    : policyFile.endsWith('.json')
-      ? policyFile.slice(0, -'.json'.length)
-      : policyFile;
-  return `${stem}.status.json`;
+  return `${policyStem(policyFile)}.status.json`;
 }
 
 export function writeStatus(file: string, document: StatusDocument): void {

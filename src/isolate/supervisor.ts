@@ -7,24 +7,21 @@
  * start-up process with the process-wide grants alone; the database files it opens are taken out
  * of every worker's sandbox before the workers start.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { IsolateSettings } from '../config/load.ts';
 import type { Policy } from '../core/policy.ts';
 import { rules } from '../core/tree.ts';
 import { isLeashError, LeashError } from '../errors.ts';
-import { KEY_FILE } from '../modules/csp/tag.ts';
-import { codeDirs } from '../modules/runtime/exporters/node-flags.ts';
 import { endpoint } from '../modules/runtime/wrap-net.ts';
 import { resultSources } from '../modules/sql/module.ts';
 import { createStatementCache } from '../modules/sql/statement-cache.ts';
 import { prepareSqlParsers } from '../modules/sql/template.ts';
 import type { PolicyStore } from '../store/store.ts';
 import type { KernelSupport } from '../supervisor/kernel/helper.ts';
-import { protectedPaths } from '../supervisor/kernel/plan.ts';
+import { agentReads, protectedPaths } from '../supervisor/kernel/plan.ts';
 import { assertUnwritable } from '../supervisor/kernel/protected.ts';
 import { compileKernelRules, launcherArguments } from '../supervisor/kernel/rules.ts';
 import { collectViolations } from '../supervisor/violations-pipe.ts';
@@ -225,10 +222,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const kernelBase = (group: Group) => {
     if (options.kernel === undefined) return undefined;
     const files = [...databaseFiles];
-    const keyFile = join(dirname(options.policyFile), KEY_FILE);
-    const extraRead = [options.policyFile, ...codeDirs()];
-    if (options.configFile !== undefined) extraRead.push(options.configFile);
-    if (existsSync(keyFile)) extraRead.push(keyFile);
+    const extraRead = agentReads(options.policyFile, options.configFile);
     let compiled: ReturnType<typeof compileKernelRules>;
     try {
       compiled = compileKernelRules(

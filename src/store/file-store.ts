@@ -37,13 +37,17 @@ export interface FileStoreOptions {
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 /** `leash.policy.json` → `leash.violations.json`; `x.json` → `x.violations.json`. */
-export function violationsPath(policyFile: string): string {
-  const stem = policyFile.endsWith('.policy.json')
+/** `leash.policy.json` → `leash`: the name the files leash keeps beside a policy start with. */
+export function policyStem(policyFile: string): string {
+  return policyFile.endsWith('.policy.json')
     ? policyFile.slice(0, -'.policy.json'.length)
     : policyFile.endsWith('.json')
       ? policyFile.slice(0, -'.json'.length)
       : policyFile;
-  return `${stem}.violations.json`;
+}
+
+export function violationsPath(policyFile: string): string {
+  return `${policyStem(policyFile)}.violations.json`;
 }
 
 export function lockPath(policyFile: string): string {

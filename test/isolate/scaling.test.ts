@@ -33,19 +33,11 @@ after(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
 
-async function burst(base: string, n: number): Promise<string[]> {
-  const answers = await Promise.all(
-    Array.from({ length: n }, () => fetch(new URL('/work', base)).then((r) => r.text())),
-  );
-  return answers;
-}
-
-test('a busy group gets another worker, within maxWorkers, and the requests are spread', async () => {
-  writeFileSync(
-    join(work, 'leash.config.json'),
-    JSON.stringify({ isolate: { maxWorkers: 2, scaleAt: 2 } }),
-  );
-  const service = await startUnder(
+/** Starts the service under `leash enforce --isolate` with these isolate settings. */
+function isolated(settings: Record<string, number>) {
+  const config = join(work, 'leash.config.json');
+  writeFileSync(config, JSON.stringify({ isolate: settings }));
+  return startUnder(
     [
       'enforce',
       '--isolate',
@@ -55,8 +47,19 @@ test('a busy group gets another worker, within maxWorkers, and the requests are 
       process.execPath,
       SERVICE,
     ],
-    { cwd: work, env: { PORT: String(port), LEASH_CONFIG: join(work, 'leash.config.json') } },
+    { cwd: work, env: { PORT: String(port), LEASH_CONFIG: config } },
   );
+}
+
+async function burst(base: string, n: number): Promise<string[]> {
+  const answers = await Promise.all(
+    Array.from({ length: n }, () => fetch(new URL('/work', base)).then((r) => r.text())),
+  );
+  return answers;
+}
+
+test('a busy group gets another worker, within maxWorkers, and the requests are spread', async () => {
+  const service = await isolated({ maxWorkers: 2, scaleAt: 2 });
   try {
     assert.match(service.stderr(), /1 groups, 1 workers/);
     const first = await burst(service.base, 6);
@@ -76,19 +79,7 @@ test('a busy group gets another worker, within maxWorkers, and the requests are 
 });
 
 test('without maxWorkers a group keeps its one worker', async () => {
-  writeFileSync(join(work, 'leash.config.json'), JSON.stringify({ isolate: { scaleAt: 1 } }));
-  const service = await startUnder(
-    [
-      'enforce',
-      '--isolate',
-      '--policy',
-      join(work, 'leash.policy.json'),
-      '--',
-      process.execPath,
-      SERVICE,
-    ],
-    { cwd: work, env: { PORT: String(port), LEASH_CONFIG: join(work, 'leash.config.json') } },
-  );
+  const service = await isolated({ scaleAt: 1 });
   try {
     const answers = await burst(service.base, 6);
     assert.equal(new Set(answers).size, 1);

@@ -53,14 +53,20 @@ export function protectedPaths(options: {
   return out;
 }
 
+/** What leash's agent reads inside the service: its code, the policy, the config, the CSP key. */
+export function agentReads(policyFile: string, configFile: string | undefined): string[] {
+  const keyFile = join(dirname(policyFile), KEY_FILE);
+  const out = [policyFile, ...codeDirs()];
+  if (configFile !== undefined) out.push(configFile);
+  if (existsSync(keyFile)) out.push(keyFile);
+  return out;
+}
+
 export function planKernel(options: KernelPlanOptions): KernelPlan {
   const support = kernelSupport(options.env);
   if (support.helper === undefined || support.problem !== undefined)
     return { available: false, reason: support.problem ?? 'no launcher' };
-  const keyFile = join(dirname(options.policyFile), KEY_FILE);
-  const extraRead = [options.policyFile, ...codeDirs()];
-  if (options.configFile !== undefined) extraRead.push(options.configFile);
-  if (existsSync(keyFile)) extraRead.push(keyFile);
+  const extraRead = agentReads(options.policyFile, options.configFile);
   let rules: KernelRules;
   try {
     rules = compileKernelRules(options.policy, {
