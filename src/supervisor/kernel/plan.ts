@@ -73,6 +73,8 @@ export function planKernel(options: KernelPlanOptions): KernelPlan {
       command: options.command,
       searchPath: options.env.PATH ?? '',
       extraRead,
+      // A fresh copy of the service has not made its data directory yet.
+      createWriteDirs: true,
     });
   } catch (error) {
     throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);

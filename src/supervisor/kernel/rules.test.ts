@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import { resolveProgram } from '../../modules/runtime/exporters/commands.ts';
 import { parsePolicy } from '../../store/policy-file.ts';
 import { interpreterOf } from './interpreter.ts';
 import { assertUnwritable, covers } from './protected.ts';
-import { compileKernelRules, kernelPath, launcherArguments } from './rules.ts';
+import { compileKernelRules, createWriteDir, kernelPath, launcherArguments } from './rules.ts';
 
 const NO_BASELINE = { read: [], write: [] };
 
@@ -158,4 +158,55 @@ test('a write grant that reaches the policy, the config or leash is refused with
       error.message.includes('/srv/app') &&
       error.message.includes('the policy file'),
   );
+});
+
+test("a fresh copy's missing data directory is made, so its write grant stays on it and not on the app directory", (t) => {
+  const app = workspace(t);
+  writeFileSync(join(app, 'leash.policy.json'), '{}');
+  const writes = policy({
+    '@startup': { app: { 'fs.write': [`${app}/data/*`], 'fs.read': [`${app}/data/notes.db`] } },
+    'POST /upload': { app: { 'fs.write': [`${app}/data/uploads/*/*`] } },
+    'POST /export': { app: { 'fs.write': [`${app}/out/report.txt`] } },
+  });
+  const compile = (createWriteDirs: boolean) =>
+    compileKernelRules(writes, {
+      command: [process.execPath],
+      searchPath: '',
+      baseline: NO_BASELINE,
+      createWriteDirs,
+    });
+  // Compiling alone makes nothing: the grants widen to the app directory, policy and all.
+  const widened = compile(false);
+  assert.deepEqual(widened.write, [app]);
+  assert.deepEqual(widened.read, [app]);
+  assert.equal(existsSync(join(app, 'data')), false);
+  assert.throws(
+    () => assertUnwritable(widened.write, [{ path: join(app, 'leash.policy.json'), what: 'x' }]),
+    /ERR_LEASH_KERNEL|the policy lets the service write/,
+  );
+
+  const rules = compile(true);
+  assert.deepEqual(rules.write, [
+    join(app, 'data'),
+    join(app, 'data', 'uploads'),
+    join(app, 'out'),
+  ]);
+  // A file the service has yet to make is read in the directory made for it.
+  assert.deepEqual(rules.read, [join(app, 'data')]);
+  assert.match(rules.warnings.join('\n'), /made .*\/data, which did not exist yet/);
+  assert.doesNotThrow(() =>
+    assertUnwritable(rules.write, [{ path: join(app, 'leash.policy.json'), what: 'x' }]),
+  );
+});
+
+test('a write directory is never made at the top of the file system, and an existing path makes nothing', (t) => {
+  const dir = workspace(t);
+  const warnings: string[] = [];
+  assert.equal(createWriteDir('/nonexistent-leash-dir/a/*', warnings), undefined);
+  assert.equal(existsSync('/nonexistent-leash-dir'), false);
+  writeFileSync(join(dir, 'notes.db'), '');
+  assert.equal(createWriteDir(`${dir}/notes.db`, warnings), undefined);
+  assert.equal(createWriteDir(`${dir}/*.db`, warnings), undefined);
+  assert.deepEqual(warnings, []);
+  assert.equal(createWriteDir(`${dir}/logs/**`, warnings), join(dir, 'logs'));
 });

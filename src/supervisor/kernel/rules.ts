@@ -6,14 +6,18 @@
  * - fs.read / fs.write: Landlock grants a file or a directory with everything beneath it, so a
  *   glob becomes its longest literal directory (`/srv/u/*.png` → `/srv/u`, `/srv/img-*\/a` →
  *   `/srv`); a path that does not exist yet becomes its nearest existing directory (the service
- *   creates it there), never `/`.
+ *   creates it there), never `/`. With `createWriteDirs` (what `leash enforce` sets), the
+ *   directory a write grant needs is made first when it is missing, so the grant stays as narrow
+ *   as the rule instead of widening to an existing ancestor (a fresh copy of the service has no
+ *   `{app}/data` yet: its rule would otherwise grant writing the whole app directory, code and
+ *   policy included).
  * - child.spawn: execute rights on each program a command rule names (looked up on PATH), on the
  *   ELF loader it needs and on a script's interpreter; `/bin/sh` as soon as there is a command
  *   rule; read and write on the paths a command's arguments name (the child inherits the domain).
  * - net.listen / net.connect: the ports (Landlock has no addresses); a `*` port handles none.
  * - dns.lookup: UDP sockets (the resolver's) and TCP port 53; without it, no UDP at all.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Policy } from '../../core/policy.ts';
 import { analyseCommand, resolveProgram } from '../../modules/runtime/exporters/commands.ts';
@@ -54,6 +58,11 @@ export interface KernelRuleOptions {
   /** Absolute paths leash's agent reads inside the service (its code, the policy, the config). */
   readonly extraRead?: readonly string[];
   readonly baseline?: Baseline;
+  /**
+   * Make the directory each fs.write rule writes in when it does not exist yet (see
+   * `createWriteDir`). Off by default: compiling has no side effect unless asked.
+   */
+  readonly createWriteDirs?: boolean;
 }
 
 export function compileKernelRules(policy: Policy, options: KernelRuleOptions): KernelRules {
@@ -61,6 +70,9 @@ export function compileKernelRules(policy: Policy, options: KernelRuleOptions): 
   const warnings: string[] = [];
   const baseline = options.baseline ?? LINUX_BASELINE;
 
+  // First, so that a read of a file in a directory made here is granted on that directory.
+  if (options.createWriteDirs === true)
+    for (const glob of grants['fs.write']) createWriteDir(glob, warnings);
   const read = new Set<string>(baseline.read.filter((p) => existsSync(p)));
   for (const path of options.extraRead ?? []) if (existsSync(path)) read.add(path);
   for (const glob of grants['fs.read']) {
@@ -186,6 +198,35 @@ export function kernelPath(
   if (existing !== path)
     warnings.push(`${capability} ${glob}: ${path} does not exist yet; granted on ${existing}`);
   return existing;
+}
+
+/**
+ * Makes the directory a write rule writes in when it is missing: the literal directory before a
+ * wildcard (`/srv/data/*.db` → `/srv/data`), or for a literal path that does not exist the
+ * directory it would be created in. The service would make it at its start, and could not under
+ * a grant on it alone (Landlock grants existing paths only, and making a directory is a write in
+ * its parent). Nothing is made where the nearest existing ancestor is `/`, and a failure (no
+ * permission) leaves it to `kernelPath`'s nearest existing directory. Returns the directory made.
+ */
+export function createWriteDir(glob: string, warnings: string[]): string | undefined {
+  const grant = nodeGrant(glob);
+  const dir = grant.endsWith('*')
+    ? grant.slice(0, grant.lastIndexOf('/'))
+    : existsSync(grant)
+      ? undefined
+      : dirname(grant);
+  if (dir === undefined || dir === '' || existsSync(dir)) return undefined;
+  let existing = dirname(dir);
+  while (existing !== '/' && !existsSync(existing)) existing = dirname(existing);
+  if (existing === '/') return undefined;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    warnings.push(`fs.write ${glob}: cannot make ${dir} (${(error as Error).message})`);
+    return undefined;
+  }
+  warnings.push(`fs.write ${glob}: made ${dir}, which did not exist yet, to grant it alone`);
+  return dir;
 }
 
 /** Execute rights for a program named as in a command line; false when it is not found. */
