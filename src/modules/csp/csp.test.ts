@@ -11,7 +11,7 @@ import { add, createTree } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, exportPolicies, learningPolicy, sourcesOf } from './header.ts';
-import { inlineHashes, sha256Source } from './inline.ts';
+import { cssReferences, inlineHashes, referencedUrls, sha256Source } from './inline.ts';
 import { cspModule } from './module.ts';
 import { parseReports } from './report.ts';
 import { createTagger, KEY_FILE, loadKey } from './tag.ts';
@@ -91,6 +91,83 @@ test('reports: both formats validate to violations; malformed ones are ERR_LEASH
       body.slice(0, 40),
     );
   }
+});
+
+test('reports: the script a load came from is kept, in both formats, when the browser names one', () => {
+  const [legacy] = parseReports(
+    JSON.stringify({
+      'csp-report': {
+        'document-uri': 'http://127.0.0.1:8080/',
+        'blocked-uri': 'http://127.0.0.1:8080/api/items',
+        'effective-directive': 'connect-src',
+        'source-file': 'http://127.0.0.1:8080/static/app.js',
+      },
+    }),
+    'csp-report',
+  );
+  assert.equal(legacy!.sourceFile, 'http://127.0.0.1:8080/static/app.js');
+  const modern = parseReports(
+    JSON.stringify([
+      {
+        type: 'csp-violation',
+        body: {
+          documentURL: 'http://127.0.0.1:8080/',
+          blockedURL: 'http://127.0.0.1:8080/api/items',
+          effectiveDirective: 'connect-src',
+          sourceFile: 'http://127.0.0.1:8080/static/app.js',
+        },
+      },
+      {
+        type: 'csp-violation',
+        body: { documentURL: 'http://h/', effectiveDirective: 'img-src', sourceFile: null },
+      },
+    ]),
+    'reports+json',
+  );
+  assert.equal(modern[0]!.sourceFile, 'http://127.0.0.1:8080/static/app.js');
+  assert.equal('sourceFile' in modern[1]!, false);
+  assert.throws(
+    () =>
+      parseReports(
+        JSON.stringify({
+          'csp-report': {
+            'document-uri': 'http://h/',
+            'effective-directive': 'img-src',
+            'source-file': 'x'.repeat(5000),
+          },
+        }),
+        'csp-report',
+      ),
+    (e) => isLeashError(e, 'ERR_LEASH_CSP_REPORT'),
+  );
+});
+
+test('stylesheets: @import, @font-face url()s and every other url() by their directive', () => {
+  const css = `/* url(/commented.png) */
+@import url("/css/base.css");
+@import 'theme.css' screen;
+@font-face { font-family: shop; src: url(/font/shop.woff2) format("woff2"), url('/font/shop.woff'); }
+.banner { background: url( "/img/dot.svg" ) no-repeat; }
+.mask { mask: url(#clip); cursor: url(/img/hand.cur), auto; }
+.dot { background-image: url(data:image/png;base64,AAAA); }`;
+  assert.deepEqual(cssReferences(css), [
+    { directive: 'style-src', url: '/css/base.css' },
+    { directive: 'style-src', url: 'theme.css' },
+    { directive: 'font-src', url: '/font/shop.woff2' },
+    { directive: 'font-src', url: '/font/shop.woff' },
+    { directive: 'img-src', url: '/img/dot.svg' },
+    { directive: 'img-src', url: '/img/hand.cur' },
+    { directive: 'img-src', url: 'data:image/png;base64,AAAA' },
+  ]);
+  // The page's own inline styles load too.
+  const html = `<style>body { background: url(/img/bg.png) }</style>
+<p style="background-image: url('/img/p.png')">x</p>`;
+  assert.deepEqual(
+    referencedUrls(html)
+      .map((r) => `${r.directive} ${r.url}`)
+      .sort(),
+    ['img-src /img/bg.png', 'img-src /img/p.png'],
+  );
 });
 
 test('report → facts: self, origins for images, paths for scripts, schemes and eval only when seen', () => {

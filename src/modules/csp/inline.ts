@@ -89,9 +89,9 @@ export function inlineHashes(html: string, nonce?: string): InlineHashes {
   return out;
 }
 
-/** A resource the page's own HTML loads, with the directive that governs it. */
+/** A resource the page's own HTML (or a stylesheet) loads, with the directive that governs it. */
 export interface Reference {
-  readonly directive: 'script-src' | 'style-src' | 'img-src';
+  readonly directive: 'script-src' | 'style-src' | 'img-src' | 'font-src';
   /** As written in the page (relative or absolute). */
   readonly url: string;
 }
@@ -100,8 +100,8 @@ const IMAGE_LINKS = new Set(['icon', 'shortcut', 'apple-touch-icon']);
 
 /**
  * What the page's HTML loads by itself: `<script src>`, `<link rel="stylesheet" href>`, `<img
- * src>` and icon links. Learned from the HTML while learning, so a page no browser visited is not
- * enforced as if it loaded nothing.
+ * src>`, icon links, and the `url()`s of its inline styles (`<style>`, `style="…"`). Learned from
+ * the HTML while learning, so a page no browser visited is not enforced as if it loaded nothing.
  */
 export function referencedUrls(html: string): Reference[] {
   const out: Reference[] = [];
@@ -121,9 +121,43 @@ export function referencedUrls(html: string): Reference[] {
     } else if (node.nodeName === 'img') {
       const src = attr('src');
       if (src) out.push({ directive: 'img-src', url: src });
+    } else if (node.nodeName === 'style') {
+      out.push(...cssReferences(textOf(node)));
     }
+    const style = node.attrs?.find((a) => a.name.toLowerCase() === 'style')?.value;
+    if (style) out.push(...cssReferences(style));
     if (node.content !== undefined) stack.push(node.content);
     for (const child of node.childNodes ?? []) stack.push(child);
   }
+  return out;
+}
+
+const MAX_CSS_REFERENCES = 1000;
+const URL_FUNCTION = /url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)/gi;
+const IMPORT = /@import\s+(?:url\(\s*)?(?:"([^"]*)"|'([^']*)'|([^)'";\s]+))/gi;
+const FONT_FACE = /@font-face\s*\{[^}]*\}/gi;
+
+/**
+ * What a stylesheet (or an inline style) loads: `@import` (style-src), the `url()`s of
+ * `@font-face` (font-src) and every other `url()` (img-src: backgrounds, list markers, cursors,
+ * masks). A `url(#id)` names an element of the page and loads nothing. A scan, not a parser: a
+ * `url(` inside a string of another property is taken too, which at worst allows the page's own
+ * origin for one more directive.
+ */
+export function cssReferences(css: string): Reference[] {
+  const out: Reference[] = [];
+  const push = (directive: Reference['directive'], url: string | undefined) => {
+    const trimmed = url?.trim() ?? '';
+    if (trimmed === '' || trimmed.startsWith('#') || out.length >= MAX_CSS_REFERENCES) return;
+    out.push({ directive, url: trimmed });
+  };
+  let rest = css.replace(/\/\*[\s\S]*?\*\//g, ' ');
+  for (const m of rest.matchAll(IMPORT)) push('style-src', m[1] ?? m[2] ?? m[3]);
+  rest = rest.replace(IMPORT, ' ');
+  rest = rest.replace(FONT_FACE, (block) => {
+    for (const m of block.matchAll(URL_FUNCTION)) push('font-src', m[1] ?? m[2] ?? m[3]);
+    return ' ';
+  });
+  for (const m of rest.matchAll(URL_FUNCTION)) push('img-src', m[1] ?? m[2] ?? m[3]);
   return out;
 }

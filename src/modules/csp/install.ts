@@ -12,7 +12,10 @@
  *   route. A response that already has a CSP is left alone unless the config says `csp.override`;
  * - while learning, the HTML of those responses is read (`write`/`end`, decompressed when sent
  *   with gzip, deflate or br, as compression() sends it) and its inline code hashed per page
- *   route, except code carrying the response's nonce;
+ *   route, except code carrying the response's nonce; what the HTML loads is learned too, and
+ *   what the scripts and stylesheets it includes load (subresources.ts: from the reports that name
+ *   a script as their source, and from the `url()`s of the stylesheets the service serves, read
+ *   the same way), so a page no browser visited gets what its shared code loads;
  * - each request gets a nonce, `res.locals.cspNonce` (Express), `res.cspNonce` (node:http) and
  *   `reply.cspNonce` (Fastify, whose Reply reads `reply.raw`'s: see the Fastify adapter), added
  *   to the policy when the service read it (while learning too, so nonced code is never reported
@@ -28,9 +31,10 @@ import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
 import { createHeaderCache } from './header-cache.ts';
-import { inlineHashes, referencedUrls } from './inline.ts';
+import { cssReferences, inlineHashes, referencedUrls } from './inline.ts';
 import type { Violation } from './report.ts';
 import { DEFAULT_CSP_SETTINGS } from './settings.ts';
+import { createSubresourceLinks, resourceName } from './subresources.ts';
 import { createTagger, loadKey, type Tagger } from './tag.ts';
 import { servedOverHttps } from './transport.ts';
 
@@ -47,10 +51,18 @@ export function pageRoute(scope: string): string {
 
 interface Tracked {
   readonly state: RequestState;
+  /**
+   * The URL the browser asked for, as it arrived (a framework may rewrite `request.url` while a
+   * mounted router or static handler works on it: Express strips the mount path). Learning
+   * only (empty otherwise: nothing else needs it).
+   */
+  readonly url: string;
   nonce: string | undefined;
   nonceRead: boolean;
-  /** Learning: the HTML being captured, or null when this response is not captured. */
-  html: Buffer[] | null;
+  /** Learning: the body being captured (a page or a stylesheet), or null when it is not. */
+  body: Buffer[] | null;
+  /** What the captured body is. */
+  kind?: 'html' | 'css';
   size: number;
   /** The response's Content-Encoding when it is one leash can undo (compression() sends gzip). */
   encoding?: Encoding;
@@ -90,12 +102,25 @@ export function installCsp(host: ModuleHost): CspInstall {
   const tracked = new WeakMap<http.ServerResponse, Tracked>();
   const compiled = new Map<string, Map<string, Set<string>>>();
 
+  const links = learning
+    ? createSubresourceLinks((route, fact) =>
+        host.observe([route, ...fact], { scope: route, package: 'browser' }),
+      )
+    : undefined;
+
   const learnViolations = (route: string, violations: readonly Violation[]) => {
     const use = { scope: route, package: 'browser' };
     for (const v of violations) {
       const facts = violationFacts(v, settings);
-      if (facts !== undefined) host.observe([route, ...facts], use);
-      else if (!learning && v.blockedUrl === 'inline') {
+      if (facts !== undefined) {
+        host.observe([route, ...facts], use);
+        // A load a script of the page made: every page that includes the script makes it too.
+        const from =
+          v.sourceFile === undefined ? undefined : resourceName(v.sourceFile, v.documentUrl);
+        if (links === undefined || from === undefined) continue;
+        const code = facts[0] === 'script-src' || facts[0] === 'style-src';
+        links.load(from, facts, code ? resourceName(v.blockedUrl, v.documentUrl) : undefined);
+      } else if (!learning && v.blockedUrl === 'inline') {
         // Inline code is never learned as 'unsafe-inline'; outside learning it is a violation.
         const directive = v.directive.startsWith('style') ? 'style-src' : 'script-src';
         host.observe([route, directive, "'unsafe-inline'"], use);
@@ -116,7 +141,14 @@ export function installCsp(host: ModuleHost): CspInstall {
     const request = state.request as http.IncomingMessage;
     const response = state.response as http.ServerResponse;
     if (endpoint.handle(request, response)) return true;
-    const entry: Tracked = { state, nonce: undefined, nonceRead: false, html: null, size: 0 };
+    const entry: Tracked = {
+      state,
+      url: learning ? urlOf(request) : '',
+      nonce: undefined,
+      nonceRead: false,
+      body: null,
+      size: 0,
+    };
     tracked.set(response, entry);
     const nonce = () => {
       entry.nonceRead = true;
@@ -171,7 +203,12 @@ export function installCsp(host: ModuleHost): CspInstall {
       for (const [name, value] of Object.entries(headers)) given.set(name.toLowerCase(), value);
     }
     const header = (name: string) => given.get(name) ?? response.getHeader(name);
-    if (!/^\s*text\/html\b/i.test(String(header('content-type') ?? ''))) return;
+    const type = String(header('content-type') ?? '');
+    if (!/^\s*text\/html\b/i.test(type)) {
+      // A stylesheet of the service's own: what it loads goes to the pages that include it.
+      if (learning && /^\s*text\/css\b/i.test(type)) startCapture(entry, header, 'css');
+      return;
+    }
     if (header(CSP) !== undefined || header(CSP_RO) !== undefined) {
       if (!settings.override) return;
       response.removeHeader(CSP);
@@ -200,18 +237,26 @@ export function installCsp(host: ModuleHost): CspInstall {
       else if (headers !== undefined) headers[name] = value;
       else response.setHeader(name, value);
     }
-    // A compressed page (what every browser asks for) is read as sent and decompressed at the end.
+    if (learning) startCapture(entry, header, 'html');
+  };
+
+  /** A compressed body (what every browser asks for) is read as sent and decompressed at the end. */
+  const startCapture = (
+    entry: Tracked,
+    header: (name: string) => unknown,
+    kind: 'html' | 'css',
+  ) => {
     const encoding = String(header('content-encoding') ?? 'identity')
       .trim()
       .toLowerCase();
-    if (learning && isEncoding(encoding)) {
-      entry.html = [];
-      if (encoding !== 'identity') entry.encoding = encoding;
-    }
+    if (!isEncoding(encoding)) return;
+    entry.body = [];
+    entry.kind = kind;
+    if (encoding !== 'identity') entry.encoding = encoding;
   };
 
   const capture = (entry: Tracked | undefined, chunk: unknown, encoding: unknown) => {
-    if (entry?.html == null || chunk == null || typeof chunk === 'function') return;
+    if (entry?.body == null || chunk == null || typeof chunk === 'function') return;
     const buffer =
       typeof chunk === 'string'
         ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
@@ -220,20 +265,57 @@ export function installCsp(host: ModuleHost): CspInstall {
           : undefined;
     if (buffer === undefined) return;
     entry.size += buffer.length;
-    if (entry.size > MAX_HTML) entry.html = null;
-    else entry.html.push(buffer);
+    if (entry.size > MAX_HTML) entry.body = null;
+    else entry.body.push(buffer);
   };
 
-  const learnInline = (entry: Tracked) => {
-    const html = entry.html;
-    entry.html = null;
-    if (html === null || html.length === 0) return;
+  const learnBody = (entry: Tracked) => {
+    const body = entry.body;
+    entry.body = null;
+    if (body === null || body.length === 0) return;
+    let text: string;
+    try {
+      text = decoded(Buffer.concat(body), entry.encoding).toString('utf8');
+    } catch (error) {
+      const route = pageRoute(entry.state.scope);
+      host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
+      return;
+    }
+    if (entry.kind === 'css') learnStylesheet(entry, text);
+    else learnInline(entry, text);
+  };
+
+  const learnStylesheet = (entry: Tracked, text: string) => {
+    const sheet = entry.url;
+    let name: string;
+    try {
+      name = new URL(sheet).pathname;
+    } catch {
+      return;
+    }
+    for (const reference of cssReferences(text)) {
+      let blockedUrl: string;
+      try {
+        blockedUrl = new URL(reference.url, sheet).href;
+      } catch {
+        continue;
+      }
+      const fact = violationFacts(
+        { documentUrl: sheet, blockedUrl, directive: reference.directive, disposition: 'report' },
+        settings,
+      );
+      if (fact === undefined) continue;
+      const imported =
+        reference.directive === 'style-src' ? resourceName(blockedUrl, sheet) : undefined;
+      links?.load(name, fact, imported);
+    }
+  };
+
+  const learnInline = (entry: Tracked, text: string) => {
     const route = pageRoute(entry.state.scope);
     const use = { scope: entry.state.scope, package: 'app' };
     let found: ReturnType<typeof inlineHashes>;
-    let text: string;
     try {
-      text = decoded(Buffer.concat(html), entry.encoding).toString('utf8');
       found = inlineHashes(text, entry.nonceRead ? entry.nonce : undefined);
     } catch (error) {
       host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
@@ -246,8 +328,7 @@ export function installCsp(host: ModuleHost): CspInstall {
     for (const hash of found.styleAttributes) host.observe([route, 'style-src', hash], use);
     // What the HTML loads by itself, learned as a browser's report would teach it: a page that a
     // test client fetched but no browser visited is then not enforced as loading nothing.
-    const request = entry.state.request as http.IncomingMessage;
-    const page = `${servedOverHttps(request) ? 'https' : 'http'}://${request.headers?.host ?? 'localhost'}${request.url ?? '/'}`;
+    const page = entry.url;
     for (const reference of referencedUrls(text)) {
       let blockedUrl: string;
       try {
@@ -260,6 +341,11 @@ export function installCsp(host: ModuleHost): CspInstall {
         settings,
       );
       if (fact !== undefined) host.observe([route, ...fact], use);
+      // And what that script or stylesheet loads, learned wherever a browser ran it.
+      if (reference.directive === 'script-src' || reference.directive === 'style-src') {
+        const name = resourceName(blockedUrl, page);
+        if (name !== undefined) links?.include(route, name);
+      }
     }
     if (found.styleAttributes.length > 0)
       host.observe([route, 'style-src', "'unsafe-hashes'"], use);
@@ -294,7 +380,7 @@ export function installCsp(host: ModuleHost): CspInstall {
       const result = originals.end.apply(this, args);
       if (entry !== undefined && !ended) {
         capture(entry, args[0], args[1]);
-        learnInline(entry);
+        learnBody(entry);
       }
       return result;
     };
@@ -309,6 +395,12 @@ export function installCsp(host: ModuleHost): CspInstall {
       proto.end = originals.end;
     },
   };
+}
+
+/** The URL a request was made to, as the browser saw it (scheme and Host). */
+function urlOf(request: http.IncomingMessage): string {
+  const scheme = servedOverHttps(request) ? 'https' : 'http';
+  return `${scheme}://${request.headers?.host ?? 'localhost'}${request.url ?? '/'}`;
 }
 
 type Encoding = 'identity' | 'gzip' | 'x-gzip' | 'deflate' | 'br';

@@ -16,6 +16,11 @@ export interface Violation {
   readonly blockedUrl: string;
   readonly directive: string;
   readonly disposition: 'enforce' | 'report';
+  /**
+   * The script or stylesheet whose code caused the load, when the browser names one other than
+   * the page (Chromium does for fetch, XHR, WebSocket and inserted scripts).
+   */
+  readonly sourceFile?: string;
 }
 
 const MAX_REPORTS = 100;
@@ -33,6 +38,7 @@ const legacySchema = z.object({
     'effective-directive': directive.optional(),
     'violated-directive': z.string().max(4096).optional(),
     disposition: disposition.optional(),
+    'source-file': url.optional(),
   }),
 });
 
@@ -51,6 +57,7 @@ const violationBodySchema = z.object({
   blockedURL: url.optional(),
   effectiveDirective: directive,
   disposition: disposition.optional(),
+  sourceFile: url.nullish(),
 });
 
 function fail(message: string): never {
@@ -93,6 +100,7 @@ export function parseReports(text: string, format: ReportFormat): Violation[] {
         blockedUrl: r['blocked-uri'] ?? '',
         directive: name,
         disposition: r.disposition ?? 'report',
+        ...(r['source-file'] ? { sourceFile: r['source-file'] } : {}),
       },
     ];
   }
@@ -108,6 +116,7 @@ export function parseReports(text: string, format: ReportFormat): Violation[] {
       blockedUrl: body.data.blockedURL ?? '',
       directive: body.data.effectiveDirective,
       disposition: body.data.disposition ?? 'report',
+      ...(body.data.sourceFile ? { sourceFile: body.data.sourceFile } : {}),
     });
   }
   return out;
