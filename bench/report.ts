@@ -58,6 +58,13 @@ export interface ConfigSummary {
   metrics: Record<MetricKey, MetricSummary>;
   /** The wrapping leash CLI's CPU per measurement, ms (median), or null without a wrapper. */
   wrapperCpuMs: number | null;
+  /** PSS summed over the measured processes at the end of each measurement, MiB. */
+  pssMb: Summary;
+  /** Processes whose CPU and memory are summed (median; 1: the service process alone). */
+  processes: number;
+  /** Measured processes that ended, or started, during a measurement (all rounds together). */
+  processesLost: number;
+  processesStarted: number;
   non2xx: number;
   errors: number;
 }
@@ -107,6 +114,10 @@ export function summarizeVariant(result: VariantResult): VariantSummary {
       rounds: own.length,
       metrics,
       wrapperCpuMs: wrappers.length === 0 ? null : summarize(wrappers).median,
+      pssMb: summarize(own.map((m) => m.pssMb ?? Number.NaN)),
+      processes: summarize(own.map((m) => m.processes ?? 1)).median,
+      processesLost: own.reduce((a, m) => a + (m.processesLost ?? 0), 0),
+      processesStarted: own.reduce((a, m) => a + (m.processesStarted ?? 0), 0),
       non2xx: own.reduce((a, m) => a + m.non2xx, 0),
       errors: own.reduce((a, m) => a + m.errors, 0),
     });
@@ -360,14 +371,19 @@ export function markdown(results: Results): string {
     );
     out.push('');
     out.push(
-      '- **CPU/request**: user + system CPU time of the node process running the service (/proc/<pid>/stat, every thread), over the measurement, per response. The primary overhead figure.',
+      '- **CPU/request**: user + system CPU time (/proc/<pid>/stat, every thread) over the measurement, per response, of the processes the **processes** column names: for every configuration but `--isolate`, the one node process running the service (not the `leash` CLI that waits for it, not the short-lived child processes the service starts); for `--isolate`, the `leash` supervisor (front door, dispatcher, SQLite host or PostgreSQL proxy) plus all its worker processes, summed (the processes listed at the start and again at the end of each measurement, so a worker started meanwhile counts too). The primary overhead figure.',
     );
     out.push(
       '- **requests/s**, **p50**, **p99**: from the load generator (latency of each response, in ms).',
     );
-    out.push('- **peak RSS**: VmHWM of the service process, reset before each measurement.');
     out.push(
-      '- **leash CLI CPU**: CPU time of the `leash` process that wraps the service (it starts the service and waits), over one measurement.',
+      "- **peak RSS**: VmHWM of the service process, reset before each measurement; for `--isolate`, the sum of each measured process's own peak (an upper bound of the tree's simultaneous peak, counting shared pages such as the Node binary once per process).",
+    );
+    out.push(
+      '- **PSS**: proportional set size (/proc/<pid>/smaps_rollup) at the end of the measurement, summed over the same processes: shared pages split between the processes that share them, so the sum counts them once.',
+    );
+    out.push(
+      '- **leash CLI CPU**: CPU time of the `leash` process over one measurement: it starts the service and waits; under `--isolate` it is the supervisor, and its CPU is already part of CPU/request.',
     );
     out.push(
       '- Each cell: median over rounds (min–max). Ratios: per round, configuration ÷ baseline of the same round; median (min–max).',
@@ -396,7 +412,9 @@ export function markdown(results: Results): string {
           'p50 ms',
           'p99 ms',
           'peak RSS MiB',
+          'PSS MiB',
           'leash CLI CPU ms',
+          'processes',
         ],
         s.configs.map((c) => [
           c.label,
@@ -405,7 +423,9 @@ export function markdown(results: Results): string {
           span(c.metrics.p50Ms.value),
           span(c.metrics.p99Ms.value),
           span(c.metrics.peakRssMb.value),
+          c.pssMb === undefined ? '–' : span(c.pssMb),
           c.wrapperCpuMs === null ? '–' : digits(c.wrapperCpuMs),
+          processesOf(c, v.configurations.find((x) => x.id === c.config)?.isolation?.workers),
         ]),
       ),
     );
@@ -451,6 +471,20 @@ export function markdown(results: Results): string {
           : ` Non-2xx or errors while measuring: ${bad.map((c) => `${c.config} ${c.non2xx} non-2xx, ${c.errors} errors`).join('; ')}.`),
     );
     for (const c of failed) if (c.error) out.push(`\n${c.id}: ${c.error}`);
+    const moved = s.configs.filter((c) => c.processesLost > 0 || c.processesStarted > 0);
+    if (moved.length > 0)
+      out.push(
+        `\nProcesses that ended or started during a measurement (their CPU is partly missing or counted from their start): ${moved.map((c) => `${c.config} ${c.processesLost} ended, ${c.processesStarted} started`).join('; ')}.`,
+      );
+    for (const c of v.configurations) {
+      if (c.isolation === undefined) continue;
+      out.push('');
+      out.push(
+        `${c.id}: ${c.isolation.groups} groups, ${c.isolation.workers} workers (${c.isolation.layers}), as the supervisor printed at start; config ${c.configFile}:`,
+      );
+      out.push('');
+      for (const line of c.isolation.table) out.push(`- ${line}`);
+    }
     out.push('');
     out.push('<details><summary>Command lines and request mix</summary>');
     out.push('');
@@ -527,6 +561,13 @@ function exponent(g: GrowthResult): number {
   const pts = g.points.filter((p) => p.ms > 0);
   if (pts.length < 2) return Number.NaN;
   return growthExponent(pts.map((p) => ({ n: p.n, t: p.ms })));
+}
+
+/** `1` for the service process alone; `1 + 8` for the supervisor and its workers. */
+function processesOf(c: ConfigSummary, workers: number | undefined): string {
+  const n = c.processes ?? 1;
+  if (n <= 1 && workers === undefined) return '1';
+  return `1 + ${n - 1} (leash + workers${workers !== undefined && workers !== n - 1 ? `; ${workers} at start` : ''})`;
 }
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)} %` : '–');

@@ -1,8 +1,8 @@
 /**
  * @module
  * `npm run bench`: the micro-benchmarks (each bench/*.bench.ts in a process of its own, pinned
- * to the service core), then the example service under load in seven configurations
- * (bench/service.bench.ts), SQLite then PostgreSQL. Writes the results as JSON
+ * to the service core), then the example service under load in eight configurations
+ * (bench/service.bench.ts, `leash enforce --isolate` the eighth), SQLite then PostgreSQL. Writes the results as JSON
  * (bench/results/<date>.json) and the tables to BENCHMARKS.md.
  *
  *   npm run bench                        full run (about 10–12 minutes on 2 cores)
@@ -15,7 +15,9 @@
  *
  * Other options: --rounds N, --seconds S (per measurement), --connections N,
  * --variants sqlite,postgres, --only micro|service, --no-pin, --markdown FILE, --json FILE,
- * --leash-root DIR (run another checkout's CLI).
+ * --leash-root DIR (run another checkout's CLI). LEASH_BENCH_OWN_ISOLATE_CONFIG=1 in the
+ * environment runs enforce-isolate with a config file of the bench's own (and a policy learned
+ * with it) even when the example's config would do.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

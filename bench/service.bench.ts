@@ -1,6 +1,6 @@
 /**
  * @module
- * The end-to-end benchmark: the example service (examples/service) under load, in seven
+ * The end-to-end benchmark: the example service (examples/service) under load, in eight
  * configurations measured in one run, interleaved in rounds.
  *
  * | id              | the service runs as                                                   |
@@ -12,9 +12,10 @@
  * | enforce-process | `leash enforce --layer=process -- node server.ts` (in-process checks) |
  * | enforce-both    | `leash enforce --layer=both -- node server.ts` (in process + Node's flags) |
  * | enforce-kernel  | `leash enforce -- node server.ts` (every layer: + Landlock and seccomp) |
+ * | enforce-isolate | `leash enforce --isolate -- node server.ts` (leash is the front door; the routes run in sandboxed worker processes, one per group) |
  *
  * How: the policy is learned from the learning workload once; each configuration runs on ports
- * of its own, with that policy's ports changed to its own (what it would have learned there); all seven services are started side by side on the same data
+ * of its own, with that policy's ports changed to its own (what it would have learned there); all eight services are started side by side on the same data
  * directory and database; each must pass the held-out workload with no failure; then autocannon,
  * in its own process pinned to the other core, replays a fixed mix of the held-out workload's
  * legitimate requests (three users logged in, with their session cookies). Each round measures
@@ -23,10 +24,24 @@
  *
  * Measured per configuration and round: CPU time (user + system) of the node process that runs
  * the service per request, requests/s, p50 and p99 latency, peak RSS (reset before each
- * measurement), and the CPU of the `leash` CLI process that wraps the service (it only waits).
+ * measurement), PSS at the end of the measurement, and the CPU of the `leash` CLI process that
+ * wraps the service (it only waits).
+ *
+ * Isolation (enforce-isolate) runs the service as several processes, so its figures are summed
+ * over the process tree: the `leash` supervisor (front door, dispatcher, SQLite host or
+ * PostgreSQL proxy) plus each of its worker processes (its direct children, each a
+ * `node server.ts`), listed at the start and again at the end of each measurement (a worker
+ * started meanwhile counts from its start). CPU/request is the sum of their CPU deltas; peak RSS
+ * is the sum of each process's own peak (VmHWM, each reset before the measurement: an upper bound
+ * of the tree's simultaneous peak, and it counts shared pages once per process); PSS is the sum of
+ * their PSS at the end (shared pages split between the processes). As in every configuration,
+ * the short-lived processes the service itself starts (GET /ping's host lookup) are not counted.
+ * The supervisor needs the config's `principal` and `isolate` settings (the example's config
+ * has them; else the bench writes a config of its own and learns a policy with it) and the same
+ * SESSION_SECRET in every worker, which every configuration gets.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +57,7 @@ import {
   peakRss,
   pin,
   pinTree,
+  pss,
   resetPeakRss,
 } from './lib/proc.ts';
 import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
@@ -66,6 +82,8 @@ export interface Configuration {
         readonly mode: 'learn' | 'report' | 'enforce';
         /** Unset: the default, every layer (the kernel where the machine has it). */
         readonly layer?: 'process' | 'both';
+        /** `--isolate`: leash is the front door, the routes run in sandboxed worker processes. */
+        readonly isolate?: boolean;
       };
 }
 
@@ -93,7 +111,25 @@ export const CONFIGURATIONS: readonly Configuration[] = [
     label: 'leash enforce, every layer: + Landlock and seccomp (production default)',
     run: { kind: 'leash', mode: 'enforce' },
   },
+  {
+    id: 'enforce-isolate',
+    label:
+      'leash enforce --isolate: routes in sandboxed workers behind leash (per-route isolation)',
+    run: { kind: 'leash', mode: 'enforce', isolate: true },
+  },
 ];
+
+/** Every worker of an isolated service signs session cookies with it; every configuration gets it. */
+const SESSION_SECRET = 'leash-bench-session-secret';
+
+/** What `--isolate` needs of the example's config (docs/isolation.md, test/adversarial). */
+const ISOLATE_SETTINGS = {
+  principal: 'req.session.user',
+  isolate: {
+    loginRoutes: ['POST /login', 'POST /login-legacy'],
+    together: [['POST /export', 'GET /export/:id']],
+  },
+} as const;
 
 export interface ServiceBenchOptions {
   readonly variants: readonly VariantName[];
@@ -123,16 +159,32 @@ export interface Measurement {
   non2xx: number;
   errors: number;
   seconds: number;
-  /** Service CPU time (user + sys) per request, milliseconds. */
+  /**
+   * Service CPU time (user + sys) per request, milliseconds: of the node process running
+   * server.ts, or for an isolated service of the leash supervisor and all its workers together.
+   */
   cpuPerRequestMs: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Peak RSS (VmHWM) of the service process, or the sum of each measured process's peak. */
   peakRssMb: number;
-  /** CPU time of the wrapping `leash` CLI process over the measurement, milliseconds (0: none). */
+  /** PSS at the end of the measurement, summed over the measured processes (NaN: unreadable). */
+  pssMb: number;
+  /**
+   * CPU time of the `leash` CLI process over the measurement, milliseconds (null: none). It waits
+   * for the service, except under --isolate, where it is the supervisor and its CPU is part of
+   * the service's.
+   */
   wrapperCpuMs: number | null;
   /** Service CPU over the measurement, milliseconds. */
   serviceCpuMs: number;
+  /** Processes whose CPU and memory are summed (1: the service process alone). */
+  processes: number;
+  /** Measured processes that ended during the measurement (their last CPU is lost: should be 0). */
+  processesLost: number;
+  /** Processes that started during the measurement (a worker restarted: should be 0). */
+  processesStarted: number;
 }
 
 export interface ConfigurationSetup {
@@ -142,6 +194,18 @@ export interface ConfigurationSetup {
   command: string;
   heldOutRequests: number;
   heldOutFailures: number;
+  /** Which processes the CPU and memory figures cover. */
+  measures: string;
+  /** The config file the service ran with (relative to the repository or $WORK). */
+  configFile: string;
+  /** Under --isolate: what the supervisor printed at start. */
+  isolation?: {
+    groups: number;
+    workers: number;
+    layers: string;
+    /** `g1: GET /, GET /clock — 4 grants`, one per group. */
+    table: string[];
+  };
   error?: string;
 }
 
@@ -170,6 +234,10 @@ interface Running {
   servicePid: number;
   /** The `leash` CLI process wrapping it, when there is one. */
   wrapperPid: number | undefined;
+  /** Whether the service is a tree (--isolate): the leash supervisor and its worker processes. */
+  tree: boolean;
+  /** Every process counted so far (to make sure none outlives the run). */
+  seen: Set<number>;
   mix: LoadRequest[];
 }
 
@@ -394,24 +462,76 @@ function serverCommand(
   leashBin: string,
   policyFile: string,
   flags: string[],
+  /** Whether the config file asks for isolation (then the other enforce runs say --no-isolate). */
+  configIsolates: boolean,
 ) {
+  const run = config.run;
   const wrap =
-    config.run.kind === 'leash'
+    run.kind === 'leash'
       ? (command: string[]) => [
           process.execPath,
           leashBin,
-          (config.run as { mode: string }).mode,
-          ...((config.run as { layer?: string }).layer === undefined
-            ? []
-            : [`--layer=${(config.run as { layer?: string }).layer}`]),
+          run.mode,
+          ...(run.layer === undefined ? [] : [`--layer=${run.layer}`]),
+          ...(run.isolate === true
+            ? ['--isolate']
+            : run.mode === 'enforce' && configIsolates
+              ? ['--no-isolate']
+              : []),
           '--policy',
           policyFile,
           '--',
           ...command,
         ]
       : undefined;
-  const nodeOptions = config.run.kind === 'flags' ? flags : [];
+  const nodeOptions = run.kind === 'flags' ? flags : [];
   return { wrap, nodeOptions };
+}
+
+/**
+ * Whether the example's config has what `--isolate` needs (a session principal, the login routes,
+ * the export routes together, one worker per group): then the isolated configuration runs with it
+ * and with the policy every configuration shares.
+ */
+function exampleConfigFitsIsolation(config: Record<string, unknown> | undefined): boolean {
+  if (config === undefined) return false;
+  const isolate = config.isolate as
+    | { loginRoutes?: unknown; together?: unknown; workers?: unknown }
+    | undefined;
+  if (config.principal !== ISOLATE_SETTINGS.principal || typeof isolate !== 'object') return false;
+  const logins = Array.isArray(isolate.loginRoutes) ? (isolate.loginRoutes as unknown[]) : [];
+  const together = Array.isArray(isolate.together) ? (isolate.together as unknown[]) : [];
+  const wanted = ISOLATE_SETTINGS.isolate.together[0];
+  return (
+    ISOLATE_SETTINGS.isolate.loginRoutes.every((r) => logins.includes(r)) &&
+    together.some(
+      (group) => Array.isArray(group) && wanted.every((route) => group.includes(route)),
+    ) &&
+    (isolate.workers === undefined || isolate.workers === 1)
+  );
+}
+
+/** The example's leash.config.json, parsed (undefined when there is none). */
+function exampleConfig(): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(SERVICE_DIR, 'leash.config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a config asks for isolation (`isolate: true`, or an object without `enabled: false`). */
+function configIsolates(config: Record<string, unknown> | undefined): boolean {
+  const isolate = config?.isolate;
+  if (isolate === true) return true;
+  return (
+    typeof isolate === 'object' &&
+    isolate !== null &&
+    (isolate as { enabled?: unknown }).enabled !== false
+  );
 }
 
 function shorten(words: readonly string[], work: string): string {
@@ -427,9 +547,17 @@ function shorten(words: readonly string[], work: string): string {
     .join(' ');
 }
 
-/** Finds the node process running server.ts: the started process itself or the leash CLI's child. */
-function servicePidOf(started: number, wrapped: boolean): { service: number; wrapper?: number } {
+/**
+ * Finds the node process running server.ts: the started process itself or the leash CLI's child.
+ * Under --isolate the leash process is the service (the supervisor), its workers are counted with it.
+ */
+function servicePidOf(
+  started: number,
+  wrapped: boolean,
+  isolated: boolean,
+): { service: number; wrapper?: number } {
   if (!wrapped) return { service: started };
+  if (isolated) return { service: started, wrapper: started };
   const children = childrenOf(started);
   const server = children.find((pid) => {
     try {
@@ -503,6 +631,87 @@ function withPorts(policyText: string, from: Ports, to: Ports): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The test server allows 50 connections. The example keeps a pool of 5 per process: seven
+ * single-process services hold 35, and the isolated one 5 per worker (40 for 8 workers, each
+ * through its own proxy connection upstream), so the bench's server needs more.
+ */
+const MAX_CONNECTIONS = 200;
+
+/** `ALTER SYSTEM SET max_connections`, then `pg_ctl restart` as the server's own user. */
+async function raiseMaxConnections(
+  server: { url: string; dir: string },
+  pgCtl: string,
+  max: number,
+): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: server.url });
+  await client.connect();
+  try {
+    await client.query(`ALTER SYSTEM SET max_connections = ${max}`);
+  } finally {
+    await client.end();
+  }
+  const data = join(server.dir, 'data');
+  // The server runs as its data directory's owner (`nobody` when the bench runs as root).
+  const owner = statSync(data);
+  const as = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+  execFileSync(
+    pgCtl,
+    ['restart', '-D', data, '-m', 'fast', '-w', '-t', '90', '-l', join(server.dir, 'server.log')],
+    { cwd: server.dir, stdio: 'ignore', timeout: 120_000, ...as },
+  );
+}
+
+/**
+ * The processes a configuration's figures cover: the node process running the service, or under
+ * --isolate the leash supervisor and its direct children, the worker processes (each a
+ * `node server.ts`; the start-up process has ended before the front door opens). What the
+ * service starts itself (GET /ping's host lookup) is left out, as in every configuration.
+ */
+function measuredPids(r: Running): number[] {
+  return r.tree ? [r.servicePid, ...childrenOf(r.servicePid)] : [r.servicePid];
+}
+
+/** CPU seconds (user + sys) of each process that is still there. */
+function cpuOf(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, cpuSeconds(cpuTime(pid)));
+    } catch {
+      // It ended between the listing and the reading.
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs a process this run measured if it is still there and still runs the service. */
+function endLeftover(pid: number): void {
+  try {
+    const words = commandOf(pid);
+    if (!words.some((w) => w.endsWith('server.ts') || w.endsWith('leash.js'))) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
+
+/** What `leash enforce --isolate` prints at start: groups, workers, layers and the group table. */
+function isolationOf(stderr: string): ConfigurationSetup['isolation'] {
+  const head = /^leash: isolate: (\d+) groups, (\d+) workers \(([^)]*)\)/m.exec(stderr);
+  if (head === null) return undefined;
+  const rest = stderr.slice(head.index);
+  // `  g1: GET /, GET /clock — 4 grants` per group, then `  (7 merges of groups …)` if any.
+  const table = [...rest.matchAll(/^ {2}(\S+: .* — .*|\(\d+ merges? .*\))$/gm)].map((m) => m[1]!);
+  return {
+    groups: Number(head[1]),
+    workers: Number(head[2]),
+    layers: head[3]!,
+    table,
+  };
+}
+
 export async function runServiceBench(options: ServiceBenchOptions): Promise<VariantResult[]> {
   const out: VariantResult[] = [];
   if (options.pin) pin(process.pid, options.loadCpu);
@@ -543,9 +752,13 @@ async function runVariant(
       return { ...result, skipped: `sql module not available yet: ${sql.reason}` };
     }
     try {
-      const { startPostgres } = await import('../test/support/postgres.ts');
+      const { findPostgresBin, startPostgres } = await import('../test/support/postgres.ts');
       const pg = await startPostgres();
       stopPostgres = () => pg.stop();
+      await raiseMaxConnections(pg, join(findPostgresBin()!, 'pg_ctl'), MAX_CONNECTIONS);
+      log(
+        `postgres: max_connections raised to ${MAX_CONNECTIONS} (each service process keeps a pool of 5; an isolated service has one per worker)`,
+      );
       databaseUrl = pg.url;
       if (options.pin) {
         const pidFile = readFileSync(join(pg.dir, 'data', 'postmaster.pid'), 'utf8');
@@ -563,65 +776,104 @@ async function runVariant(
   const learned = join(work, 'learned', 'leash.policy.json');
   mkdirSync(dirname(learned), { recursive: true });
   const ports = await portSets(CONFIGURATIONS.length);
-  const env = { LEASH_CONFIG: '', LEASH_MODE: '', NO_COLOR: '1' };
+  // One session secret for every configuration: an isolated service's workers must share it.
+  const env = { LEASH_CONFIG: '', LEASH_MODE: '', NO_COLOR: '1', SESSION_SECRET };
+  // The example's config (found in its directory) serves every configuration, the isolated one
+  // included when it has `principal` and `isolate` as --isolate needs them. Else the isolated one
+  // gets a config of its own in $WORK/isolate-app, which makes that directory its `{app}` root,
+  // so its policy is learned with that config too (the data dir named by `envRoots`, outside it).
+  const exampleSettings = exampleConfig();
+  const ownIsolateConfig =
+    process.env.LEASH_BENCH_OWN_ISOLATE_CONFIG === '1' ||
+    !exampleConfigFitsIsolation(exampleSettings);
+  const isolateConfigFile = join(work, 'isolate-app', 'leash.config.json');
+  const learnedIsolate = join(work, 'learned-isolate', 'leash.policy.json');
   const running: Running[] = [];
   const examples: RunningExample[] = [];
   let generator: LoadGenerator | undefined;
+  const learn = async (policyFile: string, extraEnv: Record<string, string>) => {
+    const service = await startExample({
+      dataDir,
+      cwd: SERVICE_DIR,
+      ports: ports[0]!,
+      env: { ...env, ...extraEnv },
+      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      wrap: (command) => [
+        process.execPath,
+        leashBin,
+        'learn',
+        '--policy',
+        policyFile,
+        '--',
+        ...command,
+      ],
+    });
+    try {
+      const summary = await learningWorkload(service.base);
+      if (summary.failures.length > 0) {
+        log(
+          `learning: ${summary.failures.length} failures: ${JSON.stringify(summary.failures.slice(0, 3))}`,
+        );
+      }
+    } finally {
+      await service.stop();
+    }
+  };
   try {
     // 1. Learn: the learning workload, once, on the first port set.
-    {
-      const service = await startExample({
-        dataDir,
-        cwd: SERVICE_DIR,
-        ports: ports[0]!,
-        env,
-        ...(databaseUrl === undefined ? {} : { databaseUrl }),
-        wrap: (command) => [
-          process.execPath,
-          leashBin,
-          'learn',
-          '--policy',
-          learned,
-          '--',
-          ...command,
-        ],
-      });
-      try {
-        const summary = await learningWorkload(service.base);
-        if (summary.failures.length > 0) {
-          log(
-            `learning: ${summary.failures.length} failures: ${JSON.stringify(summary.failures.slice(0, 3))}`,
-          );
-        }
-      } finally {
-        await service.stop();
-      }
-    }
+    await learn(learned, {});
     result.policyRules = countRules(learned);
     log(`${variant}: learned ${result.policyRules} rules (${elapsed()})`);
+    if (ownIsolateConfig) {
+      mkdirSync(dirname(isolateConfigFile), { recursive: true });
+      mkdirSync(dirname(learnedIsolate), { recursive: true });
+      writeFileSync(
+        isolateConfigFile,
+        `${JSON.stringify({ ...ISOLATE_SETTINGS, envRoots: ['DATA_DIR'] }, null, 2)}\n`,
+      );
+      await learn(learnedIsolate, { LEASH_CONFIG: isolateConfigFile });
+      log(
+        `${variant}: ${exampleConfigFitsIsolation(exampleSettings) ? 'LEASH_BENCH_OWN_ISOLATE_CONFIG=1' : 'examples/service/leash.config.json lacks what --isolate needs'}; learned ${countRules(learnedIsolate)} rules with $WORK/isolate-app/leash.config.json for enforce-isolate (${elapsed()})`,
+      );
+    }
 
     // 2. Start every configuration, each with its own copy of the policy.
     const starts = CONFIGURATIONS.map(async (config, i) => {
+      const isolated = config.run.kind === 'leash' && config.run.isolate === true;
+      const own = isolated && ownIsolateConfig;
       const policyFile = join(work, config.id, 'leash.policy.json');
       mkdirSync(dirname(policyFile), { recursive: true });
-      // The policy this configuration would have learned on its own ports.
-      writeFileSync(policyFile, withPorts(readFileSync(learned, 'utf8'), ports[0]!, ports[i]!));
+      // The policy this configuration would have learned on its own ports (the isolated one's
+      // front door is its net.listen port, {env:PORT} or a number changed here).
+      writeFileSync(
+        policyFile,
+        withPorts(readFileSync(own ? learnedIsolate : learned, 'utf8'), ports[0]!, ports[i]!),
+      );
       const flags =
         config.run.kind === 'flags'
           ? await exportNodeFlags(leashBin, policyFile, ports[i]!.server)
           : [];
       if (config.run.kind === 'flags') result.nodeFlags = flags;
-      const { wrap, nodeOptions } = serverCommand(config, leashBin, policyFile, flags);
+      const { wrap, nodeOptions } = serverCommand(
+        config,
+        leashBin,
+        policyFile,
+        flags,
+        configIsolates(exampleSettings),
+      );
       const example = await startExample({
         dataDir,
         cwd: SERVICE_DIR,
         ports: ports[i]!,
-        env,
+        env: own ? { ...env, LEASH_CONFIG: isolateConfigFile } : env,
         nodeOptions,
         ...(wrap === undefined ? {} : { wrap }),
         ...(databaseUrl === undefined ? {} : { databaseUrl }),
+        // The supervisor starts nine processes, one after the other, beside seven other services
+        // starting on two cores; it gives them 120 s.
+        ...(isolated ? { timeoutMs: 150_000 } : {}),
       });
-      const pids = servicePidOf(example.processes.server.pid!, wrap !== undefined);
+      const pids = servicePidOf(example.processes.server.pid!, wrap !== undefined, isolated);
       if (options.pin) {
         pinTree(example.processes.server.pid!, options.serviceCpu);
         pinTree(example.processes.partner.pid!, options.loadCpu);
@@ -631,7 +883,7 @@ async function runVariant(
       const command = wrap
         ? wrap([process.execPath, ...nodeOptions, 'server.ts'])
         : [process.execPath, ...nodeOptions, 'server.ts'];
-      return { config, example, pids, command };
+      return { config, example, pids, command, isolated, own };
     });
     const settled = await Promise.allSettled(starts);
     for (const [i, s] of settled.entries()) {
@@ -645,17 +897,21 @@ async function runVariant(
           command: '',
           heldOutRequests: 0,
           heldOutFailures: 0,
+          measures: '',
+          configFile: '',
           error,
         });
         continue;
       }
-      const { example, pids, command } = s.value;
+      const { example, pids, command, isolated, own } = s.value;
       examples.push(example);
       running.push({
         config,
         example,
         servicePid: pids.service,
         wrapperPid: pids.wrapper,
+        tree: isolated,
+        seen: new Set([pids.service]),
         mix: [],
       });
       result.configurations.push({
@@ -664,6 +920,12 @@ async function runVariant(
         command: shorten(command, work),
         heldOutRequests: 0,
         heldOutFailures: 0,
+        measures: isolated
+          ? 'the leash supervisor + its worker processes (summed)'
+          : 'the node process running server.ts',
+        configFile: own
+          ? '$WORK/isolate-app/leash.config.json'
+          : 'examples/service/leash.config.json',
       });
     }
     if (!running.some((r) => r.config.id === 'baseline'))
@@ -679,6 +941,14 @@ async function runVariant(
       if (held.failures.length > 0) {
         log(
           `${variant}/${r.config.id}: held-out workload: ${held.failures.length} failures, e.g. ${JSON.stringify(held.failures.slice(0, 3))}`,
+        );
+      }
+      if (r.tree) {
+        const isolation = isolationOf(r.example.output().stderr);
+        if (isolation !== undefined) setup.isolation = isolation;
+        const workers = childrenOf(r.servicePid);
+        log(
+          `${variant}/${r.config.id}: ${isolation === undefined ? 'no "leash: isolate:" line on stderr' : `${isolation.groups} groups, ${isolation.workers} workers (${isolation.layers})`}; ${workers.length} worker processes under the supervisor`,
         );
       }
     }
@@ -738,13 +1008,25 @@ async function runVariant(
       for (const [slot, r] of order.entries()) {
         await load(r, rewarmAmount);
         await sleep(50);
-        if (!resetPeakRss(r.servicePid)) result.rssReset = false;
-        const cpu0 = cpuTime(r.servicePid);
+        // The processes measured: listed before and again after (a worker started meanwhile counts
+        // from its start; one that ended takes its last CPU along, and is counted as lost).
+        const before = measuredPids(r);
+        for (const pid of before) if (!resetPeakRss(pid)) result.rssReset = false;
+        const cpu0 = cpuOf(before);
         const wrap0 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
         const res = await load(r, result.amount);
-        const cpu1 = cpuTime(r.servicePid);
+        const after = measuredPids(r);
+        const cpu1 = cpuOf(after);
         const wrap1 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
-        const serviceCpu = cpuSeconds(cpu1) - cpuSeconds(cpu0);
+        let serviceCpu = 0;
+        for (const [pid, seconds] of cpu1) serviceCpu += seconds - (cpu0.get(pid) ?? 0);
+        for (const pid of after) r.seen.add(pid);
+        let peak = 0;
+        let proportional = 0;
+        for (const pid of cpu1.keys()) {
+          peak += peakRss(pid);
+          proportional += pss(pid);
+        }
         const m: Measurement = {
           round,
           slot,
@@ -757,12 +1039,16 @@ async function runVariant(
           requestsPerSecond: res.requestsPerSecond,
           p50Ms: res.p50,
           p99Ms: res.p99,
-          peakRssMb: peakRss(r.servicePid) / 2 ** 20,
+          peakRssMb: peak / 2 ** 20,
+          pssMb: proportional / 2 ** 20,
           wrapperCpuMs:
             wrap0 === undefined || wrap1 === undefined
               ? null
               : (cpuSeconds(wrap1) - cpuSeconds(wrap0)) * 1000,
           serviceCpuMs: serviceCpu * 1000,
+          processes: cpu1.size,
+          processesLost: [...cpu0.keys()].filter((pid) => !cpu1.has(pid)).length,
+          processesStarted: [...cpu1.keys()].filter((pid) => !cpu0.has(pid)).length,
         };
         result.measurements.push(m);
         line.push(
@@ -773,12 +1059,20 @@ async function runVariant(
             `${variant}/${r.config.id} round ${round + 1}: ${m.non2xx} non-2xx (${JSON.stringify(res.statuses)}), ${m.errors} errors`,
           );
         }
+        if (m.processesLost > 0 || m.processesStarted > 0) {
+          log(
+            `${variant}/${r.config.id} round ${round + 1}: ${m.processesLost} measured processes ended and ${m.processesStarted} started during the measurement`,
+          );
+        }
       }
       log(`${variant} round ${round + 1}/${options.rounds} (${elapsed()}): ${line.join(' · ')}`);
     }
   } finally {
     generator?.close();
     await Promise.all(examples.map((example) => example.stop()));
+    // An isolated service's workers run in process groups of their own: the supervisor ends them
+    // on SIGTERM; any it left (it was killed) are ended here, by the ids this run measured.
+    for (const r of running) if (r.tree) for (const pid of r.seen) endLeftover(pid);
     await stopPostgres?.();
     rmSync(work, { recursive: true, force: true });
   }

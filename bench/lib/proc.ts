@@ -1,8 +1,8 @@
 /**
  * @module
  * What the benchmarks read from Linux's /proc about a process: CPU time (user + system, every
- * thread of the process, not its children), peak resident memory, children, and CPU pinning with
- * `taskset`.
+ * thread of the process, not its children), peak resident memory, proportional memory (PSS),
+ * children, and CPU pinning with `taskset`.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -83,6 +83,21 @@ export function peakRss(pid: number): number {
 
 export function currentRss(pid: number): number {
   return statusBytes(pid, 'VmRSS');
+}
+
+/**
+ * The proportional set size (/proc/<pid>/smaps_rollup `Pss`), bytes: resident memory with each
+ * page shared by n processes counted 1/n in each, so that a sum over processes counts the Node
+ * binary and other shared pages once. NaN where the file cannot be read.
+ */
+export function pss(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const match = /^Pss:\s+(\d+) kB/m.exec(rollup);
+    return match === null ? Number.NaN : Number(match[1]) * 1024;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
