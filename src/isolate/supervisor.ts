@@ -227,7 +227,13 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     try {
       compiled = compileKernelRules(
         groupPolicy(p, group, (rule) => reachesDatabaseFile(rule, files)),
-        { command: options.command, searchPath: options.env.PATH ?? '', extraRead },
+        // As plain enforce: a fresh copy has not made its data directory yet.
+        {
+          command: options.command,
+          searchPath: options.env.PATH ?? '',
+          extraRead,
+          createWriteDirs: true,
+        },
       );
     } catch (error) {
       throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);
