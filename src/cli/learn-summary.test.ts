@@ -4,7 +4,7 @@ import { policyOf } from '../core/policy.ts';
 import { add, addRule, createTree } from '../core/tree.ts';
 import { registryWith } from '../modules/builtin.ts';
 import { sqlModule } from '../modules/sql/module.ts';
-import { exactSlots, learnSummary } from './learn-summary.ts';
+import { coverageReport, exactSlots, learnSummary } from './learn-summary.ts';
 
 const runtime = registryWith().get('runtime')!;
 
@@ -52,4 +52,25 @@ test('the summary names SQL slots still exact, with how many distinct values wer
     /sql: 1 slot still exact, .*\(GET \/x › SELECT \* FROM t WHERE a = \$1 AND b = \$2 › \$1: 2 of 3\)/,
   );
   assert.deepEqual(exactSlots(after, 2), []);
+});
+
+test('the coverage report lists rules per module and every exact slot with what would generalise it', () => {
+  const tree = createTree(sqlModule.root);
+  const template = 'SELECT * FROM t WHERE a = $1 AND b = $2';
+  addRule(tree, ['GET /x', template, '$1', '{"eq":[],"v":"one"}']);
+  addRule(tree, ['GET /x', template, '$2', '=principal']);
+  addRule(tree, ['GET /y', template, '$1', '=request.query.a']);
+  const p = { version: 1 as const, modules: new Map([['sql', tree]]) };
+  assert.equal(
+    coverageReport(p, 'p.json', 3),
+    [
+      'p.json: 3 rules',
+      '  sql: 3 rules in 2 scopes',
+      '  sql: 1 slot still exact (only the values seen are allowed):',
+      `    GET /x › ${template} › $1: seen 1; send 2 more distinct values to generalise`,
+      '',
+    ].join('\n'),
+  );
+  const general = { version: 1 as const, modules: new Map([['sql', createTree(sqlModule.root)]]) };
+  assert.match(coverageReport(general, 'q.json'), /sql: no slot is still exact/);
 });

@@ -29,6 +29,26 @@ export function policyIfReadable(
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+interface ModuleCount {
+  rules: number;
+  added: number;
+  scopes: Set<string>;
+}
+
+/** Per module: rules, the scopes they are in, and how many are not in `had`. */
+function countByModule(after: policy.Policy, had: ReadonlySet<string>): Map<string, ModuleCount> {
+  const byModule = new Map<string, ModuleCount>();
+  for (const rule of policy.allRules(after)) {
+    const [module, facts] = rule;
+    const entry = byModule.get(module) ?? { rules: 0, added: 0, scopes: new Set<string>() };
+    entry.rules++;
+    if (!had.has(JSON.stringify(rule))) entry.added++;
+    entry.scopes.add(facts[0] ?? '');
+    byModule.set(module, entry);
+  }
+  return byModule;
+}
+
 /** The summary lines; `before` is the policy as the run found it (undefined: there was none). */
 export function learnSummary(
   before: policy.Policy | undefined,
@@ -39,15 +59,7 @@ export function learnSummary(
   const had = new Set(
     before === undefined ? [] : policy.allRules(before).map((r) => JSON.stringify(r)),
   );
-  const byModule = new Map<string, { rules: number; added: number; scopes: Set<string> }>();
-  for (const rule of policy.allRules(after)) {
-    const [module, facts] = rule;
-    const entry = byModule.get(module) ?? { rules: 0, added: 0, scopes: new Set<string>() };
-    entry.rules++;
-    if (!had.has(JSON.stringify(rule))) entry.added++;
-    entry.scopes.add(facts[0] ?? '');
-    byModule.set(module, entry);
-  }
+  const byModule = countByModule(after, had);
   const total = [...byModule.values()].reduce((n, e) => n + e.rules, 0);
   const added = [...byModule.values()].reduce((n, e) => n + e.added, 0);
   const lines = [
@@ -68,6 +80,29 @@ export function learnSummary(
       `  sql: ${plural(exact.length, 'slot')} still exact, allowing only the values seen; send more distinct values to generalise (${examples}${exact.length > 3 ? '; …' : ''})`,
     );
   }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `leash policy show --coverage`: what the policy covers, per module (rules, scopes), and every
+ * SQL slot still exact, with how many more distinct values would generalise it.
+ */
+export function coverageReport(p: policy.Policy, shownAs: string, threshold = 3): string {
+  const byModule = countByModule(p, new Set());
+  const total = [...byModule.values()].reduce((n, e) => n + e.rules, 0);
+  const lines = [`${shownAs}: ${plural(total, 'rule')}`];
+  for (const [module, e] of byModule)
+    lines.push(`  ${module}: ${plural(e.rules, 'rule')} in ${plural(e.scopes.size, 'scope')}`);
+  const exact = exactSlots(p, threshold);
+  lines.push(
+    exact.length === 0
+      ? '  sql: no slot is still exact'
+      : `  sql: ${plural(exact.length, 'slot')} still exact (only the values seen are allowed):`,
+  );
+  for (const e of exact)
+    lines.push(
+      `    ${e.where}: seen ${e.seen}; send ${threshold - e.seen} more distinct value${threshold - e.seen === 1 ? '' : 's'} to generalise`,
+    );
   return `${lines.join('\n')}\n`;
 }
 

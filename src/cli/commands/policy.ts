@@ -17,6 +17,7 @@ import { createFileStore } from '../../store/file-store.ts';
 import { serializePolicy } from '../../store/policy-file.ts';
 import type { ViolationRecord } from '../../store/store.ts';
 import { type CliContext, cliContext, display, policyPath, readPolicyFile } from '../context.ts';
+import { coverageReport } from '../learn-summary.ts';
 import { paint, renderPolicy, renderRules } from '../render.ts';
 import { violationId } from '../violation-id.ts';
 import { describeGroups } from './isolate.ts';
@@ -45,16 +46,31 @@ export function registerPolicyCommands(program: Command): void {
     .option('-m, --module <name>', 'only this module')
     .option('-s, --scope <scope>', 'only this scope (route) or page')
     .option(
+      '-c, --coverage',
+      'rules and scopes per module, and every SQL slot still exact (too few distinct values seen)',
+    )
+    .option(
       '-g, --groups',
       'the worker groups `leash enforce --isolate` makes of this policy (with the config’s isolate settings)',
     )
     .action(
       async (
         file: string | undefined,
-        options: { module?: string; scope?: string; groups?: boolean },
+        options: { module?: string; scope?: string; groups?: boolean; coverage?: boolean },
         command: Command,
       ) => {
         const context = await contextOf(command);
+        if (options.coverage === true) {
+          const shown = policyPath(context, file);
+          out(
+            coverageReport(
+              readPolicyFile(context, shown),
+              display(context, shown),
+              context.config.simplify.threshold,
+            ),
+          );
+          return;
+        }
         if (options.groups === true) {
           const p = readPolicyFile(context, policyPath(context, file));
           const { maxGroups, together } = context.config.isolate;
