@@ -43,6 +43,11 @@ export const WARNING_CODES = {
     lint: 'runtime',
     summary: 'a `@background` grant that covers what many routes each do',
   },
+  LEASHWRN012: {
+    event: 'csp-pages-unvisited',
+    summary:
+      'pages served while learning that no browser reported on: their CSP comes from their HTML only',
+  },
 } as const satisfies Record<
   string,
   | { readonly event: string; readonly summary: string }

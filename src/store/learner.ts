@@ -264,11 +264,34 @@ function flushAll(): void {
   for (const session of sessions) session.autoFlush();
 }
 
+/** Run once when the process ends (exit or a signal leash handles), before the last flush. */
+const endHooks = new Set<() => void>();
+
+/**
+ * Registers `hook` to run once when a learning process ends, by exit or by SIGINT/SIGTERM (where
+ * the `exit` event does not come); returns how to unregister it. Only while a learner is started.
+ */
+export function atLearningEnd(hook: () => void): () => void {
+  endHooks.add(hook);
+  return () => endHooks.delete(hook);
+}
+
+function runEndHooks(): void {
+  for (const hook of [...endHooks]) {
+    endHooks.delete(hook);
+    try {
+      hook();
+    } catch {}
+  }
+}
+
 function onExit(): void {
+  runEndHooks();
   flushAll();
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  runEndHooks();
   flushAll();
   const listeners = process.listeners(signal);
   if (listeners.length === 1 && listeners[0] === onSignal) {

@@ -51,6 +51,13 @@ test('a page no browser visited learns what its shared script fetched and its sh
   } finally {
     await service.stop();
   }
+  // The learning run ends naming the page no browser reported on (not the home page, which had one).
+  const unvisited = service
+    .stderr()
+    .split('\n')
+    .find((line) => line.includes('"event":"csp-pages-unvisited"'));
+  assert.ok(unvisited !== undefined, service.stderr());
+  assert.deepEqual(JSON.parse(unvisited).pages, ['/about']);
   const csp = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')).csp;
   const about = csp['/about'];
   assert.deepEqual(about['connect-src'], ["'self'"], JSON.stringify(csp));

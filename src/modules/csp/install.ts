@@ -27,6 +27,7 @@ import zlib from 'node:zlib';
 import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
 import type { RequestState } from '../../attribution/scope.ts';
 import type { ModuleHost } from '../../module/module.ts';
+import { atLearningEnd } from '../../store/learner.ts';
 import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
@@ -108,7 +109,24 @@ export function installCsp(host: ModuleHost): CspInstall {
       )
     : undefined;
 
+  // While learning: the pages served as HTML, and those a browser reported on. When the process
+  // ends, the pages of the first kind that are not of the second are named (their policy is what
+  // their HTML and their shared scripts showed, not what a browser saw).
+  const served = new Set<string>();
+  const reported = new Set<string>();
+  const nameUnvisited = () => {
+    const pages = [...served].filter((page) => !reported.has(page)).sort();
+    if (pages.length === 0) return;
+    const shown = pages.slice(0, 20).join(', ') + (pages.length > 20 ? ', …' : '');
+    host.log.warn(
+      { event: 'csp-pages-unvisited', pages },
+      `csp: ${pages.length} page${pages.length === 1 ? '' : 's'} served while learning had no browser report: ${shown}; their policy is what their HTML and the scripts they share with visited pages showed. Visit them in a browser while learning`,
+    );
+  };
+  const forgetEnd = learning ? atLearningEnd(nameUnvisited) : undefined;
+
   const learnViolations = (route: string, violations: readonly Violation[]) => {
+    reported.add(route);
     const use = { scope: route, package: 'browser' };
     for (const v of violations) {
       const facts = violationFacts(v, settings);
@@ -313,6 +331,7 @@ export function installCsp(host: ModuleHost): CspInstall {
 
   const learnInline = (entry: Tracked, text: string) => {
     const route = pageRoute(entry.state.scope);
+    served.add(route);
     const use = { scope: entry.state.scope, package: 'app' };
     let found: ReturnType<typeof inlineHashes>;
     try {
@@ -389,6 +408,7 @@ export function installCsp(host: ModuleHost): CspInstall {
   return {
     endpoint,
     uninstall() {
+      forgetEnd?.();
       removeInterceptor();
       proto.writeHead = originals.writeHead;
       proto.write = originals.write;
