@@ -144,6 +144,13 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
   };
   for (const spec of specs) readiness.push(start(spec));
 
+  // The workers run in process groups of their own, so a supervisor that ends without stop()
+  // (an uncaught error, process.exit) must end them itself: nothing else would.
+  const killAll = () => {
+    for (const child of children.values()) killGroup(child, 'SIGKILL');
+  };
+  process.once('exit', killAll);
+
   return {
     slots,
     pick() {
@@ -165,6 +172,7 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
     },
     async stop(graceMs = 3000) {
       stopping = true;
+      process.off('exit', killAll);
       await Promise.all(
         [...children.values()].map(
           (child) =>

@@ -2,7 +2,7 @@
 // more worker, up to `maxWorkers`; the requests are answered all along, and later ones are spread
 // over the workers. Without `maxWorkers` nothing scales.
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -87,4 +87,26 @@ test('without maxWorkers a group keeps its one worker', async () => {
   } finally {
     await service.stop();
   }
+});
+
+test('workers whose supervisor is killed with SIGKILL end by themselves', async () => {
+  const service = await isolated({});
+  const status = JSON.parse(readFileSync(join(work, 'leash.status.json'), 'utf8')) as {
+    groups: { workers: { pid: number }[] }[];
+  };
+  const pids = status.groups.flatMap((g) => g.workers.map((w) => w.pid));
+  assert.ok(pids.length > 0);
+  service.child.kill('SIGKILL');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let attempt = 0; attempt < 300 && pids.some(alive); attempt++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(pids.filter(alive), []);
+  await service.stop();
 });

@@ -53,7 +53,15 @@ export function installWorker(fd: number, log: { warn: (message: string) => void
       };
     },
   });
+  // A worker whose supervisor is gone (killed with SIGKILL: it could not stop its workers) has
+  // no front door, no database and no sessions: it ends instead of holding its port.
+  const supervisor = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid !== supervisor) process.exit(70);
+  }, 1000);
+  orphaned.unref();
   const uninstalls = [
+    () => clearInterval(orphaned),
     installRemoteSqlite(client, tokenOf),
     enableInstrumentations([sessionStoreInstrumentation(client, tokenOf)], [], {
       mode: 'enforce',
