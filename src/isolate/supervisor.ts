@@ -15,6 +15,11 @@ import type { IsolateSettings } from '../config/load.ts';
 import type { Policy } from '../core/policy.ts';
 import { rules } from '../core/tree.ts';
 import { isLeashError, LeashError } from '../errors.ts';
+import {
+  agentPaths,
+  compileNodePermissions,
+  nodeOptionsWord,
+} from '../modules/runtime/exporters/node-flags.ts';
 import { endpoint } from '../modules/runtime/wrap-net.ts';
 import { resultSources } from '../modules/sql/module.ts';
 import { createStatementCache } from '../modules/sql/statement-cache.ts';
@@ -68,6 +73,8 @@ export interface SupervisorOptions {
   readonly inputHeaders: readonly string[];
   /** The kernel launcher, when the kernel layer is on. */
   readonly kernel: KernelSupport | undefined;
+  /** Whether each group's workers also run under Node's permission flags for the group. */
+  readonly nodeFlags?: boolean;
   /** Where the workers' violations go. */
   readonly violations?: PolicyStore;
   readonly log: (message: string) => void;
@@ -250,11 +257,25 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     return compiled;
   };
 
+  /** The group's Node permission flags (what the agent reads beside its grants), or none. */
+  const nodeFlagsFor = (group: Group): string[] => {
+    if (options.nodeFlags !== true) return [];
+    // Unlike the kernel's, these keep the rules that reach the database file: Node refuses even
+    // `mkdir -p` of an existing directory (the start-up's `<data>/*`) without a grant, and the
+    // file itself is the kernel's to keep from the worker.
+    const compiled = compileNodePermissions(groupPolicy(p, group), {
+      extraRead: agentPaths({ file: options.configFile, policyFile: options.policyFile }).read,
+    });
+    for (const warning of compiled.warnings) options.log(`node flags of ${group.name}: ${warning}`);
+    return compiled.flags;
+  };
+
   const specFor = async (
     group: Group,
     index: number,
     kernel: ReturnType<typeof kernelBase>,
     hosts: SqliteHost[],
+    nodeFlags: readonly string[] = [],
   ) => {
     const name = `${group.name}#${index}`;
     const port = await freePort();
@@ -275,6 +296,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       [WORKER_PORT_ENV]: String(port),
     };
     delete env.PGPASSWORD;
+    if (nodeFlags.length > 0)
+      env.NODE_OPTIONS = [env.NODE_OPTIONS, ...nodeFlags.map(nodeOptionsWord)]
+        .filter(Boolean)
+        .join(' ');
     if (listener !== undefined && databaseKey !== undefined) {
       env[WORKER_DB_ENV] = `${databaseKey}=${listener.port}`;
       env.DATABASE_URL = withoutPassword(databaseUrl!);
@@ -332,6 +357,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const hosts: SqliteHost[] = [];
   const pools = new Map<string, WorkerPool>();
   const kernels = new Map<string, ReturnType<typeof kernelBase>>();
+  const flagsOf = new Map<string, string[]>();
   const startLimit = options.startLimitMs ?? 120_000;
   try {
     // Start-up first, alone: migrations and seeding happen once, before any route can run.
@@ -347,9 +373,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     for (const group of grouping.groups) {
       const kernel = kernelBase(group);
       kernels.set(group.name, kernel);
+      const flags = nodeFlagsFor(group);
+      flagsOf.set(group.name, flags);
       const specs: Awaited<ReturnType<typeof specFor>>[] = [];
       for (let i = 1; i <= settings.workers; i++)
-        specs.push(await specFor(group, i, kernel, hosts));
+        specs.push(await specFor(group, i, kernel, hosts, flags));
       const pool = startWorkerPool(specs);
       pools.set(group.name, pool);
     }
@@ -385,7 +413,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       !stopping
     ) {
       growing.add(name);
-      void specFor(group, pool.slots.length + 1, kernels.get(name), hosts)
+      void specFor(group, pool.slots.length + 1, kernels.get(name), hosts, flagsOf.get(name))
         .then((spec) => pool.add(spec))
         .then(() => options.log(`group ${name} scaled to ${pool.slots.length} workers`))
         .catch((error: Error) => options.log(`group ${name} could not scale: ${error.message}`))

@@ -25,6 +25,8 @@ import { NO_KERNEL } from './helpers.ts';
 import { attack, type IsolationSpace, isolationSpace, login } from './isolation-helpers.ts';
 
 const js = JSON.stringify;
+/** A refusal by a worker's own sandbox: Node's permission flags, or the kernel's rules. */
+const WORKER_SANDBOX = /EACCES|Access to this API has been restricted/;
 const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 
 let space: IsolationSpace;
@@ -98,7 +100,10 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
 
   test('the routes are grouped and shown, and the database file is named as the supervisor’s', () => {
     const stderr = service.output().stderr;
-    assert.match(stderr, /leash: isolate: \d+ groups, \d+ workers \(kernel \+ in-process layers\)/);
+    assert.match(
+      stderr,
+      /leash: isolate: \d+ groups, \d+ workers \(each group's kernel sandbox \+ Node's permission flags \+ in-process checks\)/,
+    );
     assert.match(stderr, /unprivileged: .*GET \/notes\b/);
     assert.match(stderr, /g\d: GET \/export\/:id, POST \/export/);
     assert.match(
@@ -139,8 +144,9 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
     const { status, body } = borrowed.value as { status: number; body: string };
     assert.equal(status, 500, body);
     // The route's handler ran in its own scope, so leash's in-process check allowed the read:
-    // what refused it is the worker's kernel sandbox.
-    assert.match(body, /EACCES: permission denied/);
+    // what refused it is the worker's group's sandbox (Node's permission flags for the group,
+    // and under them its kernel rules).
+    assert.match(body, WORKER_SANDBOX);
     assert.doesNotMatch(body, /alice private words/);
     // The route that owns the right still has it.
     const response = await fetch(new URL('/files/isolation-private.txt', service.base), {
@@ -163,7 +169,7 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
       body: string;
     };
     assert.equal(weatherStatus, 500, weatherBody);
-    assert.match(weatherBody, /fetch failed|EACCES|ECONNREFUSED/);
+    assert.match(weatherBody, /fetch failed|EACCES|ECONNREFUSED|Access to this API/);
     const ping = await attack(
       service.base,
       '/notes',
@@ -171,7 +177,8 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
       borrowRoute('/ping?host=127.0.0.1', 'alice'),
     );
     const { status: pingStatus, body: pingBody } = ping.value as { status: number; body: string };
-    assert.equal(pingStatus, 502, pingBody);
+    assert.ok(pingStatus === 500 || pingStatus === 502, `${pingStatus} ${pingBody}`);
+    assert.match(pingBody, WORKER_SANDBOX);
     assert.doesNotMatch(pingBody, /localhost/);
     // The routes that own these rights still have them.
     const own = await fetch(new URL('/weather?city=Oslo', service.base), { headers: { cookie } });
@@ -341,5 +348,26 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(status, 200, service.output().stderr.slice(-3000));
+  });
+});
+
+describe('under --isolate without Node’s flags (--layer process,kernel)', {
+  skip: NO_KERNEL,
+}, () => {
+  test('the borrowed read is refused by the worker’s kernel rules alone (EACCES)', async () => {
+    const service = await space.start(['enforce', '--isolate', '--layer', 'process,kernel']);
+    try {
+      assert.match(
+        service.output().stderr,
+        /workers \(each group's kernel sandbox \+ in-process checks\)/,
+      );
+      const cookie = await login(service.base, 'alice', 'alice-correct-horse');
+      const borrowed = await attack(service.base, '/notes', cookie, borrowFiles);
+      const { status, body } = borrowed.value as { status: number; body: string };
+      assert.equal(status, 500, body);
+      assert.match(body, /EACCES: permission denied/);
+    } finally {
+      await service.stop();
+    }
   });
 });

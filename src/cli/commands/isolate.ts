@@ -43,6 +43,15 @@ export function describeGroups(grouping: Grouping, options: { grants?: boolean }
   return `${lines.join('\n')}\n`;
 }
 
+/** The layers a worker runs under, as the start line names them. */
+function workerLayers(layers: readonly Layer[], kernel: boolean): string {
+  const names = [];
+  if (kernel) names.push('kernel sandbox');
+  if (layers.includes('node')) names.push("Node's permission flags");
+  if (layers.includes('process')) names.push('in-process checks');
+  return names.length === 0 ? 'nothing' : names.join(' + ');
+}
+
 export async function runIsolated(options: IsolatedOptions): Promise<number> {
   const { context, policyFile } = options;
   const say = (line: string) => process.stderr.write(`leash: ${line}\n`);
@@ -52,10 +61,10 @@ export async function runIsolated(options: IsolatedOptions): Promise<number> {
       `${display(context, policyFile)}: no policy to isolate by; learn one first (leash learn -- <cmd…>)`,
       { file: policyFile },
     );
-  if (options.layers?.includes('node'))
+  if (options.layers !== undefined && !options.layers.includes('process'))
     throw new LeashError(
       'ERR_LEASH_USAGE',
-      "--isolate runs each worker under its group's kernel sandbox and leash's in-process checks; Node's --permission flags are not applied per group yet: leave 'node' out of --layer",
+      "--isolate needs leash's agent in every worker (it redirects the service's port and database and carries the tokens): keep 'process' in --layer",
     );
   const store = createFileStore({
     file: policyFile,
@@ -63,7 +72,7 @@ export async function runIsolated(options: IsolatedOptions): Promise<number> {
     locality: context.locality,
   });
   const policy = store.load();
-  const layers = options.layers ?? ['process', 'kernel'];
+  const layers = options.layers ?? ['process', 'node', 'kernel'];
   const env = runEnvironment({
     mode: 'enforce',
     command: options.command,
@@ -96,12 +105,13 @@ export async function runIsolated(options: IsolatedOptions): Promise<number> {
     principal: context.config.principal,
     inputHeaders: context.config.inputHeaders,
     kernel,
+    nodeFlags: layers.includes('node'),
     violations: store,
     log: (message) => say(`isolate: ${message}`),
   });
   const workers = supervisor.status().reduce((n, g) => n + g.workers.length, 0);
   say(
-    `isolate: ${supervisor.grouping.groups.length} groups, ${workers} workers (${kernel === undefined ? 'in-process layer' : 'kernel + in-process layers'}); listening on ${supervisor.front.host}:${supervisor.front.port}`,
+    `isolate: ${supervisor.grouping.groups.length} groups, ${workers} workers (each group's ${workerLayers(layers, kernel !== undefined)}); listening on ${supervisor.front.host}:${supervisor.front.port}`,
   );
   process.stderr.write(describeGroups(supervisor.grouping));
   if (supervisor.databaseFiles.length > 0)

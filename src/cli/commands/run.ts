@@ -14,7 +14,11 @@ import type { Command } from 'commander';
 import { VIOLATIONS_FD_ENV } from '../../agent/violations-pipe.ts';
 import * as policy from '../../core/policy.ts';
 import { LeashError } from '../../errors.ts';
-import { agentPaths, compileNodePermissions } from '../../modules/runtime/exporters/node-flags.ts';
+import {
+  agentPaths,
+  compileNodePermissions,
+  nodeOptionsWord,
+} from '../../modules/runtime/exporters/node-flags.ts';
 import { createFileStore } from '../../store/file-store.ts';
 import type { PolicyStore } from '../../store/store.ts';
 import { planKernel } from '../../supervisor/kernel/plan.ts';
@@ -36,11 +40,6 @@ function registerPath(): string {
   return fileURLToPath(
     new URL(own.endsWith('.ts') ? '../../register.ts' : '../../register.js', import.meta.url),
   );
-}
-
-/** Quotes one NODE_OPTIONS word (Node splits NODE_OPTIONS on spaces, honouring double quotes). */
-function nodeOption(word: string): string {
-  return /[\s"\\]/.test(word) ? `"${word.replace(/(["\\])/g, '\\$1')}"` : word;
 }
 
 export type Layer = 'process' | 'node' | 'kernel';
@@ -89,7 +88,7 @@ export function runEnvironment(options: RunOptions): NodeJS.ProcessEnv {
   const existing = process.env.NODE_OPTIONS?.trim();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    NODE_OPTIONS: [existing, ...words.map(nodeOption)].filter(Boolean).join(' '),
+    NODE_OPTIONS: [existing, ...words.map(nodeOptionsWord)].filter(Boolean).join(' '),
     // Without the in-process layer the agent stays out of the way.
     LEASH_MODE: inProcess ? mode : 'off',
     LEASH_POLICY: policyFile,

@@ -213,3 +213,8 @@ function enclosingNodeModules(path: string): string | undefined {
   const at = path.lastIndexOf(marker);
   return at < 0 ? undefined : path.slice(0, at + marker.length - 1);
 }
+
+/** Quotes one NODE_OPTIONS word (Node splits NODE_OPTIONS on spaces, honouring double quotes). */
+export function nodeOptionsWord(word: string): string {
+  return /[\s"\\]/.test(word) ? `"${word.replace(/(["\\])/g, '\\$1')}"` : word;
+}
