@@ -246,7 +246,7 @@ say(
 );
 if (kernel.problem !== undefined)
   say(
-    '   (without the kernel layer the workers are not sandboxed: the containment needs Landlock)',
+    "   (without the kernel layer only Node's flags hold the workers, and code in a process can get around them)",
   );
 await service.stop();
 say();
