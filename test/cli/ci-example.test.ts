@@ -1,0 +1,134 @@
+// The README's CI gate on the example service's own test suite (examples/service/package.json:
+// `"test": "node --test …"`, the tests in examples/service/test/ start the app in-process on a
+// free loopback port with its data in a temporary DATA_DIR): `leash learn -- npm test`, then
+// `leash ci -- npm test` should pass; a new file read in a route the tests exercise makes it fail,
+// naming that read. The run is on a copy of the example, so the committed tree is never touched.
+import assert from 'node:assert/strict';
+import {
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { run } from '../support/processes.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'leash.js');
+const EXAMPLE = join(ROOT, 'examples', 'service');
+
+let dir: string;
+let policy: string;
+let clean: Awaited<ReturnType<typeof leash>> | undefined;
+
+// As in ci-npm-test.test.ts: this Node first on PATH, npm's variables of an outer `npm test` and
+// the test runner's mark on its children left out, no leash settings from outside.
+const env: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !name.toLowerCase().startsWith('npm_') && name !== 'NODE_TEST_CONTEXT',
+    ),
+  ),
+  PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
+  NO_COLOR: '1',
+  NODE_OPTIONS: '',
+  LEASH_MODE: '',
+  LEASH_POLICY: '',
+  LEASH_CONFIG: '',
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+};
+
+function leash(command: 'learn' | 'ci') {
+  return run(process.execPath, [BIN, command, '--', 'npm', 'test'], { cwd: dir, env });
+}
+
+/** The `+ …` lines of a `leash ci` listing. */
+const listed = (stdout: string): string[] =>
+  stdout.split('\n').filter((line) => line.startsWith('  + '));
+
+before(async () => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'leash-ci-example-')));
+  // The example as a project of its own: its files (not a data directory a local run left), and
+  // the repository's node_modules (express, express-session) where Node looks for them.
+  cpSync(EXAMPLE, dir, {
+    recursive: true,
+    filter: (source) => {
+      const rel = source.slice(EXAMPLE.length);
+      return rel !== '/data' && rel !== '/node_modules' && rel !== '/leash.policy.json';
+    },
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  writeFileSync(join(dir, 'motd.txt'), 'Welcome back\n');
+
+  const learned = await leash('learn');
+  assert.equal(learned.status, 0, learned.stdout + learned.stderr);
+  assert.match(learned.stdout, /(ℹ|#) pass [1-9]\d*\b/, learned.stdout);
+  assert.match(learned.stdout, /(ℹ|#) fail 0\b/, learned.stdout);
+  assert.match(
+    learned.stderr,
+    /^leash learn: leash\.policy\.json holds \d+ rules?, \d+ new in this run \(a new policy\)$/m,
+  );
+  // The routes' SQL (per-route templates) and their file reads were learned.
+  assert.match(learned.stderr, /^ {2}sql: \d+ rules in \d+ scopes, \d+ new$/m);
+  policy = readFileSync(join(dir, 'leash.policy.json'), 'utf8');
+  assert.ok(policy.includes('{app}/views/home.html'), policy);
+  assert.doesNotMatch(policy, /motd\.txt/);
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('learn, then ci, on the example: exit 0', {
+  // What keeps it at exit 1 is leash's, not the tests' (each is new on every run, or learned in
+  // a form the comparison does not recognise):
+  // - `net.connect 127.0.0.1:<port>` (`@background`, packages app and node): the tests' fetch
+  //   to the server each file started on a free port (`listen(0)`), a new port every run;
+  // - fs rules under `{tmp}/notes-test-XXXXXX/…`: each file's DATA_DIR from `mkdtemp`;
+  // - `sql: GET /search › … ESCAPE $3 › $3 › in ["\\"]`: a constant slot seen once while
+  //   learning is an observation; seen again under ci, learning adds `in [...]` beside it
+  //   (src/modules/sql/check.ts, repeatedConstant), which the committed policy does not have.
+  todo: 'leash ci learns ephemeral ports, mkdtemp directories and repeated SQL constants as new',
+}, async () => {
+  clean = await leash('ci');
+  assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stdout, /the tests needed nothing that leash\.policy\.json does not grant/);
+});
+
+test('a new file read in GET /notes: ci exits 1 and names the read', async (t) => {
+  // Compare with a run of the same tests before the change.
+  clean ??= await leash('ci');
+  assert.ok(clean.status === 0 || clean.status === 1, clean.stdout + clean.stderr);
+
+  const notes = join(dir, 'routes', 'notes.ts');
+  const source = readFileSync(notes, 'utf8');
+  const handler =
+    "  app.get('/notes', requireUser, async (req, res) => {\n    res.json(await store.listNotes(currentUser(req)));\n";
+  assert.ok(source.includes(handler), 'GET /notes as the test expects it');
+  writeFileSync(
+    notes,
+    `import { readFile } from 'node:fs/promises';\n${source.replace(
+      handler,
+      "  app.get('/notes', requireUser, async (req, res) => {\n    res.set('x-motd', (await readFile(new URL('../motd.txt', import.meta.url), 'utf8')).trim());\n    res.json(await store.listNotes(currentUser(req)));\n",
+    )}`,
+  );
+
+  const drift = await leash('ci');
+  assert.equal(drift.status, 1, drift.stdout + drift.stderr);
+  assert.match(drift.stdout, /(ℹ|#) pass [1-9]\d*\b/, drift.stdout);
+  assert.match(drift.stdout, /(ℹ|#) fail 0\b/, drift.stdout);
+  assert.match(
+    drift.stdout,
+    /the tests needed \d+ privileges? that leash\.policy\.json does not grant/,
+  );
+  const read = `+ runtime: GET /notes › app › fs.read › ${join(dir, 'motd.txt')}`;
+  assert.ok(listed(drift.stdout).includes(`  ${read}`), drift.stdout);
+  t.diagnostic(`${drift.stdout.split('\n').find((l) => l.startsWith('leash ci:'))} … ${read}`);
+  // Only the change brought it: the run before did not list it.
+  assert.ok(!clean.stdout.includes('motd.txt'), clean.stdout);
+  assert.equal(readFileSync(join(dir, 'leash.policy.json'), 'utf8'), policy, 'ci changed nothing');
+});
