@@ -104,6 +104,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
     principal: config.principal,
     inputHeaders: config.inputHeaders,
     maxRememberedValues: config.maxRememberedValues,
+    learnExact: config.learnExact === true,
     ignoreUnpatched: config.ignoreUnpatched,
     csp: config.csp,
   };

@@ -85,6 +85,11 @@ export interface ModuleSettings {
   readonly inputHeaders: readonly string[];
   /** Values remembered per request for `=result` constraints. */
   readonly maxRememberedValues: number;
+  /**
+   * Learning records facts exactly as observed, nothing generalised or added (`leash ci`): what
+   * the run adds must be what the committed policy does not grant, nothing else.
+   */
+  readonly learnExact?: boolean;
   /** Packages that may stay unpatched in enforce mode (config `ignoreUnpatched`). */
   readonly ignoreUnpatched?: readonly string[];
   /** The csp module's settings (defaults when absent). */
