@@ -13,6 +13,7 @@ import { markListening } from '../../attribution/scope.ts';
 import { isolationHooks, retargetConnect, retargetListen } from '../../isolate/worker/hooks.ts';
 import type { RuntimeContext } from './context.ts';
 import { isDecidedConnect } from './decided-connects.ts';
+import { addOwnEphemeralPort } from './own-ports.ts';
 
 /** `host:port` as the endpoint kind writes it (IPv6 in brackets, host names lower case). */
 export function endpoint(host: string, port: number | string): string {
@@ -116,6 +117,13 @@ export function wrapNet(context: RuntimeContext): () => void {
       }
     }
     this.once('listening', markListening);
+    if (target !== undefined && Number(target.port) === 0)
+      this.once('listening', () => {
+        const address = this.address();
+        if (address === null || typeof address !== 'object') return;
+        // A connection of this process to itself there is its own business (own-ports.ts).
+        this.once('close', addOwnEphemeralPort(address.port));
+      });
     // In an isolated worker, the front door is the supervisor's: the service listens privately.
     const redirect =
       target === undefined
