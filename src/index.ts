@@ -2,7 +2,12 @@
  * @module
  * leash's public API: configuration, the module API for third-party modules, the policy engine.
  */
+export {
+  addRequestInterceptor,
+  type RequestInterceptor,
+} from './adapters/node-http/adapter.ts';
 export { type Agent, type AgentOptions, startAgent, startAgentPrepared } from './agent/agent.ts';
+export { currentRequest, currentScope, type RequestState } from './attribution/scope.ts';
 export { loadConfig, type ResolvedConfig } from './config/load.ts';
 export { defineConfig, type LeashConfig } from './config/schema.ts';
 export type { Collapse, Kind, SimplifyOptions } from './core/kind.ts';

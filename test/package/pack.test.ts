@@ -156,6 +156,21 @@ test('a third-party module written against the published types only type-checks 
   symlinkSync(unpacked, join(consumer, 'node_modules', 'leash'));
   symlinkSync(join(ROOT, 'node_modules', '@types'), join(consumer, 'node_modules', '@types'));
   copyFileSync(join(ROOT, 'examples', 'mail-module', 'mail-module.ts'), join(consumer, 'mail.ts'));
+  // What the built-in modules use besides defineModule: the request being served, its scope, and
+  // a say in each request before the service sees it.
+  writeFileSync(
+    join(consumer, 'request.ts'),
+    [
+      "import { addRequestInterceptor, currentRequest, currentScope, type RequestState } from 'leash';",
+      'const seen: string[] = [];',
+      'export const stop: () => void = addRequestInterceptor((state: RequestState) => {',
+      '  seen.push(state.scope);',
+      '  return false;',
+      '});',
+      'export const scopeNow = (): string => currentRequest()?.scope ?? currentScope();',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(consumer, 'package.json'), '{ "type": "module", "private": true }\n');
   writeFileSync(
     join(consumer, 'tsconfig.json'),
@@ -169,7 +184,7 @@ test('a third-party module written against the published types only type-checks 
         types: ['node'],
         skipLibCheck: false,
       },
-      files: ['mail.ts'],
+      files: ['mail.ts', 'request.ts'],
     }),
   );
   const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
