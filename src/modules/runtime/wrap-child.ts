@@ -6,7 +6,9 @@
  * while the same characters inside one argv word do not. A refused async spawn returns a
  * ChildProcess that emits `error` (as a missing executable does); sync forms throw.
  */
+
 import childProcess, { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
 import workerThreads from 'node:worker_threads';
@@ -187,7 +189,9 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
   const OriginalWorker = workerThreads.Worker;
   class Worker extends OriginalWorker {
     constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
-      const file = options?.eval ? 'eval' : (pathOf(filename) ?? String(filename));
+      const file = options?.eval
+        ? evalWorkerPath(filename)
+        : (pathOf(filename) ?? String(filename));
       context.check('worker.start', file);
       super(filename, options);
     }
@@ -211,4 +215,13 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
     for (const undo of restore.reverse()) undo();
     syncBuiltinESMExports();
   };
+}
+
+/**
+ * A worker started from code (`eval: true`) has no file: it is named by its code, as a path the
+ * policy can hold (`/eval/<first 16 hex of the code's SHA-256>`), so the same code is allowed and
+ * other code is not.
+ */
+export function evalWorkerPath(code: unknown): string {
+  return `/eval/${createHash('sha256').update(String(code)).digest('hex').slice(0, 16)}`;
 }
