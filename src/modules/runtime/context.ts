@@ -4,8 +4,6 @@
  * a package, the check itself, and the folding of module-loader reads into one rule per root.
  */
 
-import { realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { sep } from 'node:path';
 import { isInternal } from '../../attribution/internal.ts';
 import type { PackageResolver } from '../../attribution/package-of.ts';
@@ -15,6 +13,7 @@ import { allows } from '../../core/tree.ts';
 import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
 import type { Capability } from './capabilities.ts';
 import { isOwnEphemeralEndpoint } from './own-ports.ts';
+import { temporaryGlob } from './temp-dirs.ts';
 
 /** Packages whose outbound connections are a database pool's (`@pool`, every scope). */
 const DATABASE_DRIVERS = new Set([
@@ -96,12 +95,12 @@ export function createRuntimeContext(
       return {
         learnAs: [
           ...facts.slice(0, 3),
-          `${(inApp(dir) ? undefined : temporaryGlob(dir, TMP)) ?? escapeGlob(dir)}/${pattern}`,
+          `${(inApp(dir) ? undefined : temporaryGlob(dir)) ?? escapeGlob(dir)}/${pattern}`,
         ],
       };
     // The app's own directory is `{app}`, wherever it lives (a checkout in the temp directory).
     if (inApp(resource)) return undefined;
-    const temporary = temporaryGlob(resource, TMP);
+    const temporary = temporaryGlob(resource);
     return temporary === undefined ? undefined : { learnAs: [...facts.slice(0, 3), temporary] };
   };
   const decide = (
@@ -162,34 +161,6 @@ export function createRuntimeContext(
 /** A literal path as a leash glob (escape the characters globs treat specially). */
 export function escapeGlob(path: string): string {
   return path.replace(/[\\*?[\]{}]/g, '\\$&');
-}
-
-/** The temp directory as paths under it are spelled (symlinks resolved, as the policy has them). */
-const TMP = (() => {
-  try {
-    return realpathSync(tmpdir());
-  } catch {
-    return tmpdir();
-  }
-})();
-
-/**
- * A path under a directory `mkdtemp` made in the temp directory, with the six random characters
- * as a wildcard (`<tmp>/notes-test-Ab3xYz/notes.db` → `<tmp>/notes-test-*\/notes.db`), as a glob;
- * undefined for any other path. mkdtemp's suffix mixes digits or cases, and its prefix ends in
- * `-`, `_` or `.`: a name like `cache-backup` is left alone.
- */
-export function temporaryGlob(path: string, tmp: string): string | undefined {
-  if (!path.startsWith(`${tmp}/`)) return undefined;
-  const rest = path.slice(tmp.length + 1);
-  const slash = rest.indexOf('/');
-  const first = slash < 0 ? rest : rest.slice(0, slash);
-  const m = /^(.+[-_.])([A-Za-z0-9]{6})$/.exec(first);
-  if (m === null) return undefined;
-  const random = m[2]!;
-  if (!/\d/.test(random) && !(/[a-z]/.test(random) && /[A-Z]/.test(random))) return undefined;
-  const tail = slash < 0 ? '' : escapeGlob(rest.slice(slash));
-  return `${escapeGlob(tmp)}/${escapeGlob(m[1]!)}*${tail}`;
 }
 
 /** Dates and times (`2026-12-02`, `20261202`, `2026-12-02T10_11_12_345Z`) and digit runs of six or more. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { temporaryGlob, timelessName } from './context.ts';
+import { timelessName } from './context.ts';
+import { forgetMkdtempPrefixes, noteMkdtempPrefix, temporaryGlob } from './temp-dirs.ts';
 
 test('dates, times and long digit runs in file names become wildcards', () => {
   assert.equal(timelessName('access.log.2026-12-02'), 'access.log.*');
@@ -12,18 +13,19 @@ test('dates, times and long digit runs in file names become wildcards', () => {
   assert.equal(timelessName('.env.20261202'), undefined, 'dot files stay exact');
 });
 
-test('a directory mkdtemp made in the temp directory is learned with its random part as a wildcard', () => {
-  assert.equal(
-    temporaryGlob('/tmp/notes-test-Ab3xYz/notes.db', '/tmp'),
-    '/tmp/notes-test-*/notes.db',
-  );
-  assert.equal(temporaryGlob('/tmp/leash-ci-CZGSC1', '/tmp'), '/tmp/leash-ci-*');
-  assert.equal(temporaryGlob('/tmp/x_a1b2c3/u/f.txt', '/tmp'), '/tmp/x_*/u/f.txt');
-  // Not mkdtemp's: no separator before six characters, one case and no digit, or not in tmp.
-  assert.equal(temporaryGlob('/tmp/cache-backup/f', '/tmp'), undefined);
-  assert.equal(temporaryGlob('/tmp/abc123/f', '/tmp'), undefined);
-  assert.equal(temporaryGlob('/srv/notes-test-Ab3xYz/f', '/tmp'), undefined);
-  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xY/f', '/tmp'), undefined);
+test('a directory this process made with mkdtemp is learned with its random part as a wildcard', () => {
+  forgetMkdtempPrefixes();
+  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xYz/notes.db'), undefined, 'no mkdtemp yet');
+  noteMkdtempPrefix('/tmp/notes-test-');
+  noteMkdtempPrefix('/tmp/x_');
+  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xYz/notes.db'), '/tmp/notes-test-*/notes.db');
+  assert.equal(temporaryGlob('/tmp/notes-test-abcdef'), '/tmp/notes-test-*');
+  assert.equal(temporaryGlob('/tmp/x_a1b2c3/u/f.txt'), '/tmp/x_*/u/f.txt');
+  // Not what mkdtemp makes of those prefixes: another length, another prefix.
+  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xY/f'), undefined);
+  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xYzz/f'), undefined);
+  assert.equal(temporaryGlob('/tmp/other-Ab3xYz/f'), undefined);
   // Glob characters in the rest are escaped.
-  assert.equal(temporaryGlob('/tmp/t-Ab3xYz/a*b', '/tmp'), '/tmp/t-*/a\\*b');
+  assert.equal(temporaryGlob('/tmp/x_Ab3xYz/a*b'), '/tmp/x_*/a\\*b');
+  forgetMkdtempPrefixes();
 });

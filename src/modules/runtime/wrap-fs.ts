@@ -12,6 +12,7 @@
  * (`express.static` at `/` stats `public/posts/4` for `GET /posts/4`), so refusing the probe of an
  * id never seen while learning failed a legitimate request with 500.
  */
+
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { resolve } from 'node:path';
@@ -19,6 +20,7 @@ import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Capability } from './capabilities.ts';
 import type { RuntimeContext } from './context.ts';
+import { noteMkdtempPrefix } from './temp-dirs.ts';
 
 type Access = 'read' | 'write' | 'open' | 'none';
 /** Access of each path argument, by position. */
@@ -111,6 +113,10 @@ function checkArgs(
   name = '',
 ): NodeJS.ErrnoException | undefined {
   if (depth > 0) return undefined;
+  if (name.startsWith('mkdtemp')) {
+    const prefix = pathOf(args[0]);
+    if (prefix !== undefined) noteMkdtempPrefix(prefix);
+  }
   const probe = PROBES.has(name);
   let absent: NodeJS.ErrnoException | undefined;
   accesses.forEach((access, i) => {
