@@ -85,8 +85,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 // The tests are left as their authors write them (servers on free ports, data in mkdtemp
 // directories): a connection of the process to its own listen(0) port is its own business, a
-// directory the process made with mkdtemp is learned with its random part as a wildcard, and under ci a repeated SQL
-// constant adds no rule the committed policy lacks.
+// directory the process made with mkdtemp is learned with its random part as a wildcard, and
+// under ci a repeated SQL constant adds no rule the committed policy lacks.
 test('learn, then ci, on the example: exit 0', async () => {
   clean = await leash('ci');
   assert.equal(clean.status, 0, clean.stdout + clean.stderr);

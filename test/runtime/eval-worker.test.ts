@@ -74,7 +74,10 @@ test('an eval worker is learned by its code; lint and enforce read the policy; o
   );
   try {
     assert.equal(await (await fetch(new URL('/run?code=same', enforcing.base))).text(), 'same');
-    assert.equal(await (await fetch(new URL('/run?code=other', enforcing.base))).text(), 'ERR_LEASH_DENIED');
+    assert.equal(
+      await (await fetch(new URL('/run?code=other', enforcing.base))).text(),
+      'ERR_LEASH_DENIED',
+    );
   } finally {
     await enforcing.stop();
   }
