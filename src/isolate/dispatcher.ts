@@ -91,10 +91,15 @@ export function createDispatcher(
   let next = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
+  /**
+   * `body`: the whole body, read for its inputs; else the request streams through, after
+   * `prefix` (what was read of a body that turned out larger than maxBodyBytes).
+   */
   const forward = (
     request: http.IncomingMessage,
     response: http.ServerResponse,
     body: Buffer | undefined,
+    prefix: readonly Buffer[] = [],
   ) => {
     const url = request.url ?? '/';
     const match = options.table.match(request.method ?? 'GET', url);
@@ -166,7 +171,10 @@ export function createDispatcher(
       done(response.statusCode);
     });
     if (body !== undefined) upstream.end(body);
-    else request.pipe(upstream);
+    else {
+      for (const chunk of prefix) upstream.write(chunk);
+      request.pipe(upstream);
+    }
   };
 
   return (request, response) => {
@@ -176,22 +184,22 @@ export function createDispatcher(
       PARSED_BODY.test(type) &&
       (request.headers['content-length'] === undefined || length <= options.maxBodyBytes);
     if (!readable) return forward(request, response, undefined);
+    // A body without a length is read until it is known to fit; one that does not is passed on
+    // whole (what was read, then the rest), without its inputs, like one too large to read.
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
-    request.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > options.maxBodyBytes) over = true;
-      if (!over) chunks.push(chunk);
-    });
-    request.once('end', () => {
-      if (over) {
-        response.writeHead(413, { 'content-type': 'text/plain' });
-        response.end('request body too large\n');
-        return;
-      }
-      forward(request, response, Buffer.concat(chunks));
-    });
+      chunks.push(chunk);
+      if (size <= options.maxBodyBytes) return;
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.pause();
+      forward(request, response, undefined, chunks);
+    };
+    const onEnd = () => forward(request, response, Buffer.concat(chunks));
+    request.on('data', onData);
+    request.once('end', onEnd);
     request.once('error', () => response.destroy());
   };
 }
