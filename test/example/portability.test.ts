@@ -174,6 +174,10 @@ async function learnThenMove(move: Move): Promise<Moved> {
   const stderr = enforcing.output().stderr;
   assert.deepEqual(failures, [], stderr);
   assert.deepEqual(violations(stderr), []);
+  // leash enforce made the copy's CSP key before the service started: reports are signed with it,
+  // not with a key of one process.
+  assert.ok(existsSync(join(appB, 'leash.csp.key')));
+  assert.doesNotMatch(stderr, /csp-key-ephemeral/);
   assert.ok(existsSync(join(dataB, 'notes.db')), 'the copy kept its data in its own DATA_DIR');
   return { app: appB, stderr, clock, policy };
 }

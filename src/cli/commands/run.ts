@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { VIOLATIONS_FD_ENV } from '../../agent/violations-pipe.ts';
 import * as policy from '../../core/policy.ts';
 import { LeashError } from '../../errors.ts';
+import { loadKey } from '../../modules/csp/tag.ts';
 import {
   agentPaths,
   compileNodePermissions,
@@ -197,6 +198,9 @@ export function registerRunCommands(program: Command): void {
       ) => {
         const context = await cliContext(cmd.optsWithGlobals<Globals>());
         const policyFile = policyPath(context, options.policy);
+        // The CSP report key: made here, where the policy's directory is writable, so that a fresh
+        // copy does not sign with a key of one process (and the workers of --isolate with one each).
+        if (mode !== 'learn' && existsSync(policyFile)) ensureCspKey(context, policyFile);
         // --no-isolate runs one process even when the config asks for isolation.
         if (mode === 'enforce' && (options.isolate ?? context.config.isolate.enabled)) {
           process.exitCode = await runIsolated({
@@ -367,4 +371,10 @@ export function parseLayers(value: string): readonly Layer[] {
       `--layer takes process, node, kernel (comma-separated), both or all; got ${JSON.stringify(value)}`,
     );
   return LAYERS.filter((l) => words.includes(l));
+}
+
+/** Makes the CSP report key beside the policy when the csp module runs and none is configured. */
+function ensureCspKey(context: CliContext, policyFile: string): void {
+  if (context.config.modeOf('csp') === 'off' || context.config.csp.key !== undefined) return;
+  loadKey(policyFile, undefined);
 }
