@@ -5,7 +5,6 @@
  * pid, whether they listen, starts, requests and resident memory, refusals).
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { policyStem } from '../store/file-store.ts';
 import type { GroupStatus } from './supervisor.ts';
 
 export interface StatusDocument {
@@ -14,11 +13,6 @@ export interface StatusDocument {
   readonly since: string;
   readonly updated: string;
   readonly groups: readonly GroupStatus[];
-}
-
-/** `leash.policy.json` → `leash.status.json` beside it. */
-export function statusPath(policyFile: string): string {
-  return `${policyStem(policyFile)}.status.json`;
 }
 
 export function writeStatus(file: string, document: StatusDocument): void {

@@ -24,11 +24,11 @@ import { endpoint } from '../modules/runtime/wrap-net.ts';
 import { resultSources } from '../modules/sql/module.ts';
 import { createStatementCache } from '../modules/sql/statement-cache.ts';
 import { prepareSqlParsers } from '../modules/sql/template.ts';
+import { statusPath } from '../store/file-store.ts';
 import type { PolicyStore } from '../store/store.ts';
 import type { KernelSupport } from '../supervisor/kernel/helper.ts';
-import { agentReads, protectedPaths } from '../supervisor/kernel/plan.ts';
-import { assertUnwritable } from '../supervisor/kernel/protected.ts';
-import { compileKernelRules, launcherArguments } from '../supervisor/kernel/rules.ts';
+import { serviceKernelRules } from '../supervisor/kernel/plan.ts';
+import { launcherArguments } from '../supervisor/kernel/rules.ts';
 import { collectViolations } from '../supervisor/violations-pipe.ts';
 import { createDispatcher, type DispatchedRequest } from './dispatcher.ts';
 import type { Gate } from './gate.ts';
@@ -46,7 +46,7 @@ import { routeTable } from './routes.ts';
 import { createSessionTable, sessionPrincipalPath } from './sessions.ts';
 import { createSqliteHost, type SqliteHost } from './sqlite-host.ts';
 import { createGate, requestOfToken, type WorkerView } from './statement-gate.ts';
-import { removeStatus, statusPath, writeStatus } from './status-file.ts';
+import { removeStatus, writeStatus } from './status-file.ts';
 import { CHANNEL_FD_ENV } from './sync-channel.ts';
 import { createTokenIssuer } from './token.ts';
 import { WORKER_DB_ENV, WORKER_PORT_ENV } from './worker/install.ts';
@@ -220,32 +220,26 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   };
 
   const databaseFiles = new Set<string>();
-  const mayOpen = (path: string): boolean => {
-    if (!grantsDatabaseFile(p, path)) return false;
-    databaseFiles.add(path);
-    return true;
-  };
+  /**
+   * The supervisor opens a database file for a worker only when the worker's own group may write
+   * it (the process scopes or the group's routes): it opens with the supervisor's rights, so a
+   * wider test would let a worker create files where only another group may write.
+   */
+  const mayOpenFor =
+    (own: Policy) =>
+    (path: string): boolean => {
+      if (!grantsDatabaseFile(own, path)) return false;
+      databaseFiles.add(path);
+      return true;
+    };
 
   const kernelBase = (group: Group) => {
     if (options.kernel === undefined) return undefined;
     const files = [...databaseFiles];
-    const extraRead = agentReads(options.policyFile, options.configFile);
-    let compiled: ReturnType<typeof compileKernelRules>;
-    try {
-      compiled = compileKernelRules(
-        groupPolicy(p, group, (rule) => reachesDatabaseFile(rule, files)),
-        // As plain enforce: a fresh copy has not made its data directory yet.
-        {
-          command: options.command,
-          searchPath: options.env.PATH ?? '',
-          extraRead,
-          createWriteDirs: true,
-        },
-      );
-    } catch (error) {
-      throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);
-    }
-    assertUnwritable(compiled.write, protectedPaths({ ...options, env: options.env }));
+    const compiled = serviceKernelRules(
+      groupPolicy(p, group, (rule) => reachesDatabaseFile(rule, files)),
+      options,
+    );
     if (compiled.connectAny && databasePort !== undefined)
       options.log(
         `kernel: group ${group.name} may connect to any port (a net.connect rule without one), the database's included: only the credentials it does not have keep it from the database`,
@@ -270,13 +264,32 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     return compiled.flags;
   };
 
-  const specFor = async (
-    group: Group,
-    index: number,
-    kernel: ReturnType<typeof kernelBase>,
-    hosts: SqliteHost[],
-    nodeFlags: readonly string[] = [],
-  ) => {
+  // Per group, computed once when its first worker is made (the start-up group's before the
+  // database files are known, every other group's after).
+  const setups = new Map<
+    string,
+    {
+      kernel: ReturnType<typeof kernelBase>;
+      nodeFlags: string[];
+      mayOpen: (path: string) => boolean;
+    }
+  >();
+  const setupOf = (group: Group) => {
+    let setup = setups.get(group.name);
+    if (setup === undefined) {
+      setup = {
+        kernel: kernelBase(group),
+        nodeFlags: nodeFlagsFor(group),
+        mayOpen: mayOpenFor(groupPolicy(p, group)),
+      };
+      setups.set(group.name, setup);
+    }
+    return setup;
+  };
+  const hosts: SqliteHost[] = [];
+
+  const specFor = async (group: Group, index: number) => {
+    const { kernel, nodeFlags, mayOpen } = setupOf(group);
     const name = `${group.name}#${index}`;
     const port = await freePort();
     const slot = newSlot(name, group.name, port);
@@ -354,14 +367,11 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   };
 
   let stopping = false;
-  const hosts: SqliteHost[] = [];
   const pools = new Map<string, WorkerPool>();
-  const kernels = new Map<string, ReturnType<typeof kernelBase>>();
-  const flagsOf = new Map<string, string[]>();
   const startLimit = options.startLimitMs ?? 120_000;
   try {
     // Start-up first, alone: migrations and seeding happen once, before any route can run.
-    const startupSpec = await specFor(START_GROUP, 1, kernelBase(START_GROUP), hosts);
+    const startupSpec = await specFor(START_GROUP, 1);
     const startup = startWorkerPool([startupSpec]);
     try {
       await limit(startup.ready(), startLimit, 'the start-up process');
@@ -371,13 +381,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       stopping = false;
     }
     for (const group of grouping.groups) {
-      const kernel = kernelBase(group);
-      kernels.set(group.name, kernel);
-      const flags = nodeFlagsFor(group);
-      flagsOf.set(group.name, flags);
       const specs: Awaited<ReturnType<typeof specFor>>[] = [];
-      for (let i = 1; i <= settings.workers; i++)
-        specs.push(await specFor(group, i, kernel, hosts, flags));
+      for (let i = 1; i <= settings.workers; i++) specs.push(await specFor(group, i));
       const pool = startWorkerPool(specs);
       pools.set(group.name, pool);
     }
@@ -401,19 +406,12 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const pick = (name: string): WorkerSlot | undefined => {
     const pool = pools.get(name);
     const slot = pool?.pick();
+    if (pool === undefined || slot === undefined || slot.inFlight < settings.scaleAt) return slot;
     const total = [...pools.values()].reduce((n, p) => n + p.slots.length, 0);
     const group = grouping.groups.find((g) => g.name === name);
-    if (
-      pool !== undefined &&
-      group !== undefined &&
-      slot !== undefined &&
-      slot.inFlight >= settings.scaleAt &&
-      total < settings.maxWorkers &&
-      !growing.has(name) &&
-      !stopping
-    ) {
+    if (group !== undefined && total < settings.maxWorkers && !growing.has(name) && !stopping) {
       growing.add(name);
-      void specFor(group, pool.slots.length + 1, kernels.get(name), hosts, flagsOf.get(name))
+      void specFor(group, pool.slots.length + 1)
         .then((spec) => pool.add(spec))
         .then(() => options.log(`group ${name} scaled to ${pool.slots.length} workers`))
         .catch((error: Error) => options.log(`group ${name} could not scale: ${error.message}`))

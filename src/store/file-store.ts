@@ -50,6 +50,11 @@ export function violationsPath(policyFile: string): string {
   return `${policyStem(policyFile)}.violations.json`;
 }
 
+/** `leash.policy.json` → `leash.status.json`: what a running `leash enforce --isolate` reports. */
+export function statusPath(policyFile: string): string {
+  return `${policyStem(policyFile)}.status.json`;
+}
+
 export function lockPath(policyFile: string): string {
   return `${policyFile}.lock`;
 }

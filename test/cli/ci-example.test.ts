@@ -14,9 +14,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../support/processes.ts';
+import { npmProjectEnv, run } from '../support/processes.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'leash.js');
@@ -26,23 +26,7 @@ let dir: string;
 let policy: string;
 let clean: Awaited<ReturnType<typeof leash>> | undefined;
 
-// As in ci-npm-test.test.ts: this Node first on PATH, npm's variables of an outer `npm test` and
-// the test runner's mark on its children left out, no leash settings from outside.
-const env: NodeJS.ProcessEnv = {
-  ...Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !name.toLowerCase().startsWith('npm_') && name !== 'NODE_TEST_CONTEXT',
-    ),
-  ),
-  PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
-  NO_COLOR: '1',
-  NODE_OPTIONS: '',
-  LEASH_MODE: '',
-  LEASH_POLICY: '',
-  LEASH_CONFIG: '',
-  npm_config_update_notifier: 'false',
-  npm_config_fund: 'false',
-};
+const env = npmProjectEnv();
 
 function leash(command: 'learn' | 'ci') {
   return run(process.execPath, [BIN, command, '--', 'npm', 'test'], { cwd: dir, env });

@@ -5,33 +5,16 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readPolicyJson } from '../support/policy-json.ts';
-import { run } from '../support/processes.ts';
+import { npmProjectEnv, run } from '../support/processes.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'leash.js');
 
 let dir: string;
 
-// The project's `node` is the one running this test (Node 26); npm's own variables from an outer
-// `npm test`, and the test runner's mark on its children (NODE_TEST_CONTEXT, which would make the
-// project's runner report in the parent's binary protocol), are not the project's.
-const env: NodeJS.ProcessEnv = {
-  ...Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !name.toLowerCase().startsWith('npm_') && name !== 'NODE_TEST_CONTEXT',
-    ),
-  ),
-  PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
-  NO_COLOR: '1',
-  NODE_OPTIONS: '',
-  LEASH_MODE: '',
-  LEASH_POLICY: '',
-  LEASH_CONFIG: '',
-  npm_config_update_notifier: 'false',
-  npm_config_fund: 'false',
-};
+const env = npmProjectEnv();
 
 const leash = (...args: string[]) =>
   run(process.execPath, [BIN, ...args, '--', 'npm', 'test'], { cwd: dir, env });

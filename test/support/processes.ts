@@ -10,6 +10,7 @@
  * and a busy machine (two CPU-hungry jobs beside the suite) must still pass.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { delimiter, dirname } from 'node:path';
 
 /** How long a service may take to print its `listening on` line. */
 export const STARTUP_LIMIT_MS = 90_000;
@@ -165,4 +166,28 @@ export function run(
     () => killGroup(child),
     () => `${[file, ...args].join(' ')} did not end; killed. stdout: ${stdout} stderr: ${stderr}`,
   );
+}
+
+/**
+ * The environment of an npm project run by a test (`npm test` under leash): this Node first on
+ * PATH, npm's variables of an outer `npm test` and the test runner's mark on its children
+ * (NODE_TEST_CONTEXT, which would make the project's runner report in the parent's binary
+ * protocol) left out, and no leash settings from outside.
+ */
+export function npmProjectEnv(): NodeJS.ProcessEnv {
+  return {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => !name.toLowerCase().startsWith('npm_') && name !== 'NODE_TEST_CONTEXT',
+      ),
+    ),
+    PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
+    NO_COLOR: '1',
+    NODE_OPTIONS: '',
+    LEASH_MODE: '',
+    LEASH_POLICY: '',
+    LEASH_CONFIG: '',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+  };
 }

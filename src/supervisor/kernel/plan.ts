@@ -11,7 +11,7 @@ import type { Policy } from '../../core/policy.ts';
 import { LeashError } from '../../errors.ts';
 import { KEY_FILE } from '../../modules/csp/tag.ts';
 import { codeDirs } from '../../modules/runtime/exporters/node-flags.ts';
-import { lockPath, violationsPath } from '../../store/file-store.ts';
+import { lockPath, statusPath, violationsPath } from '../../store/file-store.ts';
 import { helperDirs, type KernelSupport, kernelSupport } from './helper.ts';
 import { assertUnwritable, type ProtectedPath } from './protected.ts';
 import { compileKernelRules, type KernelRules, launcherArguments } from './rules.ts';
@@ -45,6 +45,7 @@ export function protectedPaths(options: {
     { path: policyFile, what: 'the policy file' },
     { path: violationsPath(policyFile), what: 'the violations file' },
     { path: lockPath(policyFile), what: "the policy's lock file" },
+    { path: statusPath(policyFile), what: "--isolate's status file" },
     { path: join(dirname(policyFile), KEY_FILE), what: 'the CSP key file' },
   ];
   if (configFile !== undefined) out.push({ path: configFile, what: 'the config file' });
@@ -54,7 +55,7 @@ export function protectedPaths(options: {
 }
 
 /** What leash's agent reads inside the service: its code, the policy, the config, the CSP key. */
-export function agentReads(policyFile: string, configFile: string | undefined): string[] {
+function agentReads(policyFile: string, configFile: string | undefined): string[] {
   const keyFile = join(dirname(policyFile), KEY_FILE);
   const out = [policyFile, ...codeDirs()];
   if (configFile !== undefined) out.push(configFile);
@@ -62,24 +63,36 @@ export function agentReads(policyFile: string, configFile: string | undefined): 
   return out;
 }
 
-export function planKernel(options: KernelPlanOptions): KernelPlan {
-  const support = kernelSupport(options.env);
-  if (support.helper === undefined || support.problem !== undefined)
-    return { available: false, reason: support.problem ?? 'no launcher' };
-  const extraRead = agentReads(options.policyFile, options.configFile);
+/**
+ * The kernel rules of a service process under `policy` (the whole policy for `leash enforce`, a
+ * group's share under `--isolate`): what the agent reads added, a missing data directory made
+ * first, and refused when a write grant reaches what the supervisor reads at the next start.
+ */
+export function serviceKernelRules(
+  policy: Policy,
+  options: Omit<KernelPlanOptions, 'policy'>,
+): KernelRules {
   let rules: KernelRules;
   try {
-    rules = compileKernelRules(options.policy, {
+    rules = compileKernelRules(policy, {
       command: options.command,
       searchPath: options.env.PATH ?? '',
-      extraRead,
+      extraRead: agentReads(options.policyFile, options.configFile),
       // A fresh copy of the service has not made its data directory yet.
       createWriteDirs: true,
     });
   } catch (error) {
     throw new LeashError('ERR_LEASH_KERNEL', (error as Error).message);
   }
-  assertUnwritable(rules.write, protectedPaths({ ...options, env: options.env }));
+  assertUnwritable(rules.write, protectedPaths(options));
+  return rules;
+}
+
+export function planKernel(options: KernelPlanOptions): KernelPlan {
+  const support = kernelSupport(options.env);
+  if (support.helper === undefined || support.problem !== undefined)
+    return { available: false, reason: support.problem ?? 'no launcher' };
+  const rules = serviceKernelRules(options.policy, options);
   return {
     available: true,
     support,
