@@ -7,7 +7,7 @@
 // plain `leash enforce` first, where it gets through: that is the hole isolation closes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -203,6 +203,21 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
     );
     assert.equal(native.ok, false, js(native));
     assert.doesNotMatch(js(native), /scrypt|\$/);
+  });
+
+  test('leash opens no database file for a worker where only another group may write', async () => {
+    // POST /upload (group g7) may write <data>/uploads/*/*; GET /notes' worker may not.
+    const planted = join(dataDir, 'uploads', 'bob', 'planted.db');
+    const answer = await attack(
+      service.base,
+      '/notes',
+      cookie,
+      `const { DatabaseSync } = require('node:sqlite');
+       new DatabaseSync(${js(planted)}).exec('CREATE TABLE t (x)');
+       return 'created';`,
+    );
+    assert.equal(answer.ok, false, js(answer));
+    assert.equal(existsSync(planted), false);
   });
 
   test('the proxy holds the worker to the principal the dispatcher resolved, not req.session.user', async () => {

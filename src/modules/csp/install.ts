@@ -126,7 +126,7 @@ export function installCsp(host: ModuleHost): CspInstall {
   const forgetEnd = learning ? atLearningEnd(nameUnvisited) : undefined;
 
   const learnViolations = (route: string, violations: readonly Violation[]) => {
-    reported.add(route);
+    if (learning) reported.add(route);
     const use = { scope: route, package: 'browser' };
     for (const v of violations) {
       const facts = violationFacts(v, settings);

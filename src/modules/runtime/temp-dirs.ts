@@ -7,17 +7,34 @@
  * this process asked for count: a directory someone else made keeps its name.
  */
 
+import { realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { escapePath } from '../../core/kinds/glob.ts';
+
 const prefixes = new Set<string>();
 
 /** Bounded: a process that makes temp directories with ever-new prefixes keeps the first ones. */
 const MAX_PREFIXES = 1000;
 
-/** Called by the fs wrappers with the absolute prefix of each mkdtemp call. */
-export function noteMkdtempPrefix(prefix: string): void {
-  if (prefixes.size < MAX_PREFIXES) prefixes.add(prefix);
-}
+/** The temp directory, as paths under it are spelled (symlinks resolved). */
+const TMP = (() => {
+  try {
+    return realpathSync(tmpdir());
+  } catch {
+    return tmpdir();
+  }
+})();
 
-const escapeGlob = (path: string): string => path.replace(/[\\*?[\]{}]/g, '\\$&');
+/**
+ * Called by the fs wrappers with the absolute prefix of each mkdtemp call. Only prefixes in the
+ * temp directory count: code that asks for `mkdtemp('/')` does not get `/*` learned.
+ */
+export function noteMkdtempPrefix(prefix: string): void {
+  if (prefixes.size >= MAX_PREFIXES || !prefix.startsWith(`${TMP}/`)) return;
+  // The prefix's own directory must be the temp directory or below it, never a wildcard above.
+  if (prefix.slice(TMP.length + 1).length === 0) return;
+  prefixes.add(prefix);
+}
 
 /** `path` as a glob with the random part of a directory this process mkdtemp'd; else undefined. */
 export function temporaryGlob(path: string): string | undefined {
@@ -26,7 +43,7 @@ export function temporaryGlob(path: string): string | undefined {
     const random = path.slice(prefix.length, prefix.length + 6);
     const after = path.slice(prefix.length + 6);
     if (/^[A-Za-z0-9]{6}$/.test(random) && (after === '' || after.startsWith('/')))
-      return `${escapeGlob(prefix)}*${escapeGlob(after)}`;
+      return `${escapePath(prefix)}*${escapePath(after)}`;
   }
   return undefined;
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { timelessName } from './context.ts';
 import { forgetMkdtempPrefixes, noteMkdtempPrefix, temporaryGlob } from './temp-dirs.ts';
@@ -14,18 +16,30 @@ test('dates, times and long digit runs in file names become wildcards', () => {
 });
 
 test('a directory this process made with mkdtemp is learned with its random part as a wildcard', () => {
+  const tmp = realpathSync(tmpdir());
   forgetMkdtempPrefixes();
-  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xYz/notes.db'), undefined, 'no mkdtemp yet');
-  noteMkdtempPrefix('/tmp/notes-test-');
-  noteMkdtempPrefix('/tmp/x_');
-  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xYz/notes.db'), '/tmp/notes-test-*/notes.db');
-  assert.equal(temporaryGlob('/tmp/notes-test-abcdef'), '/tmp/notes-test-*');
-  assert.equal(temporaryGlob('/tmp/x_a1b2c3/u/f.txt'), '/tmp/x_*/u/f.txt');
+  assert.equal(temporaryGlob(`${tmp}/notes-test-Ab3xYz/notes.db`), undefined, 'no mkdtemp yet');
+  noteMkdtempPrefix(`${tmp}/notes-test-`);
+  noteMkdtempPrefix(`${tmp}/x_`);
+  assert.equal(temporaryGlob(`${tmp}/notes-test-Ab3xYz/notes.db`), `${tmp}/notes-test-*/notes.db`);
+  assert.equal(temporaryGlob(`${tmp}/notes-test-abcdef`), `${tmp}/notes-test-*`);
+  assert.equal(temporaryGlob(`${tmp}/x_a1b2c3/u/f.txt`), `${tmp}/x_*/u/f.txt`);
   // Not what mkdtemp makes of those prefixes: another length, another prefix.
-  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xY/f'), undefined);
-  assert.equal(temporaryGlob('/tmp/notes-test-Ab3xYzz/f'), undefined);
-  assert.equal(temporaryGlob('/tmp/other-Ab3xYz/f'), undefined);
+  assert.equal(temporaryGlob(`${tmp}/notes-test-Ab3xY/f`), undefined);
+  assert.equal(temporaryGlob(`${tmp}/notes-test-Ab3xYzz/f`), undefined);
+  assert.equal(temporaryGlob(`${tmp}/other-Ab3xYz/f`), undefined);
   // Glob characters in the rest are escaped.
-  assert.equal(temporaryGlob('/tmp/x_Ab3xYz/a*b'), '/tmp/x_*/a\\*b');
+  assert.equal(temporaryGlob(`${tmp}/x_Ab3xYz/a*b`), `${tmp}/x_*/a\\*b`);
+  forgetMkdtempPrefixes();
+});
+
+test('only prefixes in the temp directory count: mkdtemp elsewhere gets no wildcard', () => {
+  forgetMkdtempPrefixes();
+  noteMkdtempPrefix('/');
+  noteMkdtempPrefix('/srv/data/run-');
+  assert.equal(temporaryGlob('/abcde1/x'), undefined);
+  assert.equal(temporaryGlob('/srv/data/run-Ab3xYz/x'), undefined);
+  noteMkdtempPrefix(`${realpathSync(tmpdir())}/`);
+  assert.equal(temporaryGlob(`${realpathSync(tmpdir())}/Ab3xYz/x`), undefined);
   forgetMkdtempPrefixes();
 });

@@ -122,7 +122,7 @@ export function wrapNet(context: RuntimeContext): () => void {
         const address = this.address();
         if (address === null || typeof address !== 'object') return;
         // A connection of this process to itself there is its own business (own-ports.ts).
-        this.once('close', addOwnEphemeralPort(address.port));
+        this.once('close', addOwnEphemeralPort(address.address, address.port));
       });
     // In an isolated worker, the front door is the supervisor's: the service listens privately.
     const redirect =
