@@ -76,7 +76,14 @@ export function createHost(options: HostOptions): ModuleHost {
     options?: CheckOptions,
   ): Verdict => {
     if (mode === 'off') return ALLOWED;
-    if (mode === 'learn' && options?.alsoLearn !== undefined && addRule(tree, options.alsoLearn))
+    // What a repetition teaches is generalisation, which `leash ci` (learnExact) turns off: the
+    // committed policy grants the facts themselves, and the added rule would read as missing.
+    if (
+      mode === 'learn' &&
+      settings.learnExact !== true &&
+      options?.alsoLearn !== undefined &&
+      addRule(tree, options.alsoLearn)
+    )
       sink.learnRule(module.name, options.alsoLearn);
     const decision = allows(tree, facts, { nearest: mode !== 'learn' });
     if (decision.allowed) return { allowed: true, rule: decision.rule };

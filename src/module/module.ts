@@ -33,7 +33,8 @@ export interface CheckOptions {
   readonly learnAs?: readonly string[];
   /**
    * In learn mode, also add this rule (keys; patterns allowed) when the facts are already allowed:
-   * what a repeated observation teaches (a constant seen twice is a member of a set).
+   * what a repeated observation teaches (a constant seen twice is a member of a set). Not under
+   * `leash ci`, which learns exactly what it sees.
    */
   readonly alsoLearn?: readonly string[];
   /**

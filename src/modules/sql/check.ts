@@ -25,8 +25,6 @@ export interface SqlSettings {
   readonly headers: readonly string[];
   /** Values remembered per request for `=result` constraints. */
   readonly maxRemembered: number;
-  /** `leash ci`: learn exactly what is observed, no set rule added for a repeated constant. */
-  readonly learnExact?: boolean;
 }
 
 export interface SqlChecker {
@@ -181,9 +179,6 @@ export function createSqlChecker(
     facts: readonly string[],
     observation: Observation,
   ): CheckOptions | undefined => {
-    // Under `leash ci` the committed policy already grants the observation; the set rule would
-    // be reported as a privilege it lacks.
-    if (settings.learnExact === true) return undefined;
     if (host.mode !== 'learn' || observation.eq.length > 0 || observation.v === undefined)
       return undefined;
     const decision = allows(host.tree, facts, { nearest: false });

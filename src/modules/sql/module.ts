@@ -89,7 +89,6 @@ export const sqlModule = defineModule({
         principal: host.settings.principal,
         headers: host.settings.inputHeaders,
         maxRemembered: host.settings.maxRememberedValues,
-        learnExact: host.settings.learnExact === true,
       },
       wanted,
     );
