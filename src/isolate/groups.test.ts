@@ -4,7 +4,7 @@ import type { Policy } from '../core/policy.ts';
 import { rules } from '../core/tree.ts';
 import { registryWith } from '../modules/builtin.ts';
 import { parsePolicy } from '../store/policy-file.ts';
-import { groupPolicy, groupRoutes, routeScopes, UNPRIVILEGED } from './groups.ts';
+import { groupPolicy, groupRoutes, LOGIN, routeScopes, UNPRIVILEGED } from './groups.ts';
 
 type Runtime = Record<string, Record<string, Record<string, string[]>>>;
 
@@ -267,4 +267,34 @@ test('a policy without a runtime section gives every group an empty policy', () 
     { name: UNPRIVILEGED, routes: ['GET /forecast', 'GET /health', 'GET /notes'], grants: [] },
   ]);
   assert.equal(groupPolicy(p, grouping.groups[0]!).modules.size, 0);
+});
+
+test('login routes run apart from every other route, never merged, with what together binds to them', () => {
+  const p = policy(
+    {
+      'GET /a': { app: { 'fs.read': ['/srv/x'] } },
+      'GET /b': { app: { 'fs.read': ['/srv/y'] } },
+      'GET /c': { app: { 'fs.read': ['/srv/z'] } },
+      'POST /login': { app: { 'fs.read': ['/srv/x'] } },
+    },
+    { 'POST /logout': ['SELECT 1'], 'GET /me': ['SELECT 1'], 'POST /session': ['SELECT 2'] },
+  );
+  const grouping = groupRoutes(
+    p,
+    3,
+    [['POST /logout', 'POST /session']],
+    ['POST /login', 'POST /logout'],
+  );
+  // A cap of 3: unprivileged, login, and one for the three privileged routes.
+  assert.deepEqual(
+    grouping.groups.map((g) => [g.name, g.routes]),
+    [
+      ['g1', ['GET /a', 'GET /b', 'GET /c']],
+      [LOGIN, ['POST /login', 'POST /logout', 'POST /session']],
+      [UNPRIVILEGED, ['GET /me']],
+    ],
+  );
+  // GET /a holds the very grant POST /login holds, and still does not share its group.
+  assert.notEqual(grouping.groupOf.get('GET /a'), grouping.groupOf.get('POST /login'));
+  assert.deepEqual(grouping.groups[1]!.grants, ['app fs.read /srv/x']);
 });

@@ -16,12 +16,14 @@ import * as policy from '../core/policy.ts';
 import * as tree from '../core/tree.ts';
 
 export const UNPRIVILEGED = 'unprivileged';
+/** The group of `isolate.loginRoutes`. */
+export const LOGIN = 'login';
 
 /** Scopes every worker holds: the process's own, not a route's. */
 export const PROCESS_SCOPES: readonly string[] = [STARTUP, LOADER, POOL, BACKGROUND];
 
 export interface Group {
-  /** `unprivileged`, or `g1`, `g2`… in the order of their first route. */
+  /** `unprivileged`, `login`, or `g1`, `g2`… in the order of their first route. */
   readonly name: string;
   readonly routes: readonly string[];
   /** The group's own runtime grants, `package capability resource` each, sorted. */
@@ -77,7 +79,9 @@ export function groupRoutes(
   p: Policy,
   maxGroups = DEFAULT_MAX_GROUPS,
   together: readonly (readonly string[])[] = [],
+  loginRoutes: readonly string[] = [],
 ): Grouping {
+  const logins = new Set(loginRoutes);
   const grants = grantsOf(p);
   const scopes = routeScopes(p);
   // Each route's bundle: itself, or the first `together` list that names it, joined with every
@@ -99,8 +103,16 @@ export function groupRoutes(
   }
   const byKey = new Map<string, { routes: string[]; grants: Set<string> }>();
   const unprivileged: string[] = [];
+  // The login routes (and what `together` binds to them) run apart from every other route, never
+  // merged: code in a worker that serves a login route can log anyone in.
+  const login = { routes: [] as string[], grants: new Set<string>() };
   for (const bundle of new Set(bundleOf.values())) {
     const set = new Set(bundle.flatMap((route) => [...(grants.get(route) ?? [])]));
+    if (bundle.some((route) => logins.has(route))) {
+      login.routes.push(...bundle);
+      for (const g of set) login.grants.add(g);
+      continue;
+    }
     if (set.size === 0) {
       unprivileged.push(...bundle);
       continue;
@@ -112,8 +124,8 @@ export function groupRoutes(
   }
   const privileged = [...byKey.values()];
   const merged: string[] = [];
-  // One group of the cap is the unprivileged one.
-  const cap = Math.max(1, maxGroups - 1);
+  // One group of the cap is the unprivileged one, one the login group when there is one.
+  const cap = Math.max(1, maxGroups - 1 - (login.routes.length > 0 ? 1 : 0));
   while (privileged.length > cap) {
     let best: [number, number, number] | undefined;
     for (let i = 0; i < privileged.length; i++) {
@@ -137,6 +149,8 @@ export function groupRoutes(
     .map((g) => ({ routes: g.routes.sort(), grants: [...g.grants].sort() }))
     .sort((a, b) => a.routes[0]!.localeCompare(b.routes[0]!))
     .map((g, i) => ({ name: `g${i + 1}`, ...g }));
+  if (login.routes.length > 0)
+    groups.push({ name: LOGIN, routes: login.routes.sort(), grants: [...login.grants].sort() });
   groups.push({ name: UNPRIVILEGED, routes: unprivileged.sort(), grants: [] });
   const groupOf = new Map<string, string>();
   for (const g of groups) for (const r of g.routes) groupOf.set(r, g.name);

@@ -164,7 +164,7 @@ function withoutPassword(url: string): string {
 export async function startSupervisor(options: SupervisorOptions): Promise<Supervisor> {
   const { policy: p, settings } = options;
   const front = frontEndpoint(p);
-  const grouping = groupRoutes(p, settings.maxGroups, settings.together);
+  const grouping = groupRoutes(p, settings.maxGroups, settings.together, settings.loginRoutes);
   const principalPath = sessionPrincipalPath(options.principal);
   if (options.principal !== undefined && principalPath === undefined)
     throw new LeashError(

@@ -105,6 +105,8 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
       /leash: isolate: \d+ groups, \d+ workers \(each group's kernel sandbox \+ Node's permission flags \+ in-process checks\)/,
     );
     assert.match(stderr, /unprivileged: .*GET \/notes\b/);
+    // The login routes have a worker of their own: no other route's code can log anyone in.
+    assert.match(stderr, /\n {2}login: POST \/login, POST \/login-legacy — /);
     assert.match(stderr, /g\d: GET \/export\/:id, POST \/export/);
     assert.match(
       stderr,
@@ -321,7 +323,7 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
     // The file is rewritten every 2 s: wait for one written after the refusals above.
     for (
       let attempt = 0;
-      attempt < 100 && !/unprivileged: 13 routes, \d+ requests, [1-9]\d* refused/.test(out);
+      attempt < 100 && !/unprivileged: 11 routes, \d+ requests, [1-9]\d* refused/.test(out);
       attempt++
     ) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -334,7 +336,7 @@ describe('under leash enforce --isolate', { skip: NO_KERNEL }, () => {
       out = result.stdout;
     }
     assert.match(out, /isolating on 127\.0\.0\.1:\d+/);
-    assert.match(out, /unprivileged: 13 routes, \d+ requests, [1-9]\d* refused/);
+    assert.match(out, /unprivileged: 11 routes, \d+ requests, [1-9]\d* refused/);
     assert.match(out, /unprivileged#1 +pid \d+ +listening +\d+ MiB/);
     assert.match(out, /\d+ workers, \d+ MiB resident in all/);
   });

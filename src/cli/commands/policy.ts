@@ -73,8 +73,8 @@ export function registerPolicyCommands(program: Command): void {
         }
         if (options.groups === true) {
           const p = readPolicyFile(context, policyPath(context, file));
-          const { maxGroups, together } = context.config.isolate;
-          out(describeGroups(groupRoutes(p, maxGroups, together), { grants: true }));
+          const { maxGroups, together, loginRoutes } = context.config.isolate;
+          out(describeGroups(groupRoutes(p, maxGroups, together, loginRoutes), { grants: true }));
           return;
         }
         if (options.module !== undefined && !context.modules.has(options.module)) {
