@@ -30,7 +30,7 @@ import type { KernelSupport } from '../supervisor/kernel/helper.ts';
 import { serviceKernelRules } from '../supervisor/kernel/plan.ts';
 import { launcherArguments } from '../supervisor/kernel/rules.ts';
 import { collectViolations } from '../supervisor/violations-pipe.ts';
-import { createDispatcher, type DispatchedRequest } from './dispatcher.ts';
+import { createDispatcher } from './dispatcher.ts';
 import type { Gate } from './gate.ts';
 import { type Group, type Grouping, groupPolicy, groupRoutes } from './groups.ts';
 import { createPgProxy, type PgProxy, upstreamFromUrl } from './pg-proxy.ts';
@@ -78,8 +78,6 @@ export interface SupervisorOptions {
   /** Where the workers' violations go. */
   readonly violations?: PolicyStore;
   readonly log: (message: string) => void;
-  /** Each request the dispatcher forwarded (tests, status). */
-  readonly dispatched?: (request: DispatchedRequest) => void;
   /** How often `leash status`'s file is rewritten. Default 2 s. */
   readonly statusIntervalMs?: number;
   /** How long the start-up process and the workers may take to listen. Default 120 s. */
@@ -421,21 +419,18 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   };
 
   const server = http.createServer(
-    createDispatcher(
-      {
-        table: routeTable(grouping.groupOf.keys()),
-        groupOf: grouping.groupOf,
-        pick,
-        tokens,
-        requests,
-        principalOf: (ids) => sessions.principalOf(ids),
-        inputHeaders: options.inputHeaders,
-        tokenMs: settings.tokenSeconds * 1000,
-        maxBodyBytes: settings.maxBodyBytes,
-        log: options.log,
-      },
-      options.dispatched,
-    ),
+    createDispatcher({
+      table: routeTable(grouping.groupOf.keys()),
+      groupOf: grouping.groupOf,
+      pick,
+      tokens,
+      requests,
+      principalOf: (ids) => sessions.principalOf(ids),
+      inputHeaders: options.inputHeaders,
+      tokenMs: settings.tokenSeconds * 1000,
+      maxBodyBytes: settings.maxBodyBytes,
+      log: options.log,
+    }),
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>

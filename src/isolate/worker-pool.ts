@@ -49,8 +49,6 @@ export interface SlotSpec {
   readonly violations?: (stream: Readable) => void;
   /** Called when a process of the slot ends (it is restarted unless the pool is stopping). */
   readonly exited?: (slot: WorkerSlot, code: number | null, signal: string | null) => void;
-  /** Called when a process of the slot dies before it ever listened. */
-  readonly failedToStart?: (slot: WorkerSlot) => void;
 }
 
 export interface WorkerPool {
@@ -111,7 +109,6 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
       if (children.get(slot) === child) children.delete(slot);
       spec.exited?.(slot, code, signal);
       if (!wasStarted) {
-        spec.failedToStart?.(slot);
         first?.(
           new LeashError(
             'ERR_LEASH_ISOLATE',
