@@ -83,6 +83,15 @@ export interface PagesSeen {
   };
 }
 
+/**
+ * A page's CSP violations, collected into `window.violations` as `<directive> <blocked URI>`
+ * (pass to `context.addInitScript`). Browser-side code as text: the project's TypeScript has no DOM
+ * types.
+ */
+export const COLLECT_VIOLATIONS = `window.violations = [];
+  document.addEventListener('securitypolicyviolation', (e) =>
+    window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));`;
+
 /** Visits the pages (and the XSS link) and reports what the browser saw. */
 export async function browseToCheck(
   browser: Browser,
@@ -91,12 +100,7 @@ export async function browseToCheck(
 ): Promise<PagesSeen> {
   const context = await browser.newContext();
   try {
-    // Browser-side code as text: the project's TypeScript has no DOM types.
-    await context.addInitScript({
-      content: `window.violations = [];
-        document.addEventListener('securitypolicyviolation', (e) =>
-          window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));`,
-    });
+    await context.addInitScript({ content: COLLECT_VIOLATIONS });
     const cdnOrigin = new URL(cdnBase).origin;
     const fromCdn: string[] = [];
     context.on('response', (response) => {

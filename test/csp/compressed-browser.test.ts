@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import {
   CHROMIUM,
+  COLLECT_VIOLATIONS,
   hasChromium,
   launchChromium,
   waitUntil,
@@ -47,12 +48,7 @@ interface Seen {
 async function visit(browser: Browser, base: string, path: string): Promise<Seen> {
   const context = await browser.newContext();
   try {
-    // Browser-side code as text: the project's TypeScript has no DOM types.
-    await context.addInitScript({
-      content: `window.violations = [];
-        document.addEventListener('securitypolicyviolation', (e) =>
-          window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));`,
-    });
+    await context.addInitScript({ content: COLLECT_VIOLATIONS });
     const failed: string[] = [];
     const loaded: string[] = [];
     let stylesheetEncoding: string | undefined;

@@ -32,7 +32,7 @@ import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
 import { violationFacts } from './facts.ts';
 import { compilePolicy, learningPolicy, reportingEndpoints, sourcesOf } from './header.ts';
 import { createHeaderCache } from './header-cache.ts';
-import { cssReferences, inlineHashes, referencedUrls } from './inline.ts';
+import { cssReferences, inlineHashes, type Reference, referencedUrls } from './inline.ts';
 import type { Violation } from './report.ts';
 import { DEFAULT_CSP_SETTINGS } from './settings.ts';
 import { createSubresourceLinks, resourceName } from './subresources.ts';
@@ -303,6 +303,21 @@ export function installCsp(host: ModuleHost): CspInstall {
     else learnInline(entry, text);
   };
 
+  /** A resource a page or stylesheet at `base` references, as a browser's report would teach it. */
+  const referenceFact = (reference: Reference, base: string) => {
+    let blockedUrl: string;
+    try {
+      blockedUrl = new URL(reference.url, base).href;
+    } catch {
+      return undefined;
+    }
+    const fact = violationFacts(
+      { documentUrl: base, blockedUrl, directive: reference.directive, disposition: 'report' },
+      settings,
+    );
+    return { blockedUrl, fact };
+  };
+
   const learnStylesheet = (entry: Tracked, text: string) => {
     const sheet = entry.url;
     let name: string;
@@ -312,17 +327,9 @@ export function installCsp(host: ModuleHost): CspInstall {
       return;
     }
     for (const reference of cssReferences(text)) {
-      let blockedUrl: string;
-      try {
-        blockedUrl = new URL(reference.url, sheet).href;
-      } catch {
-        continue;
-      }
-      const fact = violationFacts(
-        { documentUrl: sheet, blockedUrl, directive: reference.directive, disposition: 'report' },
-        settings,
-      );
-      if (fact === undefined) continue;
+      const learned = referenceFact(reference, sheet);
+      if (learned?.fact === undefined) continue;
+      const { blockedUrl, fact } = learned;
       const imported =
         reference.directive === 'style-src' ? resourceName(blockedUrl, sheet) : undefined;
       links?.load(name, fact, imported);
@@ -349,16 +356,9 @@ export function installCsp(host: ModuleHost): CspInstall {
     // test client fetched but no browser visited is then not enforced as loading nothing.
     const page = entry.url;
     for (const reference of referencedUrls(text)) {
-      let blockedUrl: string;
-      try {
-        blockedUrl = new URL(reference.url, page).href;
-      } catch {
-        continue;
-      }
-      const fact = violationFacts(
-        { documentUrl: page, blockedUrl, directive: reference.directive, disposition: 'report' },
-        settings,
-      );
+      const learned = referenceFact(reference, page);
+      if (learned === undefined) continue;
+      const { blockedUrl, fact } = learned;
       if (fact !== undefined) host.observe([route, ...fact], use);
       // And what that script or stylesheet loads, learned wherever a browser ran it.
       if (reference.directive === 'script-src' || reference.directive === 'style-src') {
