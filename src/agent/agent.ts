@@ -9,6 +9,7 @@
 import { homedir, tmpdir } from 'node:os';
 import { installAdapters } from '../adapters/install.ts';
 import { internal } from '../attribution/internal.ts';
+import { lazyUse } from '../attribution/package-of.ts';
 import { packageResolver } from '../attribution/resolver.ts';
 import { currentScope } from '../attribution/scope.ts';
 import type { ResolvedConfig } from '../config/load.ts';
@@ -99,7 +100,7 @@ export function startAgent(config: ResolvedConfig, options: AgentOptions = {}): 
   });
   const uninstalls: Array<() => void> = [];
   const packages = packageResolver();
-  const use = () => ({ scope: currentScope(), package: packages.current() });
+  const use = () => lazyUse(currentScope(), packages);
   const settings = {
     principal: config.principal,
     inputHeaders: config.inputHeaders,

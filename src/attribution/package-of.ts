@@ -100,6 +100,25 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
   };
 }
 
+/**
+ * The scope of a use and, only when something reads it, its package. Most decisions do not depend
+ * on the package (an SQL statement's facts hold none), and a look at the stack is the dearest part
+ * of a check; a refusal, which names the package, reads it while the caller is still on the stack.
+ */
+export function lazyUse(
+  scope: string,
+  packages: PackageResolver,
+): { readonly scope: string; readonly package: string } {
+  let pkg: string | undefined;
+  return {
+    scope,
+    get package() {
+      pkg ??= packages.current();
+      return pkg;
+    },
+  };
+}
+
 /** `/app/node_modules/@scope/pkg/lib/x.js` → `@scope/pkg`; anything else → `app`. */
 export function packageOfPath(path: string): string {
   const marker = '/node_modules/';

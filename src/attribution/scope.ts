@@ -55,14 +55,39 @@ export function currentScope(): string {
   return storage.getStore()?.scope ?? phase;
 }
 
-/** Runs `fn` as the handling of one request. */
+export interface ScopeSwitches {
+  /** Runs `fn` as the handling of one request. */
+  runInRequest<T>(state: RequestState, fn: () => T): T;
+  /** Runs `fn` outside any request (e.g. leash's own timers), so nothing is attributed to one. */
+  runOutsideRequest<T>(fn: () => T): T;
+}
+
+const LIVE: ScopeSwitches = {
+  runInRequest: (state, fn) => storage.run(state, fn),
+  runOutsideRequest: (fn) => storage.exit(fn),
+};
+const INERT: ScopeSwitches = {
+  runInRequest: (_state, fn) => fn(),
+  runOutsideRequest: (fn) => fn(),
+};
+
+/**
+ * The scope switches, for a file of leash's own to keep in a private binding: asked once, when
+ * that file loads, so the caller check (a stack capture) is paid per file instead of per request
+ * event. Asked by any other file (the service's code can import this one by path), they do nothing.
+ */
+export function scopeSwitches(): ScopeSwitches {
+  return calledFromLeash(scopeSwitches) ? LIVE : INERT;
+}
+
+/** `runInRequest` for callers that are not on a hot path; checks its caller on every call. */
 export function runInRequest<T>(state: RequestState, fn: () => T): T {
   // The service's code cannot pick its own scope by importing this file.
   if (!calledFromLeash(runInRequest)) return fn();
   return storage.run(state, fn);
 }
 
-/** Runs `fn` outside any request (e.g. leash's own timers), so nothing is attributed to one. */
+/** `runOutsideRequest` for callers that are not on a hot path; checks its caller on every call. */
 export function runOutsideRequest<T>(fn: () => T): T {
   if (!calledFromLeash(runOutsideRequest)) return fn();
   return storage.exit(fn);

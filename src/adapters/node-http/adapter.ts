@@ -14,7 +14,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { type RequestState, runInRequest, UNMATCHED } from '../../attribution/scope.ts';
+import { type RequestState, scopeSwitches, UNMATCHED } from '../../attribution/scope.ts';
 import { TOKEN_HEADER } from '../../isolate/gate.ts';
 import { isolationHooks } from '../../isolate/worker/hooks.ts';
 import { watchBody } from './body.ts';
@@ -28,6 +28,10 @@ export type RouteResolver = (
   server: http.Server,
   request: http.IncomingMessage,
 ) => string | null | undefined;
+
+// Asked once here: every request event runs through it, so a caller check per call would cost a
+// stack capture per event.
+const { runInRequest } = scopeSwitches();
 
 const resolvers: RouteResolver[] = [];
 

@@ -6,7 +6,7 @@
 
 import { sep } from 'node:path';
 import { isInternal } from '../../attribution/internal.ts';
-import type { PackageResolver } from '../../attribution/package-of.ts';
+import { lazyUse, type PackageResolver } from '../../attribution/package-of.ts';
 import { currentScope, LOADER, POOL } from '../../attribution/scope.ts';
 import { wildcardAllowedIn } from '../../core/kinds/path.ts';
 import { allows } from '../../core/tree.ts';
@@ -79,7 +79,7 @@ export function createRuntimeContext(
     if (resource.startsWith(`${appRoot}${sep}`)) return `${escapeGlob(appRoot)}/**`;
     return resource;
   };
-  const use = (): UseContext => ({ scope: currentScope(), package: packages.current() });
+  const use = (): UseContext => lazyUse(currentScope(), packages);
   // A file named for the day or the moment (`access.log.2026-12-02`, npm's timestamped debug log)
   // is learned with the date as a wildcard, where a wildcard may go at all: tomorrow's is the same
   // privilege.

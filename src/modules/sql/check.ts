@@ -8,6 +8,7 @@
  */
 import { isInternal } from '../../attribution/internal.ts';
 import { currentRequest, type RequestState } from '../../attribution/scope.ts';
+import { BoundedCache } from '../../core/bounded-cache.ts';
 import { type Observation, observationFact } from '../../core/kinds/sql.ts';
 import { allows } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
@@ -40,6 +41,9 @@ export interface SqlChecker {
 export type Recorder = (rows: readonly unknown[]) => void;
 
 const NOTHING: Recorder = () => {};
+
+/** Allowed executions remembered per generation (BoundedCache keeps up to twice as many). */
+const DECIDED_LIMIT = 10_000;
 
 export interface StatementParams {
   readonly positional: readonly unknown[];
@@ -96,22 +100,20 @@ export interface RequestSources {
   readonly memory: ResultMemory | undefined;
 }
 
-/**
- * The fact sequences of one execution: one per slot (`[scope, template, slot, observation]`), or
- * `[scope, template]` for a statement without slots. Shared by the in-process check and the
- * isolation proxy, so both decide a statement the same way.
- */
-export function statementFacts(
-  scope: string,
+/** What one execution binds to a slot: the value as text, and the sources it equalled (sorted). */
+export interface SlotSeen {
+  readonly value: string | undefined;
+  readonly eq: readonly string[];
+}
+
+/** The value of each slot of one execution and where it came from. */
+export function slotsSeen(
   template: Template,
   params: StatementParams,
   sources: RequestSources,
-  secret: ReadonlySet<string>,
-): Array<{ readonly facts: string[]; readonly observation: Observation | undefined }> {
-  if (template.slots.length === 0)
-    return [{ facts: [scope, template.text], observation: undefined }];
+): SlotSeen[] {
   const { principal, inputs, memory } = sources;
-  return template.slots.map((slot, i) => {
+  return template.slots.map((_slot, i) => {
     const value = slotValue(template, i, params);
     const eq: string[] = [];
     if (value !== undefined) {
@@ -124,9 +126,86 @@ export function statementFacts(
       for (const source of memory?.sourcesOf(value) ?? []) eq.push(`=${source}`);
     }
     eq.sort();
+    return { value, eq };
+  });
+}
+
+/**
+ * The fact sequences of one execution: one per slot (`[scope, template, slot, observation]`), or
+ * `[scope, template]` for a statement without slots. Shared by the in-process check and the
+ * isolation proxy, so both decide a statement the same way.
+ */
+export function statementFacts(
+  scope: string,
+  template: Template,
+  params: StatementParams,
+  sources: RequestSources,
+  secret: ReadonlySet<string>,
+): Array<{ readonly facts: string[]; readonly observation: Observation | undefined }> {
+  return factsOfSeen(scope, template, slotsSeen(template, params, sources), secret);
+}
+
+function factsOfSeen(
+  scope: string,
+  template: Template,
+  seen: readonly SlotSeen[],
+  secret: ReadonlySet<string>,
+): Array<{ readonly facts: string[]; readonly observation: Observation | undefined }> {
+  if (template.slots.length === 0)
+    return [{ facts: [scope, template.text], observation: undefined }];
+  return template.slots.map((slot, i) => {
+    const { value, eq } = seen[i]!;
     const observation = observationOf(eq, value, secret.has(slot.slot));
     return { facts: [scope, template.text, slot.slot, observationFact(observation)], observation };
   });
+}
+
+/**
+ * What an allowed execution's decision depended on, as a key, or undefined when it depended on
+ * more: a slot whose value had sources is decided by them alone when its rule is `*` or
+ * `=<source>`; a constant by its text when its rule is `*` or `in [...]`. A rule that is an exact
+ * observation (a digest) or a secret-looking constant (kept only as a digest) is not keyed: its
+ * decision needs the digest.
+ */
+function decidedKey(
+  scope: string,
+  template: Template,
+  seen: readonly SlotSeen[],
+  secret: ReadonlySet<string>,
+  rules: readonly (readonly string[] | undefined)[],
+): string | undefined {
+  let key = `${scope}\u0000${template.text}`;
+  for (let i = 0; i < seen.length; i++) {
+    const constraint = rules[i]?.[3];
+    if (constraint === undefined) return undefined;
+    const { value, eq } = seen[i]!;
+    const valueFree = constraint === '*' || constraint.startsWith('=');
+    if (eq.length > 0 && valueFree) key += `\u0000=${eq.join('&')}`;
+    else if (eq.length === 0 && value !== undefined && !secret.has(template.slots[i]!.slot)) {
+      if (!valueFree && !constraint.startsWith('in ')) return undefined;
+      key += `\u0000v${value}`;
+    } else if (value === undefined && valueFree) key += '\u0000null';
+    else return undefined;
+  }
+  return key;
+}
+
+/** `decidedKey` for an execution about to be decided (the rules are not known yet). */
+function lookupKey(
+  scope: string,
+  template: Template,
+  seen: readonly SlotSeen[],
+  secret: ReadonlySet<string>,
+): string | undefined {
+  let key = `${scope}\u0000${template.text}`;
+  for (let i = 0; i < seen.length; i++) {
+    const { value, eq } = seen[i]!;
+    if (eq.length > 0) key += `\u0000=${eq.join('&')}`;
+    else if (value === undefined) key += '\u0000null';
+    else if (secret.has(template.slots[i]!.slot)) return undefined;
+    else key += `\u0000v${value}`;
+  }
+  return key;
 }
 
 /** The secret-looking slots of a template text, remembered per text (checks are hot). */
@@ -156,6 +235,13 @@ export function createSqlChecker(
   const memories = new WeakMap<RequestState, ResultMemory>();
   const secretSlotsOf = secretSlotCache();
   const warned = new Set<string>();
+  // Executions already allowed, keyed by what their decision depended on (decidedKey): the same
+  // route running the same statement with values from the same sources is decided by one lookup,
+  // with no digest and no policy walk. Only while the policy cannot change (report, enforce).
+  const decided =
+    host.mode === 'enforce' || host.mode === 'report'
+      ? new BoundedCache<string, true>(DECIDED_LIMIT)
+      : undefined;
 
   const memoryOf = (state: RequestState): ResultMemory => {
     let memory = memories.get(state);
@@ -220,14 +306,28 @@ export function createSqlChecker(
           : requestInputs(request, settings.headers, state);
       const memory = state === undefined ? undefined : memoryOf(state);
       const secret = secretSlotsOf(template.text);
-      for (const { facts, observation } of statementFacts(
-        use.scope,
-        template,
-        params,
-        { principal, inputs, memory },
-        secret,
-      )) {
-        host.check(facts, use, observation && repeatedConstant(facts, observation));
+      const seen = slotsSeen(template, params, { principal, inputs, memory });
+      const lookup =
+        decided === undefined ? undefined : lookupKey(use.scope, template, seen, secret);
+      if (lookup === undefined || decided?.get(lookup) !== true) {
+        const rules: Array<readonly string[] | undefined> = [];
+        for (const { facts, observation } of factsOfSeen(use.scope, template, seen, secret)) {
+          const verdict = host.check(
+            facts,
+            use,
+            observation && repeatedConstant(facts, observation),
+          );
+          rules.push(verdict.allowed ? verdict.rule : undefined);
+        }
+        const key =
+          decided === undefined
+            ? undefined
+            : template.slots.length === 0
+              ? rules[0] === undefined
+                ? undefined
+                : lookup
+              : decidedKey(use.scope, template, seen, secret, rules);
+        if (key !== undefined) decided?.set(key, true);
       }
       if (memory === undefined) return NOTHING;
       const id = templateId(template.text);

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createHost, type HostSink } from '../../agent/host.ts';
+import { runInRequest } from '../../attribution/scope.ts';
+import { DEFAULT_SIMPLIFY_OPTIONS } from '../../core/kind.ts';
+import { observationFact } from '../../core/kinds/sql.ts';
+import { addRule, createTree } from '../../core/tree.ts';
+import { isLeashError } from '../../errors.ts';
+import { createLogger } from '../../log/logger.ts';
+import { createSqlChecker } from './check.ts';
+import { sqlModule } from './module.ts';
+import { SHORT_DIGEST, valueDigest } from './sensitive.ts';
+import { createStatementCache } from './statement-cache.ts';
+
+const SCOPE = 'GET /notes';
+const SQL = 'SELECT title FROM notes WHERE owner = ? LIMIT ?';
+const TEMPLATE = 'SELECT title FROM notes WHERE owner = $1 LIMIT $2';
+
+/** An enforcing checker over these rules; `refused` counts the violations the host recorded. */
+function enforcer(rules: readonly (readonly string[])[]) {
+  const tree = createTree(sqlModule.root);
+  for (const rule of rules) addRule(tree, [SCOPE, TEMPLATE, ...rule]);
+  const refused: string[][] = [];
+  const sink: HostSink = {
+    learn: () => true,
+    learnRule: () => true,
+    recordViolation: (_module, facts) => refused.push([...facts]),
+  };
+  const host = createHost({
+    module: sqlModule,
+    mode: 'enforce',
+    tree,
+    policyFile: 'test.policy.json',
+    simplify: DEFAULT_SIMPLIFY_OPTIONS,
+    sink,
+    logger: createLogger({ level: 'silent' }),
+    appRoot: '/srv/app',
+    use: () => ({ scope: SCOPE, package: 'app' }),
+    settings: { principal: 'req.user', inputHeaders: [], maxRememberedValues: 100 },
+  });
+  const checker = createSqlChecker(
+    host,
+    createStatementCache({ max: 100 }),
+    { principal: 'req.user', headers: [], maxRemembered: 100 },
+    new Set(),
+  );
+  /** Runs the statement as `user` with these values; true when allowed. */
+  const run = (user: string, owner: string, limit: number): boolean => {
+    const state = { scope: SCOPE, request: { user, headers: {} }, principal: user };
+    try {
+      runInRequest(state, () => checker.check('sqlite', SQL, { positional: [owner, limit] }));
+      return true;
+    } catch (error) {
+      if (isLeashError(error, 'ERR_LEASH_DENIED')) return false;
+      throw error;
+    }
+  };
+  return { run, refused };
+}
+
+test('a remembered decision is keyed by where each value came from, not by the value', () => {
+  const { run, refused } = enforcer([
+    ['$1', '=principal'],
+    ['$2', 'in ["10"]'],
+  ]);
+  assert.equal(run('ann', 'ann', 10), true);
+  // Another user's own notes: the same sources, so the same remembered decision.
+  assert.equal(run('bob', 'bob', 10), true);
+  // Bob asking for ann's notes: the value no longer equals the principal.
+  assert.equal(run('bob', 'ann', 10), false);
+  // A constant outside the learned set, after the same statement was allowed with 10.
+  assert.equal(run('bob', 'bob', 11), false);
+  assert.equal(refused.length, 2);
+});
+
+test('a rule that names one digest is never answered from what another value was allowed', () => {
+  const annOnly = observationFact({ eq: ['=principal'], h: valueDigest('ann', SHORT_DIGEST) });
+  const { run } = enforcer([
+    ['$1', annOnly],
+    ['$2', '*'],
+  ]);
+  assert.equal(run('ann', 'ann', 10), true);
+  assert.equal(run('ann', 'ann', 10), true);
+  assert.equal(run('bob', 'bob', 10), false);
+});
