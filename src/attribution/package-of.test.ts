@@ -46,3 +46,21 @@ test('a native-addon locator (bindings, node-gyp-build) calls as the module load
   assert.deepEqual(callerFrom('node-gyp-build'), { package: 'node-gyp-build', loader: true });
   assert.deepEqual(callerFrom('left-pad'), { package: 'left-pad', loader: false });
 });
+
+test('read from below the wrapper the service called, the caller is the same; a wrapper not on the stack falls back', () => {
+  const root = mkdtempSync(join(tmpdir(), 'leash-package-of-'));
+  const here = new URL(import.meta.url).pathname;
+  const resolver = createPackageResolver({ selfDirs: [here.slice(0, here.lastIndexOf('/'))] });
+  // leash's wrapper (this file): its own frames come first, as in a wrapped fs function.
+  const wrapper = (): [Caller, Caller, Caller] => {
+    const inner = () => [resolver.caller(wrapper), resolver.caller(), resolver.caller(() => 0)];
+    return inner() as [Caller, Caller, Caller];
+  };
+  const dir = join(root, 'node_modules', 'evil-pkg');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'index.js'), 'module.exports = (wrapped) => wrapped();\n');
+  const call = createRequire(join(root, 'index.js'))('evil-pkg') as (w: typeof wrapper) => Caller[];
+  const expected = { package: 'evil-pkg', loader: false };
+  for (const { package: pkg, loader } of call(wrapper))
+    assert.deepEqual({ package: pkg, loader }, expected);
+});

@@ -28,8 +28,12 @@ export interface Caller {
 export interface PackageResolver {
   /** The package of the innermost foreign frame of the current stack. */
   current(): string;
-  /** The package and whether the module loader made the call, from a single stack capture. */
-  caller(): Caller;
+  /**
+   * The package and whether the module loader made the call, from a single stack capture.
+   * `entry`: the wrapper the service called (an `fs` function), when the caller knows it: the
+   * capture then starts right below it instead of walking leash's own frames first.
+   */
+  caller(entry?: (...args: never[]) => unknown): Caller;
   /** The package a source file belongs to, or `undefined` when the file is leash's own. */
   ofFile(file: string): string | undefined;
 }
@@ -43,6 +47,7 @@ export interface PackageResolver {
 const ADDON_LOCATORS = new Set(['bindings', 'node-gyp-build']);
 
 const SHALLOW_FRAMES = 10;
+const ENTRY_FRAMES = 3;
 const MAX_FRAMES = 40;
 const SKIP = Symbol('skip');
 
@@ -82,12 +87,19 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
     return { package: NODE, loader, found: false };
   };
 
-  const caller = (): Caller => {
+  const caller = (entry?: (...args: never[]) => unknown): Caller => {
+    if (entry !== undefined) {
+      // The frames right below the wrapper are the service's: usually the first one answers.
+      const below = callSites(ENTRY_FRAMES, entry);
+      const first = walk(below);
+      if (first.found) return first;
+      // The wrapper was not on the stack, or only Node's frames followed it: look the usual way.
+    }
     // Most calls come straight from the caller's code: a shallow capture is a third of the cost.
-    const shallow = callSites(SHALLOW_FRAMES);
+    const shallow = callSites(SHALLOW_FRAMES, callSites);
     const first = walk(shallow);
     if (first.found || shallow.length < SHALLOW_FRAMES) return first;
-    return walk(callSites(MAX_FRAMES));
+    return walk(callSites(MAX_FRAMES, callSites));
   };
 
   return {
@@ -130,13 +142,14 @@ export function packageOfPath(path: string): string {
   return first === '' || first === '.bin' ? APP : first;
 }
 
-function callSites(frames: number): NodeJS.CallSite[] {
+/** Up to `frames` call sites below the topmost call of `below`; none when it is not on the stack. */
+function callSites(frames: number, below: (...args: never[]) => unknown): NodeJS.CallSite[] {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   Error.prepareStackTrace = (_, sites) => sites;
   Error.stackTraceLimit = frames;
   const holder: { stack?: NodeJS.CallSite[] } = {};
-  Error.captureStackTrace(holder, callSites);
+  Error.captureStackTrace(holder, below);
   const sites = holder.stack ?? [];
   Error.prepareStackTrace = prepare;
   Error.stackTraceLimit = limit;

@@ -14,7 +14,12 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { type RequestState, scopeSwitches, UNMATCHED } from '../../attribution/scope.ts';
+import {
+  currentRequest,
+  type RequestState,
+  scopeSwitches,
+  UNMATCHED,
+} from '../../attribution/scope.ts';
 import { TOKEN_HEADER } from '../../isolate/gate.ts';
 import { isolationHooks } from '../../isolate/worker/hooks.ts';
 import { watchBody } from './body.ts';
@@ -86,6 +91,9 @@ function bindEmitter(
   if (typeof emit !== 'function') return;
   target.emit = function (this: unknown, event, ...args) {
     see?.(event, args);
+    // Most events are emitted by the request's own code: entering its state again would only
+    // allocate a new context frame.
+    if (currentRequest() === state) return emit.call(this, event, ...args);
     return runInRequest(state, () => emit.call(this, event, ...args));
   };
 }

@@ -168,19 +168,12 @@ export function installCsp(host: ModuleHost): CspInstall {
       size: 0,
     };
     tracked.set(response, entry);
-    const nonce = () => {
-      entry.nonceRead = true;
-      entry.nonce ??= randomBytes(16).toString('base64');
-      return entry.nonce;
-    };
+    // Own and enumerable, so template engines that copy `res.locals` copy the nonce. Assigned,
+    // not defined: defining a property on the response would turn it into a slow dictionary
+    // object, on every request (`res.cspNonce` is a getter of the prototype instead).
     const locals = Object.create(null) as Record<string, unknown>;
-    Object.defineProperty(locals, 'cspNonce', { get: nonce, enumerable: true });
-    Object.defineProperty(response, 'locals', {
-      value: locals,
-      writable: true,
-      configurable: true,
-    });
-    Object.defineProperty(response, 'cspNonce', { get: nonce, configurable: true });
+    Object.defineProperty(locals, 'cspNonce', { get: () => nonceOf(entry), enumerable: true });
+    (response as { locals?: unknown }).locals = locals;
     return false;
   });
 
@@ -376,6 +369,13 @@ export function installCsp(host: ModuleHost): CspInstall {
     end: End;
   };
   const originals = { writeHead: proto.writeHead, write: proto.write, end: proto.end };
+  Object.defineProperty(proto, 'cspNonce', {
+    get(this: http.ServerResponse) {
+      const entry = tracked.get(this);
+      return entry === undefined ? undefined : nonceOf(entry);
+    },
+    configurable: true,
+  });
   proto.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
     const entry = tracked.get(this);
     if (entry !== undefined && !this.headersSent) {
@@ -413,8 +413,16 @@ export function installCsp(host: ModuleHost): CspInstall {
       proto.writeHead = originals.writeHead;
       proto.write = originals.write;
       proto.end = originals.end;
+      delete (proto as { cspNonce?: unknown }).cspNonce;
     },
   };
+}
+
+/** The response's nonce, made when something first reads it (a page that uses none needs none). */
+function nonceOf(entry: Tracked): string {
+  entry.nonceRead = true;
+  entry.nonce ??= randomBytes(16).toString('base64');
+  return entry.nonce;
 }
 
 /** The URL a request was made to, as the browser saw it (scheme and Host). */

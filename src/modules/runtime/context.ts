@@ -53,7 +53,12 @@ export interface RuntimeContext {
    * Checks a use; throws ERR_LEASH_DENIED in enforce mode. `excuse` (see CheckOptions) is asked
    * before an ungranted use is recorded or refused.
    */
-  check(capability: Capability, resource: string, excuse?: () => boolean): void;
+  check(
+    capability: Capability,
+    resource: string,
+    excuse?: () => boolean,
+    entry?: (...args: never[]) => unknown,
+  ): void;
   /** Like check but never throws (observers that cannot veto). */
   observe(capability: Capability, resource: string): void;
   /** The scope and package of the current call. */
@@ -108,13 +113,14 @@ export function createRuntimeContext(
     resource: string,
     refuse: boolean,
     excuse?: () => boolean,
+    entry?: (...args: never[]) => unknown,
   ): void => {
     if (isInternal()) return;
     if (capability === 'net.connect' && isOwnEphemeralEndpoint(resource)) return;
     const withExcuse = (options: CheckOptions | undefined): CheckOptions | undefined =>
       excuse === undefined ? options : { ...options, excuse };
     // One look at the stack gives the package and whether the module loader made the call.
-    const caller = packages.caller();
+    const caller = packages.caller(entry);
     const u = { scope: currentScope(), package: caller.package };
     if (isPoolUse(capability, caller.package)) {
       // A pooled database connection or an embedded database's file: the process's, like module
@@ -153,7 +159,8 @@ export function createRuntimeContext(
     packages,
     appRoot,
     use,
-    check: (capability, resource, excuse) => decide(capability, resource, true, excuse),
+    check: (capability, resource, excuse, entry) =>
+      decide(capability, resource, true, excuse, entry),
     observe: (capability, resource) => decide(capability, resource, false),
   };
 }

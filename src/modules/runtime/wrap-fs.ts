@@ -68,10 +68,16 @@ const CALLBACK_ONLY = new Set(['watch', 'watchFile', 'openAsBlob']);
 
 /** The absolute path of a path argument, or undefined for descriptors and file handles. */
 export function pathOf(arg: unknown): string | undefined {
-  if (typeof arg === 'string') return resolve(arg);
+  if (typeof arg === 'string') return isNormalAbsolute(arg) ? arg : resolve(arg);
   if (arg instanceof URL) return arg.protocol === 'file:' ? fileURLToPath(arg) : undefined;
   if (Buffer.isBuffer(arg)) return resolve(arg.toString());
   return undefined;
+}
+
+/** `/a/b`: what `resolve` would return unchanged (it asks for the working directory first). */
+const NOT_NORMAL = /\/\/|\/\.\.?(?:\/|$)|.\/$|\0/;
+function isNormalAbsolute(path: string): boolean {
+  return path.charCodeAt(0) === 47 && !NOT_NORMAL.test(path);
 }
 
 function isWriteFlag(flags: unknown): boolean {
@@ -110,7 +116,9 @@ function checkArgs(
   context: RuntimeContext,
   accesses: readonly Access[],
   args: readonly unknown[],
-  name = '',
+  name: string,
+  /** The wrapper the service called: attribution reads the stack from right below it. */
+  entry: AnyFunction,
 ): NodeJS.ErrnoException | undefined {
   if (depth > 0) return undefined;
   if (name.startsWith('mkdtemp')) {
@@ -138,7 +146,7 @@ function checkArgs(
           return absent !== undefined;
         }
       : undefined;
-    context.check(capability, path, excuse);
+    context.check(capability, path, excuse, entry);
   });
   return absent;
 }
@@ -183,14 +191,14 @@ function wrapSync(
     name === 'existsSync'
       ? function (this: unknown, ...args: unknown[]) {
           try {
-            if (checkArgs(context, accesses, args, base) !== undefined) return false;
+            if (checkArgs(context, accesses, args, base, wrapped) !== undefined) return false;
           } catch {
             return false;
           }
           return callOriginal(original, this, args);
         }
       : function (this: unknown, ...args: unknown[]) {
-          const absent = checkArgs(context, accesses, args, base);
+          const absent = checkArgs(context, accesses, args, base, wrapped);
           if (absent !== undefined) {
             // statSync({ throwIfNoEntry: false }) answers undefined for a missing path.
             const options = args[1] as { throwIfNoEntry?: boolean } | undefined;
@@ -211,7 +219,7 @@ function wrapCallback(
   const wrapped = function (this: unknown, ...args: unknown[]) {
     let absent: NodeJS.ErrnoException | undefined;
     try {
-      absent = checkArgs(context, accesses, args, name);
+      absent = checkArgs(context, accesses, args, name, wrapped);
     } catch (error) {
       absent = error as NodeJS.ErrnoException;
     }
@@ -233,21 +241,22 @@ function wrapPromise(
   context: RuntimeContext,
   accesses: readonly Access[],
 ): AnyFunction {
-  return copyProperties(function (this: unknown, ...args: unknown[]) {
+  const wrapped = function (this: unknown, ...args: unknown[]) {
     try {
-      const absent = checkArgs(context, accesses, args, name);
+      const absent = checkArgs(context, accesses, args, name, wrapped);
       if (absent !== undefined) return Promise.reject(absent);
     } catch (error) {
       return Promise.reject(error);
     }
     return callOriginal(original, this, args);
-  }, original);
+  };
+  return copyProperties(wrapped, original);
 }
 
 function wrapStream(original: AnyFunction, context: RuntimeContext, access: Access): AnyFunction {
-  return copyProperties(function (this: unknown, ...args: unknown[]) {
+  const wrapped = function (this: unknown, ...args: unknown[]) {
     try {
-      checkArgs(context, [access], args);
+      checkArgs(context, [access], args, '', wrapped);
     } catch (error) {
       // An inert stream of the same direction, so the caller's `error` handler sees the refusal.
       const stream =
@@ -258,7 +267,8 @@ function wrapStream(original: AnyFunction, context: RuntimeContext, access: Acce
       return stream;
     }
     return callOriginal(original, this, args);
-  }, original);
+  };
+  return copyProperties(wrapped, original);
 }
 
 function copyProperties(wrapped: AnyFunction, original: AnyFunction): AnyFunction {

@@ -304,7 +304,8 @@ export function createSqlChecker(
         state === undefined
           ? new Map<string, string[]>()
           : requestInputs(request, settings.headers, state);
-      const memory = state === undefined ? undefined : memoryOf(state);
+      // With no constraint on results (enforce and report know which they need), nothing is kept.
+      const memory = state === undefined || wantedResults?.size === 0 ? undefined : memoryOf(state);
       const secret = secretSlotsOf(template.text);
       const seen = slotsSeen(template, params, { principal, inputs, memory });
       const lookup =
