@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { FRAMEWORK_INSTRUMENTATIONS } from '../../src/adapters/install.ts';
 import { UNCOVERED_SQL_DRIVERS } from '../../src/drivers/uncovered.ts';
@@ -45,6 +45,12 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
   pg: {
     file: 'pg/lib/client.js',
     patched: (Client: { prototype: { query: unknown } }) => isWrapped(Client.prototype.query),
+  },
+  postgres: {
+    // Its exports map keeps internals from `require('postgres/…')`: the CommonJS file by path.
+    file: join(dirname(require.resolve('postgres')), 'query.js'),
+    patched: (query: { Query: { prototype: { handle: unknown } } }) =>
+      isWrapped(query.Query.prototype.handle),
   },
   'pg-pool': {
     file: 'pg-pool',
@@ -108,6 +114,28 @@ for (const target of TARGETS) {
     assert.equal(probe.patched(exports), false);
   });
 }
+
+test('postgres as an ES module (`import`): patched as it loads, restored, patched again', async () => {
+  const target = TARGETS.find((t) => t.package === 'postgres')!;
+  const { options: opts } = options();
+  let disable = enableInstrumentations([target], [], opts);
+  const { default: postgres } = (await import('postgres')) as {
+    default: (url: string) => (strings: TemplateStringsArray) => object;
+  };
+  // A query that is never awaited never connects; its class is the ES module build's.
+  const Query = Object.getPrototypeOf(postgres('postgres://127.0.0.1:1/none')`SELECT 1`) as {
+    handle: unknown;
+  };
+  assert.equal(isWrapped(Query.handle), true, 'patched after enable');
+  disable();
+  assert.equal(isWrapped(Query.handle), false, 'restored after disable');
+  disable = enableInstrumentations([target], [], opts);
+  assert.equal(isWrapped(Query.handle), true, 'patched after enable again');
+  disable();
+  assert.equal(isWrapped(Query.handle), false);
+  const cjs = require('postgres') as typeof postgres;
+  assert.notEqual(Object.getPrototypeOf(cjs('postgres://127.0.0.1:1/none')`SELECT 1`), Query);
+});
 
 /** A fake package in its own node_modules, and a require from beside it. */
 function fakePackage(name: string, version: string): NodeJS.Require {
