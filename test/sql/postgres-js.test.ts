@@ -1,9 +1,10 @@
 // postgres.js end to end, through each of its builds (the ES module one `import` loads, the
-// CommonJS one `require` loads): tagged templates, fragments, helpers, a transaction, sql.file and
-// sql.unsafe are learned per route with the principal, request inputs and earlier results; under
-// enforce, users and values never seen pass (also when their queries queue behind each other on
-// the one connection, and so are built in another request's context), and injections through
-// sql.unsafe are refused before PostgreSQL runs them.
+// CommonJS one `require` loads): tagged templates, fragments, helpers, a transaction, sql.file,
+// sql.reserve and sql.unsafe are learned per route with the principal, request inputs and earlier
+// results, and its connection is the pool's (`@pool`); under enforce, users and values never seen
+// pass (also when their queries queue behind each other on the one connection, and so are built
+// in another request's context), and injections through sql.unsafe are refused before PostgreSQL
+// runs them.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +56,7 @@ for (const load of ['import', 'require'] as const) {
     mkdirSync(dataDir);
     writeFileSync(
       join(dir, 'leash.config.json'),
-      JSON.stringify({ principal: 'req.user', mode: { runtime: 'off', default: 'learn' } }),
+      JSON.stringify({ principal: 'req.user', dataDirs: ['./data'] }),
     );
     const env = { DATABASE_URL: urlOf(database), DATA_DIR: dataDir, POSTGRES_LOAD: load };
 
@@ -82,6 +83,7 @@ for (const load of ['import', 'require'] as const) {
         });
         assert.equal((await call(learning.base, user, '/first')).body, own);
         assert.equal((await call(learning.base, user, '/count')).body, '[{"n":2}]');
+        assert.equal((await call(learning.base, user, '/reserved')).body, '[{"n":2}]');
         assert.match(
           (await call(learning.base, user, `/find?title=plans+of+${user}`)).body,
           new RegExp(`"title":"plans of ${user}"`),
@@ -98,6 +100,9 @@ for (const load of ['import', 'require'] as const) {
     const sql = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')).sql as SqlSection;
     const slots = (scope: string, template: string) => sql[scope]?.[template];
     const all = JSON.stringify(sql, null, 2);
+    // The connection is the pool's, whichever route happened to open it.
+    const runtime = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')).runtime;
+    assert.deepEqual(runtime['@pool']?.postgres?.['net.connect'], [`127.0.0.1:${postgres.port}`]);
     assert.deepEqual(
       slots('GET /notes/:id', 'SELECT title FROM notes WHERE id = $1 AND owner = $2'),
       { $1: ['=request.params.id'], $2: ['=principal'] },
@@ -112,6 +117,11 @@ for (const load of ['import', 'require'] as const) {
     assert.deepEqual(
       slots('GET /first', 'SELECT title FROM notes WHERE id = $1')?.$1?.[0]?.startsWith('=result.'),
       true,
+      all,
+    );
+    assert.deepEqual(
+      slots('GET /reserved', 'SELECT (count(*))::int AS n FROM notes WHERE owner = $1'),
+      { $1: ['=principal'] },
       all,
     );
     assert.deepEqual(
@@ -148,6 +158,7 @@ for (const load of ['import', 'require'] as const) {
       );
       assert.equal((await call(enforcing.base, 'dee', '/first')).body, `[{"title":"dee's note"}]`);
       assert.equal((await call(enforcing.base, 'dee', '/count')).body, '[{"n":2}]');
+      assert.equal((await call(enforcing.base, 'dee', '/reserved')).body, '[{"n":2}]');
       assert.match(
         (await call(enforcing.base, 'dee', '/find?title=first+of+dee')).body,
         /"title":"first of dee"/,
