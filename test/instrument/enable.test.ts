@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { FRAMEWORK_INSTRUMENTATIONS } from '../../src/adapters/install.ts';
 import { UNCOVERED_SQL_DRIVERS } from '../../src/drivers/uncovered.ts';
 import { isLeashError, type LeashError } from '../../src/errors.ts';
@@ -14,6 +15,7 @@ import { type EnableOptions, enableInstrumentations } from '../../src/instrument
 import {
   defineInstrumentation,
   type Instrumentation,
+  type PatchedFile,
 } from '../../src/instrument/instrumentation.ts';
 import { isWrapped } from '../../src/instrument/shimmer.ts';
 import { runtimeInstrumentations } from '../../src/modules/runtime/module.ts';
@@ -135,6 +137,68 @@ test('postgres as an ES module (`import`): patched as it loads, restored, patche
   assert.equal(isWrapped(Query.handle), false);
   const cjs = require('postgres') as typeof postgres;
   assert.notEqual(Object.getPrototypeOf(cjs('postgres://127.0.0.1:1/none')`SELECT 1`), Query);
+});
+
+/** A fake ES module package in its own node_modules; the URL of its lib/api.js. */
+function fakeEsmPackage(name: string, version: string): string {
+  const pkg = join(mkdtempSync(join(tmpdir(), 'leash-instrument-')), 'node_modules', name);
+  mkdirSync(join(pkg, 'lib'), { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type: 'module' }));
+  writeFileSync(join(pkg, 'lib', 'api.js'), 'export class Api { query() { return 1; } }');
+  return pathToFileURL(join(pkg, 'lib', 'api.js')).href;
+}
+
+test('an ES module file: patched in place as it loads in range; out of range, or needing its exports replaced, warned', async () => {
+  const patchApi = (exports: unknown) => {
+    const proto = (exports as { Api: { prototype: { query(): number } } }).Api.prototype;
+    const original = proto.query;
+    proto.query = () => 2;
+    return () => {
+      proto.query = original;
+    };
+  };
+  const target = (name: string, patch: PatchedFile['patch']) =>
+    defineInstrumentation({
+      package: name,
+      purpose: 'test',
+      consequence: 'its queries would not be checked',
+      failClosed: true,
+      files: [{ file: 'lib/api.js', versions: '>=2.0.0 <3', patch }],
+    });
+  type Api = { Api: new () => { query(): number } };
+
+  const inRange = options();
+  let disable = enableInstrumentations([target('leash-fake-esm-a', patchApi)], [], inRange.options);
+  const a = (await import(fakeEsmPackage('leash-fake-esm-a', '2.1.0'))) as Api;
+  assert.equal(new a.Api().query(), 2, 'patched as it loaded');
+  disable();
+  assert.equal(new a.Api().query(), 1, 'restored');
+  assert.deepEqual(inRange.warnings, []);
+
+  const outOfRange = options();
+  disable = enableInstrumentations([target('leash-fake-esm-b', patchApi)], [], outOfRange.options);
+  const b = (await import(fakeEsmPackage('leash-fake-esm-b', '3.0.0'))) as Api;
+  disable();
+  assert.equal(new b.Api().query(), 1);
+  assert.deepEqual(outOfRange.warnings, [
+    'leash-fake-esm-b 3.0.0 is not supported (>=2.0.0 <3): its queries would not be checked',
+  ]);
+
+  const replacing = options({ mode: 'enforce' });
+  disable = enableInstrumentations(
+    [
+      target('leash-fake-esm-c', (exports) => ({
+        exports: { ...(exports as object) },
+        restore() {},
+      })),
+    ],
+    [],
+    replacing.options,
+  );
+  await import(fakeEsmPackage('leash-fake-esm-c', '2.0.0'));
+  disable();
+  assert.equal(replacing.refusals.length, 1);
+  assert.match(replacing.refusals[0]!.message, /loaded as an ES module cannot be patched/);
 });
 
 /** A fake package in its own node_modules, and a require from beside it. */
