@@ -13,7 +13,6 @@ const SQL_DRIVERS = [
   'tedious',
   'mssql',
   'oracledb',
-  'postgres',
   'pg-native',
   'duckdb',
   '@libsql/client',

@@ -4,6 +4,8 @@
  * target's package on one require-in-the-middle hook (with internals, so a file such as
  * `express/lib/application.js` is seen even when the service imports the package from ESM); each
  * file is patched as it loads, only when the package's version is inside the file's closed range.
+ * A file a package ships as an ES module (postgres.js's `src/`) is patched through the ESM hook
+ * (esm.ts) the same way, in place (an ES module's exports cannot be replaced).
  *
  * One rule for what goes unpatched: a package outside its ranges, a target loaded before leash,
  * and a known package leash does not cover (a SQL driver such as `mysql`) get a one-line warning
@@ -17,6 +19,7 @@ import { Hook } from 'require-in-the-middle';
 import semver from 'semver';
 import { LeashError } from '../errors.ts';
 import type { Mode } from '../module/module.ts';
+import { hookEsm } from './esm.ts';
 import { type Instrumentation, versionsOf } from './instrumentation.ts';
 import { packageVersion } from './package-version.ts';
 
@@ -109,10 +112,14 @@ export function enableInstrumentations(
   for (const target of [...targets, ...uncovered]) byName.set(target.package, target);
   // Longest first, so `pg-pool` is not read as a file of `pg`.
   const names = [...byName.keys()].sort((a, b) => b.length - a.length);
-  const hook = new Hook(names, { internals: true }, (exports, name, basedir) => {
-    const found = split(name, names);
-    if (found === undefined) return exports;
-    const [pkg, file] = found;
+  /** Patches a file as it loads (when it is a target's, in range); the exports to use. */
+  const onLoad = <T>(
+    pkg: string,
+    file: string,
+    basedir: string | undefined,
+    exports: T,
+    esm: boolean,
+  ): T => {
     const target = byName.get(pkg)!;
     const version = packageVersion(basedir);
     if (!('files' in target)) {
@@ -138,10 +145,36 @@ export function enableInstrumentations(
       restores.push(result);
       return exports;
     }
+    if (esm) {
+      result.restore();
+      unpatched(
+        pkg,
+        target.failClosed,
+        `${pkg} ${version} loaded as an ES module cannot be patched (${file} needs its exports replaced): ${target.consequence}`,
+      );
+      return exports;
+    }
     restores.push(result.restore);
-    return result.exports as typeof exports;
+    return result.exports as T;
+  };
+
+  const hook = new Hook(names, { internals: true }, (exports, name, basedir) => {
+    const found = split(name, names);
+    if (found === undefined) return exports;
+    return onLoad(found[0], found[1], basedir, exports, false);
   });
+  const unhookEsm = hookEsm(
+    targets.map((target) => target.package),
+    (where) =>
+      targets.some(
+        (target) =>
+          target.package === where.package &&
+          target.files.some((entry) => sameFile(entry.file, where.file)),
+      ),
+    (namespace, where) => onLoad(where.package, where.file, where.basedir, namespace, true),
+  );
   return () => {
+    unhookEsm();
     hook.unhook();
     for (const restore of restores.splice(0).reverse()) restore();
   };

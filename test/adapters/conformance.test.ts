@@ -3,7 +3,9 @@
 // @unmatched (a plain server, which has no route table, gets its normalised path); the request's
 // scope holds through its body's stream events, timers started there and multipart uploads;
 // outbound HTTP is decided per request in the route's scope, also over a warm keep-alive socket;
-// static files are one scope per mount; and every enforced refusal happens before the effect.
+// static files are one scope per mount; and every enforced refusal happens before the effect:
+// a path traversal, an SSRF to a loopback host the route never called, a SQL injection through a
+// statement a route pastes a value into, and a shell injection through a command line.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,9 +13,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { get, type Running, startUnder } from '../runtime/helpers.ts';
 import { readPolicyJson } from '../support/policy-json.ts';
+import { type RunningPostgres, startPostgres } from '../support/postgres.ts';
 import { ADAPTERS, type Adapter, fixturePath, runtimeRules, template } from './adapters.ts';
 
 interface Service {
@@ -188,12 +192,14 @@ async function upstream(host: string, body: string) {
 /**
  * A route learned calling one loopback service cannot call another under enforce, through
  * http.get on a keep-alive agent or through fetch, even while a socket to that other service is
- * warm in the same pool (another route's): the other service never receives the request.
+ * warm in the same pool (another route's), nor one that no route ever called (an SSRF): neither
+ * service receives the request.
  */
 function outboundPerRequest(adapter: Adapter): void {
   test(`${adapter.name}: outbound HTTP is decided per request, also over a warm socket`, async () => {
     const partner = await upstream('127.0.0.1', 'partner');
     const target = await upstream('127.0.0.3', 'target');
+    const stranger = await upstream('127.0.0.9', 'stranger');
     const svc = service(adapter, { WARM_URL: target.url });
     try {
       const learning = await svc.start('learn');
@@ -227,14 +233,21 @@ function outboundPerRequest(adapter: Adapter): void {
             'ERR_LEASH_DENIED',
             `${route} to a host only another route may call`,
           );
+          assert.equal(
+            (await get(enforcing.base, `${route}?to=${stranger.url}`)).body,
+            'ERR_LEASH_DENIED',
+            `${route} to a host no route called`,
+          );
         }
         assert.equal(target.received(), warmed, 'the target received a refused request');
+        assert.equal(stranger.received(), 0, 'the stranger received a refused request');
       } finally {
         await enforcing.stop();
       }
     } finally {
       partner.close();
       target.close();
+      stranger.close();
     }
   });
 }
@@ -251,15 +264,34 @@ async function asUser(base: string, user: string, path: string, json?: object) {
   return { status: response.status, body: await response.text() };
 }
 
+/** The SQL driver's extra environment: for pg, a database of its own on the file's server. */
+async function databaseFor(driver: string): Promise<NodeJS.ProcessEnv> {
+  if (driver !== 'pg') return {};
+  const name = `conformance_${++databases}`;
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(postgres.url);
+  url.pathname = `/${name}`;
+  return { DATABASE_URL: url.href };
+}
+
 /**
  * The sql module sees the request's inputs and principal where the framework keeps them (route
  * params, JSON body, `user` set by a hook), or where leash saw them (a plain service's own body
  * parsing and path): it learns `=request.params.id`, `=request.body.title` and `=principal`, so
- * users and values never seen while learning pass under enforce.
+ * users and values never seen while learning pass under enforce. In the same
+ * learn → enforce cycle, the attacks on the two vulnerable routes are refused before the effect: a
+ * SQL injection into the search (no other user's note comes back) and a shell injection into the
+ * echo (the file it would create does not exist).
  */
 function inputsSeenBySql(adapter: Adapter, driver: string): void {
-  test(`${adapter.name} × ${driver}: the sql module learns request inputs and the principal`, async () => {
-    const svc = service(adapter, { SQL_DRIVER: driver });
+  test(`${adapter.name} × ${driver}: the sql module learns request inputs and the principal, injections are refused`, async () => {
+    const svc = service(adapter, { SQL_DRIVER: driver, ...(await databaseFor(driver)) });
     const learning = await svc.start('learn');
     try {
       for (const [user, id] of [
@@ -275,6 +307,11 @@ function inputsSeenBySql(adapter: Adapter, driver: string): void {
           (await asUser(learning.base, user, '/sql/notes', { title: `plans of ${user}` })).body,
           'added',
         );
+        assert.equal(
+          (await asUser(learning.base, user, `/sql/search?title=plans+of+${user}`)).body,
+          `{"title":"plans of ${user}"}`,
+        );
+        assert.equal((await get(learning.base, `/shell?n=${id}`)).body, id);
       }
     } finally {
       await learning.stop();
@@ -293,6 +330,11 @@ function inputsSeenBySql(adapter: Adapter, driver: string): void {
       [{ $1: ['=principal'], $2: ['=request.body.title'] }],
       JSON.stringify(inserts),
     );
+    assert.deepEqual(
+      sql['GET /sql/search']?.['SELECT title FROM notes WHERE owner = $1 AND title = $2'],
+      { $1: ['=principal'], $2: ['=request.query.title'] },
+      JSON.stringify(sql['GET /sql/search']),
+    );
 
     const enforcing = await svc.start('enforce');
     try {
@@ -304,14 +346,41 @@ function inputsSeenBySql(adapter: Adapter, driver: string): void {
         (await asUser(enforcing.base, 'dee', '/sql/notes', { title: 'never seen' })).body,
         'added',
       );
+      assert.equal(
+        (await asUser(enforcing.base, 'dee', '/sql/search?title=never+seen')).body,
+        '{"title":"never seen"}',
+      );
+      // Unrefused, each would answer another user's note.
+      for (const title of ["x' OR '1'='1", "x' UNION SELECT title FROM notes WHERE owner = 'ann"])
+        assert.equal(
+          (await asUser(enforcing.base, 'dee', `/sql/search?title=${encodeURIComponent(title)}`))
+            .body,
+          'ERR_LEASH_DENIED',
+          title,
+        );
+      assert.equal((await get(enforcing.base, '/shell?n=4')).body, '4');
+      const marker = join(svc.dir, 'injected');
+      assert.equal(
+        (await get(enforcing.base, `/shell?n=${encodeURIComponent(`4; touch ${marker}`)}`)).body,
+        'ERR_LEASH_DENIED',
+      );
+      assert.equal(existsSync(marker), false, 'the injected command ran');
     } finally {
       await enforcing.stop();
     }
   });
 }
 
-/** The SQLite drivers every framework's SQL routes run on (PostgreSQL: test/sql, test/example). */
-const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3'];
+/** The SQL drivers every framework's SQL routes run on. */
+const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3', 'pg'];
+
+/** The PostgreSQL server of the pg driver's services, a database per service. */
+let postgres: RunningPostgres;
+let databases = 0;
+before(async () => {
+  postgres = await startPostgres();
+});
+after(() => postgres.stop());
 
 /** Files served by static-file middleware are one scope per mount point, not one per file. */
 function staticMounts(adapter: Adapter): void {

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { FRAMEWORK_INSTRUMENTATIONS } from '../../src/adapters/install.ts';
 import { UNCOVERED_SQL_DRIVERS } from '../../src/drivers/uncovered.ts';
 import { isLeashError, type LeashError } from '../../src/errors.ts';
@@ -14,6 +15,7 @@ import { type EnableOptions, enableInstrumentations } from '../../src/instrument
 import {
   defineInstrumentation,
   type Instrumentation,
+  type PatchedFile,
 } from '../../src/instrument/instrumentation.ts';
 import { isWrapped } from '../../src/instrument/shimmer.ts';
 import { runtimeInstrumentations } from '../../src/modules/runtime/module.ts';
@@ -45,6 +47,12 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
   pg: {
     file: 'pg/lib/client.js',
     patched: (Client: { prototype: { query: unknown } }) => isWrapped(Client.prototype.query),
+  },
+  postgres: {
+    // Its exports map keeps internals from `require('postgres/…')`: the CommonJS file by path.
+    file: join(dirname(require.resolve('postgres')), 'query.js'),
+    patched: (query: { Query: { prototype: { handle: unknown } } }) =>
+      isWrapped(query.Query.prototype.handle),
   },
   'pg-pool': {
     file: 'pg-pool',
@@ -108,6 +116,90 @@ for (const target of TARGETS) {
     assert.equal(probe.patched(exports), false);
   });
 }
+
+test('postgres as an ES module (`import`): patched as it loads, restored, patched again', async () => {
+  const target = TARGETS.find((t) => t.package === 'postgres')!;
+  const { options: opts } = options();
+  let disable = enableInstrumentations([target], [], opts);
+  const { default: postgres } = (await import('postgres')) as {
+    default: (url: string) => (strings: TemplateStringsArray) => object;
+  };
+  // A query that is never awaited never connects; its class is the ES module build's.
+  const Query = Object.getPrototypeOf(postgres('postgres://127.0.0.1:1/none')`SELECT 1`) as {
+    handle: unknown;
+  };
+  assert.equal(isWrapped(Query.handle), true, 'patched after enable');
+  disable();
+  assert.equal(isWrapped(Query.handle), false, 'restored after disable');
+  disable = enableInstrumentations([target], [], opts);
+  assert.equal(isWrapped(Query.handle), true, 'patched after enable again');
+  disable();
+  assert.equal(isWrapped(Query.handle), false);
+  const cjs = require('postgres') as typeof postgres;
+  assert.notEqual(Object.getPrototypeOf(cjs('postgres://127.0.0.1:1/none')`SELECT 1`), Query);
+});
+
+/** A fake ES module package in its own node_modules; the URL of its lib/api.js. */
+function fakeEsmPackage(name: string, version: string): string {
+  const pkg = join(mkdtempSync(join(tmpdir(), 'leash-instrument-')), 'node_modules', name);
+  mkdirSync(join(pkg, 'lib'), { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type: 'module' }));
+  writeFileSync(join(pkg, 'lib', 'api.js'), 'export class Api { query() { return 1; } }');
+  return pathToFileURL(join(pkg, 'lib', 'api.js')).href;
+}
+
+test('an ES module file: patched in place as it loads in range; out of range, or needing its exports replaced, warned', async () => {
+  const patchApi = (exports: unknown) => {
+    const proto = (exports as { Api: { prototype: { query(): number } } }).Api.prototype;
+    const original = proto.query;
+    proto.query = () => 2;
+    return () => {
+      proto.query = original;
+    };
+  };
+  const target = (name: string, patch: PatchedFile['patch']) =>
+    defineInstrumentation({
+      package: name,
+      purpose: 'test',
+      consequence: 'its queries would not be checked',
+      failClosed: true,
+      files: [{ file: 'lib/api.js', versions: '>=2.0.0 <3', patch }],
+    });
+  type Api = { Api: new () => { query(): number } };
+
+  const inRange = options();
+  let disable = enableInstrumentations([target('leash-fake-esm-a', patchApi)], [], inRange.options);
+  const a = (await import(fakeEsmPackage('leash-fake-esm-a', '2.1.0'))) as Api;
+  assert.equal(new a.Api().query(), 2, 'patched as it loaded');
+  disable();
+  assert.equal(new a.Api().query(), 1, 'restored');
+  assert.deepEqual(inRange.warnings, []);
+
+  const outOfRange = options();
+  disable = enableInstrumentations([target('leash-fake-esm-b', patchApi)], [], outOfRange.options);
+  const b = (await import(fakeEsmPackage('leash-fake-esm-b', '3.0.0'))) as Api;
+  disable();
+  assert.equal(new b.Api().query(), 1);
+  assert.deepEqual(outOfRange.warnings, [
+    'leash-fake-esm-b 3.0.0 is not supported (>=2.0.0 <3): its queries would not be checked',
+  ]);
+
+  const replacing = options({ mode: 'enforce' });
+  disable = enableInstrumentations(
+    [
+      target('leash-fake-esm-c', (exports) => ({
+        exports: { ...(exports as object) },
+        restore() {},
+      })),
+    ],
+    [],
+    replacing.options,
+  );
+  await import(fakeEsmPackage('leash-fake-esm-c', '2.0.0'));
+  disable();
+  assert.equal(replacing.refusals.length, 1);
+  assert.match(replacing.refusals[0]!.message, /loaded as an ES module cannot be patched/);
+});
 
 /** A fake package in its own node_modules, and a require from beside it. */
 function fakePackage(name: string, version: string): NodeJS.Require {

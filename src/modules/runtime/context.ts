@@ -19,6 +19,7 @@ import { temporaryGlob } from './temp-dirs.ts';
 const DATABASE_DRIVERS = new Set([
   'pg',
   'pg-pool',
+  'postgres',
   'mysql',
   'mysql2',
   'mariadb',

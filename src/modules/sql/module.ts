@@ -2,7 +2,7 @@
  * @module
  * The sql module: per route, the statement templates it runs and, per slot, where the value
  * comes from (Passe's data-flow constraints). Facts: [scope, template, slot, constraint].
- * Drivers: node-postgres, node:sqlite, better-sqlite3, sqlite3; ORMs and query builders on them
+ * Drivers: node-postgres, postgres.js, node:sqlite, better-sqlite3, sqlite3; ORMs and query builders on them
  * come for free.
  */
 import { literalKind } from '../../core/kinds/literal.ts';
@@ -11,6 +11,7 @@ import { rules } from '../../core/tree.ts';
 import { betterSqlite3Instrumentation } from '../../drivers/better-sqlite3/instrument.ts';
 import { instrumentNodeSqlite } from '../../drivers/node-sqlite/instrument.ts';
 import { pgInstrumentations } from '../../drivers/pg/instrument.ts';
+import { postgresInstrumentation } from '../../drivers/postgres/instrument.ts';
 import { sqlite3Instrumentation } from '../../drivers/sqlite3/instrument.ts';
 import { UNCOVERED_SQL_DRIVERS } from '../../drivers/uncovered.ts';
 import { enableInstrumentations } from '../../instrument/enable.ts';
@@ -24,6 +25,7 @@ import { prepareSqlParsers } from './template.ts';
 export function sqlDriverInstrumentations(checker: SqlChecker): Instrumentation[] {
   return [
     ...pgInstrumentations(checker),
+    postgresInstrumentation(checker),
     betterSqlite3Instrumentation(checker),
     sqlite3Instrumentation(checker),
   ];
