@@ -21,11 +21,12 @@
  *   to the policy when the service read it (while learning too, so nonced code is never reported
  *   nor hashed).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
 import type { RequestState } from '../../attribution/scope.ts';
+import { BoundedCache } from '../../core/bounded-cache.ts';
 import type { ModuleHost } from '../../module/module.ts';
 import { atLearningEnd } from '../../store/learner.ts';
 import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
@@ -42,6 +43,8 @@ import { servedOverHttps } from './transport.ts';
 export { DEFAULT_CSP_SETTINGS };
 
 const MAX_HTML = 2 * 1024 * 1024;
+/** Distinct pages learned from, remembered per generation (BoundedCache keeps up to twice). */
+const PAGES_REMEMBERED = 1000;
 const CSP = 'content-security-policy';
 const CSP_RO = 'content-security-policy-report-only';
 
@@ -329,13 +332,26 @@ export function installCsp(host: ModuleHost): CspInstall {
     }
   };
 
+  // Pages already learned from: the same HTML served again for the same route from the same
+  // directory teaches nothing new, and parsing it is most of what learning a light page costs.
+  const pagesLearned = new BoundedCache<string, true>(PAGES_REMEMBERED);
   const learnInline = (entry: Tracked, text: string) => {
     const route = pageRoute(entry.state.scope);
     served.add(route);
+    const page = entry.url;
+    const nonce = entry.nonceRead ? entry.nonce : undefined;
+    // Relative references resolve against the page's directory: part of what the page teaches.
+    const path = page.split(/[?#]/, 1)[0] ?? page;
+    const seen = createHash('sha256')
+      .update(`${route}\u0000${path.slice(0, path.lastIndexOf('/') + 1)}\u0000`)
+      .update(nonce === undefined ? text : text.replaceAll(nonce, ''))
+      .digest('base64url');
+    if (pagesLearned.get(seen) !== undefined) return;
+    pagesLearned.set(seen, true);
     const use = { scope: entry.state.scope, package: 'app' };
     let found: ReturnType<typeof inlineHashes>;
     try {
-      found = inlineHashes(text, entry.nonceRead ? entry.nonce : undefined);
+      found = inlineHashes(text, nonce);
     } catch (error) {
       host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
       return;
@@ -347,7 +363,6 @@ export function installCsp(host: ModuleHost): CspInstall {
     for (const hash of found.styleAttributes) host.observe([route, 'style-src', hash], use);
     // What the HTML loads by itself, learned as a browser's report would teach it: a page that a
     // test client fetched but no browser visited is then not enforced as loading nothing.
-    const page = entry.url;
     for (const reference of referencedUrls(text)) {
       const learned = referenceFact(reference, page);
       if (learned === undefined) continue;
