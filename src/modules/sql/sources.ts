@@ -76,18 +76,21 @@ export function requestInputs(
     }
   };
   add('request.params', req.params ?? seen.params, 0);
-  if (req.query !== undefined && typeof req.query === 'object') add('request.query', req.query, 0);
-  else if (typeof req.url === 'string' && req.url.includes('?')) {
-    add(
-      'request.query',
-      Object.fromEntries(new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1))),
-      0,
-    );
-  }
+  add('request.query', queryOf(req), 0);
   add('request.body', req.body ?? seen.body, 0);
   for (const name of headers)
     add(`request.headers.${name.toLowerCase()}`, req.headers?.[name.toLowerCase()], MAX_DEPTH - 1);
   return out;
+}
+
+/** The parsed query string of a request, as its framework parsed it, else from its URL. */
+function queryOf(req: { query?: unknown; url?: string }): unknown {
+  // No query string, no query inputs: Express 5's `req.query` is a getter that would parse the
+  // URL again on every statement.
+  if (typeof req.url === 'string' && !req.url.includes('?')) return undefined;
+  if (req.query !== undefined && typeof req.query === 'object') return req.query;
+  if (typeof req.url !== 'string') return undefined;
+  return Object.fromEntries(new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)));
 }
 
 /** Reads the principal: a property path of the request (`req.session.user`) or a function of it. */
