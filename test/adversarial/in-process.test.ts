@@ -40,6 +40,21 @@ test('runInRequest, imported the same way, cannot pick a scope with more grants'
   assert.match(answer.message ?? '', /POST \/attack/);
 });
 
+test('the scope switches leash files take when they load are inert when a package takes them', async () => {
+  for (const switches of [
+    'globalThis.compromised.switches',
+    'globalThis.compromised.scopeSwitches()',
+  ]) {
+    const answer = await attack(
+      service.base,
+      `return ${switches}.runInRequest({ scope: 'GET /public', request: null }, () =>
+         require('node:fs').readFileSync(${js(join(space.dataDir, 'public.txt'))}, 'utf8'));`,
+    );
+    assert.equal(answer.code, 'ERR_LEASH_DENIED', JSON.stringify(answer));
+    assert.match(answer.message ?? '', /POST \/attack/);
+  }
+});
+
 const marker = () => join(space.work, `ran-${Math.random().toString(36).slice(2)}`);
 
 test('new ChildProcess().spawn is checked like the child_process functions', async () => {
