@@ -12,16 +12,20 @@ const STATEMENTS: Record<string, Record<SqlDialect, string>> = {
   'point select': {
     postgres: 'SELECT * FROM notes WHERE id = $1 AND owner = $2',
     sqlite: 'SELECT * FROM notes WHERE id = ? AND owner = ?',
+    mysql: 'SELECT * FROM `notes` WHERE `id` = ? AND `owner` = ?',
   },
   insert: {
     postgres: 'INSERT INTO notes (title, body, owner) VALUES ($1, $2, $3) RETURNING id',
     sqlite: 'INSERT INTO notes (title, body, owner) VALUES (?, ?, ?) RETURNING id',
+    mysql: "INSERT INTO `notes` (`title`, `body`, `owner`) VALUES ('a title', 'it\\'s a body', 42)",
   },
   'join + IN + order': {
     postgres:
       "SELECT n.id, n.title, u.name FROM notes n JOIN users u ON u.id = n.owner WHERE n.owner = $1 AND n.tag IN ('a', 'b', 'c') AND n.title LIKE $2 ORDER BY n.created DESC LIMIT 20 OFFSET $3",
     sqlite:
       "SELECT n.id, n.title, u.name FROM notes n JOIN users u ON u.id = n.owner WHERE n.owner = ? AND n.tag IN ('a', 'b', 'c') AND n.title LIKE ? ORDER BY n.created DESC LIMIT 20 OFFSET ?",
+    mysql:
+      "SELECT `n`.`id`, `n`.`title`, `u`.`name` FROM `notes` AS `n` JOIN `users` AS `u` ON `u`.`id` = `n`.`owner` WHERE `n`.`owner` = 7 AND `n`.`tag` IN ('a', 'b', 'c') AND `n`.`title` LIKE '%x%' ORDER BY `n`.`created` DESC LIMIT 20 OFFSET 40",
   },
 };
 

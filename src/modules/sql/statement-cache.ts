@@ -37,6 +37,7 @@ type Result = Template | SqlUnparsableError;
 interface Entry {
   postgres?: Result;
   sqlite?: Result;
+  mysql?: Result;
 }
 
 export function createStatementCache(options: StatementCacheOptions = {}): StatementCache {

@@ -4,9 +4,9 @@
  */
 import { LeashError } from '../../errors.ts';
 
-export type SqlDialect = 'postgres' | 'sqlite';
+export type SqlDialect = 'postgres' | 'sqlite' | 'mysql';
 
-export const SQL_DIALECTS: readonly SqlDialect[] = ['postgres', 'sqlite'];
+export const SQL_DIALECTS: readonly SqlDialect[] = ['postgres', 'sqlite', 'mysql'];
 
 /** One value: a bound parameter or a literal lifted out of the statement text. */
 export type ValueSource =
@@ -61,7 +61,11 @@ export interface SqlUnparsableError extends LeashError {
   readonly notReady: boolean;
 }
 
-const DIALECT_NAME: Record<SqlDialect, string> = { postgres: 'PostgreSQL', sqlite: 'SQLite' };
+const DIALECT_NAME: Record<SqlDialect, string> = {
+  postgres: 'PostgreSQL',
+  sqlite: 'SQLite',
+  mysql: 'MySQL',
+};
 
 export function unparsable(
   dialect: SqlDialect,
