@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { FRAMEWORK_INSTRUMENTATIONS } from '../../src/adapters/install.ts';
 import { UNCOVERED_SQL_DRIVERS } from '../../src/drivers/uncovered.ts';
@@ -66,6 +66,12 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
   undici: {
     file: 'undici/lib/dispatcher/dispatcher-base.js',
     patched: (Base: { prototype: { dispatch: unknown } }) => isWrapped(Base.prototype.dispatch),
+  },
+  mysql2: {
+    // By path: mysql2's package.json `exports` hides its lib/ from require('mysql2/lib/…').
+    file: join(dirname(require.resolve('mysql2')), 'lib', 'base', 'connection.js'),
+    patched: (Connection: { prototype: { query: unknown; execute: unknown } }) =>
+      isWrapped(Connection.prototype.query) && isWrapped(Connection.prototype.execute),
   },
   sqlite3: {
     file: 'sqlite3/lib/sqlite3-binding.js',

@@ -28,8 +28,7 @@
  * `"…"` is a string in the default mode but a quoted name under `ANSI_QUOTES`, so it is kept in
  * the template as written (never a slot): `SELECT "name"` and `SELECT "password"` differ either
  * way. Backslash escapes are assumed on (the default, and what mysql2's own escaping writes for a
- * server that does not announce `NO_BACKSLASH_ESCAPES`); the driver refuses a statement with a
- * backslash on a connection in that mode.
+ * server that does not announce `NO_BACKSLASH_ESCAPES`); a server in that mode is not covered.
  *
  * Keywords that are reserved words are upper-cased; other words (names, functions, non-reserved
  * keywords) stay as written, because table names are case-sensitive on most servers. `NULL`,
