@@ -11,8 +11,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { get, type Running, startUnder } from '../runtime/helpers.ts';
+import { type RunningMariaDB, startMariaDB } from '../support/mariadb.ts';
 import { readPolicyJson } from '../support/policy-json.ts';
 import { ADAPTERS, type Adapter, fixturePath, runtimeRules, template } from './adapters.ts';
 
@@ -259,7 +260,7 @@ async function asUser(base: string, user: string, path: string, json?: object) {
  */
 function inputsSeenBySql(adapter: Adapter, driver: string): void {
   test(`${adapter.name} × ${driver}: the sql module learns request inputs and the principal`, async () => {
-    const svc = service(adapter, { SQL_DRIVER: driver });
+    const svc = service(adapter, { SQL_DRIVER: driver, MYSQL_URL: mariadb.url });
     const learning = await svc.start('learn');
     try {
       for (const [user, id] of [
@@ -310,8 +311,16 @@ function inputsSeenBySql(adapter: Adapter, driver: string): void {
   });
 }
 
-/** The SQLite drivers every framework's SQL routes run on (PostgreSQL: test/sql, test/example). */
-const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3'];
+/**
+ * The drivers every framework's SQL routes run on: the SQLite ones, and mysql2 on one MariaDB for
+ * the whole file (PostgreSQL: test/sql, test/example).
+ */
+const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3', 'mysql2'];
+let mariadb: RunningMariaDB;
+before(async () => {
+  mariadb = await startMariaDB();
+});
+after(() => mariadb?.stop());
 
 /** Files served by static-file middleware are one scope per mount point, not one per file. */
 function staticMounts(adapter: Adapter): void {
