@@ -27,6 +27,14 @@ async function call(base: string, user: string, path: string) {
   return { status: response.status, body: await response.text() };
 }
 
+/** /queued waits in the one-connection pool that /hold holds, until /release (another user). */
+async function queued(base: string, user: string, api: string): Promise<void> {
+  assert.equal((await call(base, 'holder', '/hold')).body, '"held"');
+  const waiting = call(base, user, `/queued?api=${api}`);
+  assert.equal((await call(base, 'releaser', '/release')).body, '"released"');
+  assert.deepEqual(await waiting, { status: 200, body: JSON.stringify([{ who: user }]) });
+}
+
 test('mysql2: learned with the principal, inputs and results on every API; new users pass; injections are refused before MariaDB runs them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leash-mysql2-'));
   writeFileSync(
@@ -53,7 +61,15 @@ test('mysql2: learned with the principal, inputs and results on every API; new u
         });
       }
       assert.equal((await call(learning.base, user, `/add?title=plan-of-${user}`)).status, 200);
-      assert.equal((await call(learning.base, user, `/find?title=plan-of-${user}`)).status, 200);
+      for (const route of ['/find', '/find-pool', '/find-execute'])
+        assert.equal(
+          (await call(learning.base, user, `${route}?title=plan-of-${user}`)).status,
+          200,
+        );
+    }
+    // A statement that waits for a pooled connection is still its caller's, not the releaser's.
+    for (const api of ['query', 'execute']) {
+      for (const user of ['ann', 'bob', 'cy']) await queued(learning.base, user, api);
     }
   } finally {
     await learning.stop();
@@ -76,10 +92,15 @@ test('mysql2: learned with the principal, inputs and results on every API; new u
     $1: ['=principal'],
     $2: ['=request.query.title'],
   });
-  assert.deepEqual(sql['GET /find']?.['SELECT id FROM notes WHERE owner = $1 AND title = $2'], {
-    $1: ['=principal'],
-    $2: ['=request.query.title'],
-  });
+  for (const scope of ['GET /find', 'GET /find-pool', 'GET /find-execute']) {
+    assert.deepEqual(
+      sql[scope]?.['SELECT id FROM notes WHERE owner = $1 AND title = $2'],
+      { $1: ['=principal'], $2: ['=request.query.title'] },
+      scope,
+    );
+  }
+  assert.deepEqual(sql['GET /queued'], { 'SELECT $1 AS who': { $1: ['=principal'] } });
+  assert.equal(sql['GET /release'], undefined);
 
   const enforcing = await startUnder(
     ['enforce', '--layer=process', '--', process.execPath, SERVICE],
@@ -114,6 +135,20 @@ test('mysql2: learned with the principal, inputs and results on every API; new u
         title,
       );
     }
+    // Refused on the pools' callback and promise APIs too, more times than they have connections:
+    // a refused command still ends, so the pool gets its connection back.
+    for (let i = 0; i < 3; i++) {
+      for (const route of ['/find-pool', '/find-execute']) {
+        assert.deepEqual(
+          await call(enforcing.base, 'dee', `${route}?title=${encodeURIComponent("x' OR 1=1 #")}`),
+          { status: 500, body: 'ERR_LEASH_DENIED' },
+          route,
+        );
+      }
+    }
+    for (const route of ['/find-pool', '/find-execute'])
+      assert.equal((await call(enforcing.base, 'dee', `${route}?title=fresh`)).status, 200, route);
+    for (const api of ['query', 'execute']) await queued(enforcing.base, 'dee', api);
   } finally {
     await enforcing.stop();
   }
