@@ -168,6 +168,7 @@ describe('templateOf (mysql): what the lexer is unsure of does not parse', () =>
     ['SELECT 1 /*! UNION SELECT password FROM users */', /executable comment/],
     ['SELECT 1 /*!50000 UNION SELECT password FROM users */', /executable comment/],
     ['SELECT 1 /*M!100100 UNION SELECT password FROM users */', /executable comment/],
+    ['SELECT 1 /*m! UNION SELECT password FROM users */', /executable comment/],
     ['SELECT 1 /* a /* nested */ comment */', /nested comment/],
     ['SELECT 1 /* unterminated', /unterminated comment/],
     ["SELECT 'unterminated", /unterminated/],

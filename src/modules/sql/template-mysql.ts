@@ -213,7 +213,8 @@ export function tokenize(sql: string): Token[] {
       const close = sql.indexOf('*/', i + 2);
       if (close < 0) refuse('unterminated comment');
       const bodyStart = i + 2;
-      if (sql[bodyStart] === '!' || sql.startsWith('M!', bodyStart)) {
+      // `/*!…*/` (MySQL and MariaDB), `/*M!…*/` (MariaDB; either case, to be safe).
+      if (sql[bodyStart] === '!' || /^[mM]!/.test(sql.slice(bodyStart, bodyStart + 2))) {
         refuse('an executable comment (/*! … */), whose content the server runs');
       }
       if (sql.slice(bodyStart, close).includes('/*')) refuse('a nested comment');
