@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import mysql2 from 'mysql2';
+import { fc } from '../../../test/support/fast-check.ts';
 import { isSqlUnparsable, type Template, templateOf } from './template.ts';
 
 const my = (sql: string): Template => templateOf(sql, 'mysql');
@@ -111,6 +113,59 @@ describe('templateOf (mysql): what ORMs and mysql2 send', () => {
     assert.equal(
       text('INSERT INTO t (a, b) VALUES (NULL, -3)'),
       text('INSERT INTO t (a, b) VALUES (?, ?)'),
+    );
+  });
+});
+
+describe('templateOf (mysql): values as mysql2 formats them in', () => {
+  /** Any text, with what matters to MySQL's lexer more often than by chance. */
+  const anyText = fc.string({
+    unit: fc.oneof(
+      fc.constantFrom(
+        "'",
+        '"',
+        '\\',
+        '`',
+        '#',
+        '-- ',
+        '/*',
+        '*/',
+        '/*!',
+        ';',
+        '?',
+        '\0',
+        '\x1a',
+        '\n',
+      ),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+    ),
+    maxLength: 40,
+  });
+  const number = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }));
+  const value = fc.oneof(anyText, number);
+  const base = text(
+    "SELECT * FROM notes WHERE title = 'x' AND owner = 1 AND id IN (1) ORDER BY id LIMIT 5",
+  );
+  const sql = 'SELECT * FROM notes WHERE title = ? AND owner = ? AND id IN (?) ORDER BY id LIMIT 5';
+
+  test('mysql2’s escaping of any values never changes the template; each slot holds its value', () => {
+    fc.assert(
+      fc.property(
+        anyText,
+        number,
+        fc.array(value, { minLength: 1, maxLength: 5 }),
+        (a, b, list) => {
+          const template = my(mysql2.format(sql, [a, b, list]));
+          assert.equal(template.text, base);
+          assert.deepEqual(template.slots[0]!.source, { kind: 'literal', value: a });
+          const owner = template.slots[1]!.source;
+          // -0 is written 0.
+          assert.ok(owner.kind === 'literal' && Number(owner.value) === Number(b));
+          const items = template.slots[2]!.source;
+          assert.equal(items.kind === 'list' && items.items.length, list.length);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });
