@@ -86,6 +86,13 @@ function rowsOf(result: unknown): unknown[] {
 const isHeader = (item: unknown): boolean =>
   typeof item === 'object' && item !== null && item.constructor?.name === 'ResultSetHeader';
 
+/** For a command without a callback, which emits each row (or OK packet) as `result`. */
+const rememberRow =
+  (remember: Recorder) =>
+  (row: unknown): void => {
+    if (typeof row === 'object' && row !== null && !isHeader(row)) remember([row]);
+  };
+
 /** The callback, bound to the caller's context, handing rows to `remember` first. */
 function remembering(callback: AnyFunction, remember: Recorder): AnyFunction {
   return AsyncResource.bind(function (this: unknown, error: unknown, result: unknown) {
@@ -140,7 +147,7 @@ function wrapQuery(original: AnyFunction, checker: SqlChecker): AnyFunction {
     if (typeof command.onResult === 'function') {
       command.onResult = remembering(command.onResult, remember);
     } else {
-      command.on('result', (row: unknown) => remember([row]));
+      command.on('result', rememberRow(remember));
     }
     return original.call(this, command);
   };
@@ -184,7 +191,7 @@ function wrapExecute(original: AnyFunction, checker: SqlChecker): AnyFunction {
       return original.apply(this, args);
     }
     const command = original.apply(this, args) as EventEmitter;
-    command.on('result', (row: unknown) => remember([row]));
+    command.on('result', rememberRow(remember));
     return command;
   };
 }
