@@ -51,7 +51,7 @@ console.log(`prepareSqlParsers(): ${(performance.now() - loadStart).toFixed(1)} 
 
 const rows: Record<string, string>[] = [];
 for (const [name, byDialect] of Object.entries(STATEMENTS)) {
-  for (const dialect of ['postgres', 'sqlite'] as const) {
+  for (const dialect of ['postgres', 'sqlite', 'mysql'] as const) {
     const sql = byDialect[dialect];
     // A first parse: templateOf parses every time (no cache in the way).
     const parse = measure(dialect === 'postgres' ? 300 : 3000, () => templateOf(sql, dialect));
