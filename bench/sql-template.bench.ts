@@ -8,7 +8,7 @@
 import { createStatementCache } from '../src/modules/sql/statement-cache.ts';
 import { prepareSqlParsers, type SqlDialect, templateOf } from '../src/modules/sql/template.ts';
 
-const STATEMENTS: Record<string, Record<SqlDialect, string>> = {
+const STATEMENTS: Record<string, Record<Exclude<SqlDialect, 'mysql-nbe'>, string>> = {
   'point select': {
     postgres: 'SELECT * FROM notes WHERE id = $1 AND owner = $2',
     sqlite: 'SELECT * FROM notes WHERE id = ? AND owner = ?',

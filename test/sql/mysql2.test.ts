@@ -22,8 +22,10 @@ before(async () => {
 });
 after(() => server?.stop());
 
-async function call(base: string, user: string, path: string) {
-  const response = await fetch(new URL(path, base), { headers: { 'x-user': user } });
+async function call(base: string, user: string, path: string, title?: string) {
+  const headers: Record<string, string> = { 'x-user': user };
+  if (title !== undefined) headers['x-title'] = title;
+  const response = await fetch(new URL(path, base), { headers });
   return { status: response.status, body: await response.text() };
 }
 
@@ -61,6 +63,7 @@ test('mysql2: learned with the principal, inputs and results on every API; new u
         });
       }
       assert.equal((await call(learning.base, user, `/add?title=plan-of-${user}`)).status, 200);
+      assert.equal((await call(learning.base, user, '/find-nbe', `plan-of-${user}`)).status, 200);
       for (const route of ['/find', '/find-pool', '/find-execute'])
         assert.equal(
           (await call(learning.base, user, `${route}?title=plan-of-${user}`)).status,
@@ -99,6 +102,11 @@ test('mysql2: learned with the principal, inputs and results on every API; new u
       scope,
     );
   }
+  // The header's title is no input leash follows: any title, so only the template guards it.
+  assert.deepEqual(sql['GET /find-nbe']?.['SELECT id FROM notes WHERE owner = $1 AND title = $2'], {
+    $1: ['=principal'],
+    $2: ['*'],
+  });
   assert.deepEqual(sql['GET /queued'], { 'SELECT $1 AS who': { $1: ['=principal'] } });
   assert.equal(sql['GET /release'], undefined);
 
@@ -148,6 +156,17 @@ test('mysql2: learned with the principal, inputs and results on every API; new u
     }
     for (const route of ['/find-pool', '/find-execute'])
       assert.equal((await call(enforcing.base, 'dee', `${route}?title=fresh`)).status, 200, route);
+    // On the connection in NO_BACKSLASH_ESCAPES mode a backslash is itself: a title ending in one
+    // is one string (where backslashes escape, it would not end), and a backslash before a quote
+    // leaves `OR 1=1` and a comment outside the string.
+    assert.deepEqual(await call(enforcing.base, 'dee', '/find-nbe', 'C:\\'), {
+      status: 200,
+      body: '[]',
+    });
+    assert.deepEqual(await call(enforcing.base, 'dee', '/find-nbe', "\\' OR 1=1 -- "), {
+      status: 500,
+      body: 'ERR_LEASH_DENIED',
+    });
     for (const api of ['query', 'execute']) await queued(enforcing.base, 'dee', api);
   } finally {
     await enforcing.stop();

@@ -19,14 +19,16 @@
  * callback gets the error (the promise API rejects), else the command emits `error`; then `end`,
  * so a pool releases the connection. Rows of a result are remembered for `=result` constraints.
  *
- * Not covered: `NO_BACKSLASH_ESCAPES` (the MySQL dialect reads backslash escapes, the default),
- * `PoolCluster#query` (decided in the connection's context), `prepare()` without a callback.
+ * A connection in `NO_BACKSLASH_ESCAPES` mode (which mysql2 tracks) is decided in the `mysql-nbe`
+ * dialect, where a backslash in a string is itself. Not covered: `PoolCluster#query` (decided in
+ * the connection's context), `prepare()` without a callback.
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
 import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
+import type { SqlDialect } from '../../modules/sql/template.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 /** Runs `fn` in the async context captured by `AsyncLocalStorage.snapshot()`. */
@@ -55,6 +57,7 @@ interface Connection {
     createQuery(sql: unknown, values: unknown, cb: unknown, config: unknown): Command;
   };
   format(sql: string, values: unknown, namedPlaceholders?: unknown): string;
+  _sqlMode?(): { readonly noBackslashEscapes?: boolean } | undefined;
   _resolveNamedPlaceholders(options: {
     sql: unknown;
     values?: unknown;
@@ -114,13 +117,22 @@ function refuse(command: EventEmitter & { onResult?: AnyFunction }, error: unkno
   });
 }
 
+/**
+ * How the server will read a backslash in a string: mysql2 knows the connection's mode from its
+ * config and from the server's status flags (`SET sql_mode = 'NO_BACKSLASH_ESCAPES'` turns it on).
+ */
+function dialectOf(connection: Connection): SqlDialect {
+  return connection._sqlMode?.()?.noBackslashEscapes === true ? 'mysql-nbe' : 'mysql';
+}
+
 function decide(
   checker: SqlChecker,
+  connection: Connection,
   caller: InContext | undefined,
   sql: string,
   values: readonly unknown[],
 ): Recorder {
-  const check = () => checker.check('mysql', sql, { positional: values });
+  const check = () => checker.check(dialectOf(connection), sql, { positional: values });
   return caller === undefined ? check() : caller(check);
 }
 
@@ -139,7 +151,7 @@ function wrapQuery(original: AnyFunction, checker: SqlChecker): AnyFunction {
     );
     let remember: Recorder;
     try {
-      remember = decide(checker, command[CALLER], text, []);
+      remember = decide(checker, connection, command[CALLER], text, []);
     } catch (error) {
       refuse(command, error);
       return command;
@@ -176,6 +188,7 @@ function wrapExecute(original: AnyFunction, checker: SqlChecker): AnyFunction {
     try {
       remember = decide(
         checker,
+        connection,
         (sql as Marked | null)?.[CALLER],
         options.sql,
         Array.isArray(options.values) ? options.values : [],
@@ -197,7 +210,11 @@ function wrapExecute(original: AnyFunction, checker: SqlChecker): AnyFunction {
 }
 
 /** A prepared statement's `execute(values, cb)`: decided at each call, with its values. */
-function wrapStatement(statement: PreparedStatement, checker: SqlChecker): void {
+function wrapStatement(
+  statement: PreparedStatement,
+  connection: Connection,
+  checker: SqlChecker,
+): void {
   if (statement[WRAPPED]) return;
   const execute = statement.execute;
   statement.execute = function (this: unknown, ...args: unknown[]) {
@@ -205,7 +222,7 @@ function wrapStatement(statement: PreparedStatement, checker: SqlChecker): void 
     const at = args.findIndex((arg) => typeof arg === 'function');
     let remember: Recorder;
     try {
-      remember = checker.check('mysql', statement.query, { positional: values });
+      remember = checker.check(dialectOf(connection), statement.query, { positional: values });
     } catch (error) {
       const refused = new EventEmitter() as EventEmitter & { onResult?: AnyFunction };
       if (at !== -1) refused.onResult = args[at] as AnyFunction;
@@ -222,12 +239,13 @@ function wrapPrepare(original: AnyFunction, checker: SqlChecker): AnyFunction {
   return function (this: unknown, options: unknown, cb?: unknown) {
     if (typeof cb !== 'function') return original.call(this, options, cb);
     const callback = cb as AnyFunction;
+    const connection = this as Connection;
     return original.call(
       this,
       options,
       AsyncResource.bind(function (this: unknown, error: unknown, statement: unknown) {
         if (error == null && typeof (statement as PreparedStatement | null)?.query === 'string') {
-          wrapStatement(statement as PreparedStatement, checker);
+          wrapStatement(statement as PreparedStatement, connection, checker);
         }
         // biome-ignore lint/complexity/noArguments: passed through as mysql2 gives them.
         return callback.apply(this, arguments as unknown as unknown[]);

@@ -38,6 +38,7 @@ interface Entry {
   postgres?: Result;
   sqlite?: Result;
   mysql?: Result;
+  'mysql-nbe'?: Result;
 }
 
 export function createStatementCache(options: StatementCacheOptions = {}): StatementCache {

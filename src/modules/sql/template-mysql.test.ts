@@ -18,6 +18,17 @@ const unparsable = (sql: string): string => {
   assert.fail(`parsed: ${sql}`);
 };
 
+/** The dialect of the error a statement that does not parse throws. */
+const unparsableIn = (dialect: 'mysql' | 'mysql-nbe', sql: string): string => {
+  try {
+    templateOf(sql, dialect);
+  } catch (error) {
+    assert.ok(isSqlUnparsable(error));
+    return error.dialect;
+  }
+  assert.fail(`parsed: ${sql}`);
+};
+
 /** Where an attacker's input lands in the application's statement. */
 const owned = (input: string): string =>
   `SELECT * FROM notes WHERE title = '${input}' AND owner = ?`;
@@ -167,6 +178,34 @@ describe('templateOf (mysql): values as mysql2 formats them in', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('templateOf (mysql-nbe): NO_BACKSLASH_ESCAPES', () => {
+  const nbe = (sql: string): Template => templateOf(sql, 'mysql-nbe');
+
+  test('a backslash is itself: what is one literal by default is an injection here', () => {
+    const injected = owned("\\' OR 1=1 -- ");
+    assert.equal(text(injected), text(owned('x')));
+    assert.notEqual(nbe(injected).text, nbe(owned('x')).text);
+    assert.deepEqual(
+      nbe("SELECT 'C:\\', 'it''s'").slots.map((slot) => slot.source),
+      [
+        { kind: 'literal', value: 'C:\\' },
+        { kind: 'literal', value: "it's" },
+      ],
+    );
+  });
+
+  test('one structure has one template in both modes, as mysql2 escapes for each', () => {
+    // mysql2 (sql-escaper) writes a backslash in this mode as REPLACE(…, '\%', LEFT('\%', 1)).
+    const sql = "SELECT * FROM t WHERE a = REPLACE('x''\\%y', '\\%', LEFT('\\%', 1)) AND b = ?";
+    assert.equal(nbe(sql).text, text(sql));
+    assert.equal(
+      nbe("SELECT * FROM t WHERE a = 'O''Brien'").text,
+      text("SELECT * FROM t WHERE a = 'O\\'Brien'"),
+    );
+    assert.equal(unparsableIn('mysql-nbe', "SELECT 'unterminated"), 'mysql-nbe');
   });
 });
 

@@ -27,8 +27,9 @@
  *
  * `"…"` is a string in the default mode but a quoted name under `ANSI_QUOTES`, so it is kept in
  * the template as written (never a slot): `SELECT "name"` and `SELECT "password"` differ either
- * way. Backslash escapes are assumed on (the default, and what mysql2's own escaping writes for a
- * server that does not announce `NO_BACKSLASH_ESCAPES`); a server in that mode is not covered.
+ * way. Backslash escapes are on in the default mode (dialect `mysql`); a connection in
+ * `NO_BACKSLASH_ESCAPES` mode is the dialect `mysql-nbe`, where a backslash is itself: the driver
+ * picks it from what mysql2 knows of the connection's mode, and both give one structure one template.
  *
  * Keywords that are reserved words are upper-cased; other words (names, functions, non-reserved
  * keywords) stay as written, because table names are case-sensitive on most servers. `NULL`,
@@ -36,7 +37,7 @@
  * `IS`, `IS NOT`, `NOT` and `DEFAULT`, where they are syntax. Statements are separated by `;`
  * (mysql2's `multipleStatements`); a final `;` is dropped.
  */
-import { type SlotInfo, type Template, unparsable } from './template-common.ts';
+import { type SlotInfo, type SqlDialect, type Template, unparsable } from './template-common.ts';
 import {
   type ColumnSyntax,
   findColumns,
@@ -46,6 +47,7 @@ import {
 } from './template-tokens.ts';
 
 type Source = SlotInfo['source'];
+type MysqlDialect = Extract<SqlDialect, 'mysql' | 'mysql-nbe'>;
 type ValueSource = Exclude<Source, { kind: 'list' }>;
 
 // ---------------------------------------------------------------------------------------------
@@ -124,8 +126,9 @@ const endsDashDash = (c: number): boolean => Number.isNaN(c) || c <= 32 || c ===
 const OPERATORS = ['<=>', '->>', '<=', '>=', '<>', '!=', '<<', '>>', '&&', '||', ':=', '->'];
 const SINGLE = new Set('()+-*/%=<>!~^&|,.:{}'.split(''));
 
-/** The value of a `'…'` string: backslash escapes as the server reads them. */
-function stringValue(body: string, quote: string): string {
+/** The value of a `'…'` string: backslash escapes (unless the mode is off) as the server reads them. */
+function stringValue(body: string, quote: string, backslashEscapes: boolean): string {
+  if (!backslashEscapes) return body.replaceAll(quote + quote, quote);
   let out = '';
   for (let i = 0; i < body.length; i++) {
     const ch = body[i]!;
@@ -168,15 +171,19 @@ function stringValue(body: string, quote: string): string {
   return out;
 }
 
-/** Splits `sql` as MySQL's lexer does in the default SQL mode; throws where it is unsure. */
-export function tokenize(sql: string): Token[] {
+/**
+ * Splits `sql` as MySQL's lexer does in the default SQL mode (or, `backslashEscapes` false, under
+ * `NO_BACKSLASH_ESCAPES`); throws where it is unsure.
+ */
+export function tokenize(sql: string, dialect: MysqlDialect = 'mysql'): Token[] {
+  const backslashEscapes = dialect === 'mysql';
   const tokens: Token[] = [];
   const n = sql.length;
   let i = 0;
   /** Where the last token ended: a `.` right after a name qualifies it. */
   let lastEnd = -1;
   const refuse = (reason: string): never => {
-    throw unparsable('mysql', `${reason} at offset ${i}`);
+    throw unparsable(dialect, `${reason} at offset ${i}`);
   };
   const push = (kind: TokenKind, end: number, text = sql.slice(i, end), value = text): void => {
     tokens.push({ kind, text, value });
@@ -227,12 +234,12 @@ export function tokenize(sql: string): Token[] {
     }
     // Quoted text.
     if (ch === "'") {
-      const end = quotedEnd(39, true);
-      push('string', end, undefined, stringValue(sql.slice(i + 1, end - 1), "'"));
+      const end = quotedEnd(39, backslashEscapes);
+      push('string', end, undefined, stringValue(sql.slice(i + 1, end - 1), "'", backslashEscapes));
       continue;
     }
     if (ch === '"') {
-      push('dquoted', quotedEnd(34, true));
+      push('dquoted', quotedEnd(34, backslashEscapes));
       continue;
     }
     if (ch === '`') {
@@ -244,9 +251,14 @@ export function tokenize(sql: string): Token[] {
     if (next === 39 && /[xXbBnN]/.test(ch)) {
       if (ch === 'n' || ch === 'N') {
         i++;
-        const end = quotedEnd(39, true);
+        const end = quotedEnd(39, backslashEscapes);
         i--;
-        push('string', end, undefined, stringValue(sql.slice(i + 2, end - 1), "'"));
+        push(
+          'string',
+          end,
+          undefined,
+          stringValue(sql.slice(i + 2, end - 1), "'", backslashEscapes),
+        );
         continue;
       }
       const close = sql.indexOf("'", i + 2);
@@ -480,8 +492,15 @@ class StatementBuilder {
   private readonly tokens: readonly Token[];
   private readonly occurrences: Occurrence[];
   private readonly params: { next: number };
+  private readonly dialect: MysqlDialect;
 
-  constructor(tokens: readonly Token[], occurrences: Occurrence[], params: { next: number }) {
+  constructor(
+    tokens: readonly Token[],
+    occurrences: Occurrence[],
+    params: { next: number },
+    dialect: MysqlDialect,
+  ) {
+    this.dialect = dialect;
     this.tokens = tokens;
     this.occurrences = occurrences;
     this.params = params;
@@ -636,7 +655,7 @@ class StatementBuilder {
           this.out.push({ text: '(', cls: '(' });
           break;
         case ')':
-          if (this.byDepth.length <= 1) throw unparsable('mysql', 'an unbalanced ")"');
+          if (this.byDepth.length <= 1) throw unparsable(this.dialect, 'an unbalanced ")"');
           this.byDepth.pop();
           this.out.push({ text: ')', cls: ')' });
           break;
@@ -650,7 +669,7 @@ class StatementBuilder {
           this.out.push({ text: token.text, cls: 'op' });
       }
     }
-    if (this.byDepth.length !== 1) throw unparsable('mysql', 'an unclosed "("');
+    if (this.byDepth.length !== 1) throw unparsable(this.dialect, 'an unclosed "("');
     findColumns(this.out, this.occurrences, COLUMN_SYNTAX);
   }
 }
@@ -665,13 +684,17 @@ function splitStatements(tokens: readonly Token[]): Token[][] {
   return statements.filter((statement) => statement.length > 0);
 }
 
-export function mysqlTemplate(sql: string): Template {
-  const statements = splitStatements(tokenize(sql));
-  if (statements.length === 0) throw unparsable('mysql', 'no statement');
+/**
+ * The template of a MySQL statement; `mysql-nbe` for a connection in `NO_BACKSLASH_ESCAPES` mode,
+ * where a backslash in a string is itself. Both give the same template to the same structure.
+ */
+export function mysqlTemplate(sql: string, dialect: MysqlDialect = 'mysql'): Template {
+  const statements = splitStatements(tokenize(sql, dialect));
+  if (statements.length === 0) throw unparsable(dialect, 'no statement');
   const occurrences: Occurrence[] = [];
   const params = { next: 0 };
   const outs = statements.map((statement) => {
-    const builder = new StatementBuilder(statement, occurrences, params);
+    const builder = new StatementBuilder(statement, occurrences, params, dialect);
     builder.build();
     return builder.out;
   });

@@ -45,6 +45,7 @@ const ONE_LITERAL: Record<SqlDialect, RegExp> = {
   postgres: /^(?:[^']|''|'[ \t\f\r]*\n\s*')*$/,
   sqlite: /^(?:[^']|'')*$/,
   mysql: /^(?:[^'\\]|''|\\[\s\S])*$/,
+  'mysql-nbe': /^(?:[^']|'')*$/,
 };
 
 for (const dialect of SQL_DIALECTS) {
@@ -142,6 +143,11 @@ const CORPUS: Record<SqlDialect, readonly string[]> = {
     "SELECT * FROM notes WHERE title = 'x'; DROP TABLE notes",
     'SELECT * FROM t LIMIT -1 OFFSET ?',
   ],
+  'mysql-nbe': [
+    "SELECT * FROM `notes` WHERE `id` = 1 AND owner = ? AND tag IN (1, 2, 'x\\') ORDER BY 2 LIMIT 10, 5",
+    "INSERT INTO `kv` (`k`, `v`) VALUES (?, 'it''s') ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)",
+    'SELECT "a\\" FROM t WHERE a = NULL',
+  ],
   mysql: [
     "SELECT * FROM `notes` WHERE `id` = 1 AND owner = ? AND tag IN (1, 2, 'x') ORDER BY 2 LIMIT 10, 5",
     "INSERT INTO `kv` (`k`, `v`) VALUES (?, 'it\\'s') ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)",
@@ -159,7 +165,7 @@ for (const dialect of SQL_DIALECTS) {
       const template = templateOf(sql, dialect);
       // MySQL has no numbered placeholders (`$1` is a name to it): slots are `?` in order.
       const again = templateOf(
-        dialect === 'mysql' ? template.text.replace(/\$\d+/g, '?') : template.text,
+        dialect.startsWith('mysql') ? template.text.replace(/\$\d+/g, '?') : template.text,
         dialect,
       );
       assert.equal(again.text, template.text, sql);

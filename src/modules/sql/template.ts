@@ -92,6 +92,8 @@ export function templateOf(sql: string, dialect: SqlDialect): Template {
       return sqliteTemplate(sql);
     case 'mysql':
       return mysqlTemplate(sql);
+    case 'mysql-nbe':
+      return mysqlTemplate(sql, 'mysql-nbe');
     default:
       throw new TypeError(`unknown SQL dialect: ${String(dialect)}`);
   }
