@@ -16,9 +16,10 @@
  * - SQLite: SQLite's own parser (the `node:sqlite` build, on a private in-memory connection, prepare
  *   only, never run) decides whether a statement parses; the template is made of the statement's
  *   tokens as SQLite's tokenizer splits them (see `template-sqlite.ts`).
- * - MySQL and MariaDB: the statement's tokens as the server's lexer splits them in the default SQL
- *   mode, the server's parser being the grammar; what the lexer is unsure of (executable comments,
- *   nested comments, …) is unparsable (see `template-mysql.ts`).
+ * - MySQL and MariaDB: the statement's tokens as the server's lexer splits them, in the default SQL
+ *   mode (`mysql`) or `NO_BACKSLASH_ESCAPES` (`mysql-nbe`), the server's parser being the grammar;
+ *   what the lexer is unsure of (executable comments, nested comments, …) is unparsable (see
+ *   `template-mysql.ts`).
  *
  * Slots are numbered in order of appearance in the template text. Each says where its value comes
  * from: a bound parameter (by 0-based position in the statement's parameter vector, and for SQLite
