@@ -116,6 +116,23 @@ describe('templateOf (mysql): what ORMs and mysql2 send', () => {
     ]);
   });
 
+  test('slots know their columns: INSERT lists, SET, comparisons, IN, <=>', () => {
+    const columns = (sql: string) => my(sql).slots.map((slot) => slot.column);
+    assert.deepEqual(columns('INSERT INTO `notes` (`owner`, `title`) VALUES (?, ?), (?, ?)'), [
+      'owner',
+      'title',
+      'owner',
+      'title',
+    ]);
+    assert.deepEqual(columns('UPDATE t SET a = ? WHERE b IN (?, ?) AND c LIKE ? AND d <=> ?'), [
+      'a',
+      'b',
+      'c',
+      'd',
+    ]);
+    assert.deepEqual(columns('INSERT INTO t SET `a` = 1, `b` = ?'), ['a', 'b']);
+  });
+
   test('query() (values formatted in) and execute() (placeholders) give one template', () => {
     assert.equal(
       text("SELECT * FROM `notes` WHERE `owner` = 'alice' AND `id` IN (1, 2) LIMIT 5"),
