@@ -8,20 +8,24 @@
 import { createStatementCache } from '../src/modules/sql/statement-cache.ts';
 import { prepareSqlParsers, type SqlDialect, templateOf } from '../src/modules/sql/template.ts';
 
-const STATEMENTS: Record<string, Record<SqlDialect, string>> = {
+const STATEMENTS: Record<string, Record<Exclude<SqlDialect, 'mysql-nbe'>, string>> = {
   'point select': {
     postgres: 'SELECT * FROM notes WHERE id = $1 AND owner = $2',
     sqlite: 'SELECT * FROM notes WHERE id = ? AND owner = ?',
+    mysql: 'SELECT * FROM `notes` WHERE `id` = ? AND `owner` = ?',
   },
   insert: {
     postgres: 'INSERT INTO notes (title, body, owner) VALUES ($1, $2, $3) RETURNING id',
     sqlite: 'INSERT INTO notes (title, body, owner) VALUES (?, ?, ?) RETURNING id',
+    mysql: "INSERT INTO `notes` (`title`, `body`, `owner`) VALUES ('a title', 'it\\'s a body', 42)",
   },
   'join + IN + order': {
     postgres:
       "SELECT n.id, n.title, u.name FROM notes n JOIN users u ON u.id = n.owner WHERE n.owner = $1 AND n.tag IN ('a', 'b', 'c') AND n.title LIKE $2 ORDER BY n.created DESC LIMIT 20 OFFSET $3",
     sqlite:
       "SELECT n.id, n.title, u.name FROM notes n JOIN users u ON u.id = n.owner WHERE n.owner = ? AND n.tag IN ('a', 'b', 'c') AND n.title LIKE ? ORDER BY n.created DESC LIMIT 20 OFFSET ?",
+    mysql:
+      "SELECT `n`.`id`, `n`.`title`, `u`.`name` FROM `notes` AS `n` JOIN `users` AS `u` ON `u`.`id` = `n`.`owner` WHERE `n`.`owner` = 7 AND `n`.`tag` IN ('a', 'b', 'c') AND `n`.`title` LIKE '%x%' ORDER BY `n`.`created` DESC LIMIT 20 OFFSET 40",
   },
 };
 
@@ -47,7 +51,7 @@ console.log(`prepareSqlParsers(): ${(performance.now() - loadStart).toFixed(1)} 
 
 const rows: Record<string, string>[] = [];
 for (const [name, byDialect] of Object.entries(STATEMENTS)) {
-  for (const dialect of ['postgres', 'sqlite'] as const) {
+  for (const dialect of ['postgres', 'sqlite', 'mysql'] as const) {
     const sql = byDialect[dialect];
     // A first parse: templateOf parses every time (no cache in the way).
     const parse = measure(dialect === 'postgres' ? 300 : 3000, () => templateOf(sql, dialect));

@@ -8,7 +8,6 @@ import type { UncoveredPackage } from '../instrument/enable.ts';
 
 const SQL_DRIVERS = [
   'mysql',
-  'mysql2',
   'mariadb',
   'tedious',
   'mssql',

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { get, type Running, startUnder } from '../runtime/helpers.ts';
+import { type RunningMariaDB, startMariaDB } from '../support/mariadb.ts';
 import { readPolicyJson } from '../support/policy-json.ts';
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts';
 import { ADAPTERS, type Adapter, fixturePath, runtimeRules, template } from './adapters.ts';
@@ -264,8 +265,10 @@ async function asUser(base: string, user: string, path: string, json?: object) {
   return { status: response.status, body: await response.text() };
 }
 
-/** The SQL driver's extra environment: for pg, a database of its own on the file's server. */
+/** The SQL driver's extra environment: for pg and mysql2, a database of its own on the file's server. */
 async function databaseFor(driver: string): Promise<NodeJS.ProcessEnv> {
+  if (driver === 'mysql2')
+    return { MYSQL_URL: await mariadb.createDatabase(`conformance_${++databases}`) };
   if (driver !== 'pg') return {};
   const name = `conformance_${++databases}`;
   const admin = new pg.Client({ connectionString: postgres.url });
@@ -372,15 +375,16 @@ function inputsSeenBySql(adapter: Adapter, driver: string): void {
 }
 
 /** The SQL drivers every framework's SQL routes run on. */
-const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3', 'pg'];
+const SQL_DRIVERS = ['node:sqlite', 'better-sqlite3', 'sqlite3', 'pg', 'mysql2'];
 
-/** The PostgreSQL server of the pg driver's services, a database per service. */
+/** The PostgreSQL and MariaDB servers of the pg and mysql2 services, a database per service. */
 let postgres: RunningPostgres;
+let mariadb: RunningMariaDB;
 let databases = 0;
 before(async () => {
-  postgres = await startPostgres();
+  [postgres, mariadb] = await Promise.all([startPostgres(), startMariaDB()]);
 });
-after(() => postgres.stop());
+after(() => Promise.all([postgres?.stop(), mariadb?.stop()]));
 
 /** Files served by static-file middleware are one scope per mount point, not one per file. */
 function staticMounts(adapter: Adapter): void {

@@ -75,6 +75,12 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
     file: 'undici/lib/dispatcher/dispatcher-base.js',
     patched: (Base: { prototype: { dispatch: unknown } }) => isWrapped(Base.prototype.dispatch),
   },
+  mysql2: {
+    // By path: mysql2's package.json `exports` hides its lib/ from require('mysql2/lib/…').
+    file: join(dirname(require.resolve('mysql2')), 'lib', 'base', 'connection.js'),
+    patched: (Connection: { prototype: { query: unknown; execute: unknown } }) =>
+      isWrapped(Connection.prototype.query) && isWrapped(Connection.prototype.execute),
+  },
   sqlite3: {
     file: 'sqlite3/lib/sqlite3-binding.js',
     patched: (sqlite3: { Statement: { prototype: { run: unknown } } }) =>

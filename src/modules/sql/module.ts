@@ -2,13 +2,14 @@
  * @module
  * The sql module: per route, the statement templates it runs and, per slot, where the value
  * comes from (Passe's data-flow constraints). Facts: [scope, template, slot, constraint].
- * Drivers: node-postgres, postgres.js, node:sqlite, better-sqlite3, sqlite3; ORMs and query builders on them
+ * Drivers: node-postgres, postgres.js, node:sqlite, better-sqlite3, sqlite3, mysql2; ORMs and query builders on them
  * come for free.
  */
 import { literalKind } from '../../core/kinds/literal.ts';
 import { sqlConstraintKind, sqlSlotKind, sqlTemplateKind } from '../../core/kinds/sql.ts';
 import { rules } from '../../core/tree.ts';
 import { betterSqlite3Instrumentation } from '../../drivers/better-sqlite3/instrument.ts';
+import { mysql2Instrumentation } from '../../drivers/mysql2/instrument.ts';
 import { instrumentNodeSqlite } from '../../drivers/node-sqlite/instrument.ts';
 import { pgInstrumentations } from '../../drivers/pg/instrument.ts';
 import { postgresInstrumentation } from '../../drivers/postgres/instrument.ts';
@@ -28,6 +29,7 @@ export function sqlDriverInstrumentations(checker: SqlChecker): Instrumentation[
     postgresInstrumentation(checker),
     betterSqlite3Instrumentation(checker),
     sqlite3Instrumentation(checker),
+    mysql2Instrumentation(checker),
   ];
 }
 

@@ -26,7 +26,7 @@ describe('createStatementCache', () => {
       const thrown: unknown[] = [];
       for (let i = 0; i < 2; i++) {
         assert.throws(
-          () => cache.get('SELEC 1', dialect),
+          () => cache.get("SELECT 'unterminated", dialect),
           (error: unknown) => {
             thrown.push(error);
             return isSqlUnparsable(error) && error.dialect === dialect;

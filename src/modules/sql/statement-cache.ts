@@ -37,6 +37,8 @@ type Result = Template | SqlUnparsableError;
 interface Entry {
   postgres?: Result;
   sqlite?: Result;
+  mysql?: Result;
+  'mysql-nbe'?: Result;
 }
 
 export function createStatementCache(options: StatementCacheOptions = {}): StatementCache {

@@ -4,9 +4,10 @@
  */
 import { LeashError } from '../../errors.ts';
 
-export type SqlDialect = 'postgres' | 'sqlite';
+/** `mysql-nbe`: MySQL or MariaDB on a connection in `NO_BACKSLASH_ESCAPES` mode. */
+export type SqlDialect = 'postgres' | 'sqlite' | 'mysql' | 'mysql-nbe';
 
-export const SQL_DIALECTS: readonly SqlDialect[] = ['postgres', 'sqlite'];
+export const SQL_DIALECTS: readonly SqlDialect[] = ['postgres', 'sqlite', 'mysql', 'mysql-nbe'];
 
 /** One value: a bound parameter or a literal lifted out of the statement text. */
 export type ValueSource =
@@ -61,7 +62,12 @@ export interface SqlUnparsableError extends LeashError {
   readonly notReady: boolean;
 }
 
-const DIALECT_NAME: Record<SqlDialect, string> = { postgres: 'PostgreSQL', sqlite: 'SQLite' };
+const DIALECT_NAME: Record<SqlDialect, string> = {
+  postgres: 'PostgreSQL',
+  sqlite: 'SQLite',
+  mysql: 'MySQL',
+  'mysql-nbe': 'MySQL (NO_BACKSLASH_ESCAPES)',
+};
 
 export function unparsable(
   dialect: SqlDialect,

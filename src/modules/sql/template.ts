@@ -16,6 +16,10 @@
  * - SQLite: SQLite's own parser (the `node:sqlite` build, on a private in-memory connection, prepare
  *   only, never run) decides whether a statement parses; the template is made of the statement's
  *   tokens as SQLite's tokenizer splits them (see `template-sqlite.ts`).
+ * - MySQL and MariaDB: the statement's tokens as the server's lexer splits them, in the default SQL
+ *   mode (`mysql`) or `NO_BACKSLASH_ESCAPES` (`mysql-nbe`), the server's parser being the grammar;
+ *   what the lexer is unsure of (executable comments, nested comments, …) is unparsable (see
+ *   `template-mysql.ts`).
  *
  * Slots are numbered in order of appearance in the template text. Each says where its value comes
  * from: a bound parameter (by 0-based position in the statement's parameter vector, and for SQLite
@@ -28,6 +32,7 @@
  */
 
 import { type SqlDialect, type Template, unparsable } from './template-common.ts';
+import { mysqlTemplate } from './template-mysql.ts';
 import { isPostgresReady, loadPostgres, postgresTemplate } from './template-postgres.ts';
 import { sqliteTemplate } from './template-sqlite.ts';
 
@@ -52,7 +57,7 @@ let preparing: Promise<void> | undefined;
 
 /**
  * Loads the parsers (libpg-query's WASM module, the deparser). Call once at agent start; later
- * calls return the same promise. SQLite needs nothing loaded.
+ * calls return the same promise. SQLite and MySQL need nothing loaded.
  */
 export function prepareSqlParsers(): Promise<void> {
   preparing ??= loadPostgres().catch((error: unknown) => {
@@ -64,7 +69,7 @@ export function prepareSqlParsers(): Promise<void> {
 
 /** Whether `templateOf` can parse statements of `dialect` now. */
 export function isSqlParserReady(dialect: SqlDialect): boolean {
-  return dialect === 'sqlite' || isPostgresReady();
+  return dialect !== 'postgres' || isPostgresReady();
 }
 
 /**
@@ -78,7 +83,7 @@ export function isSqlParserReady(dialect: SqlDialect): boolean {
  */
 export function templateOf(sql: string, dialect: SqlDialect): Template {
   if (typeof sql !== 'string') throw unparsable(dialect, 'the statement is not a string');
-  // Both servers read a statement up to the first NUL; whatever follows would not be seen by the
+  // The servers read a statement up to the first NUL; whatever follows would not be seen by the
   // database but would be by us (or the reverse): never guess.
   if (sql.includes('\0')) throw unparsable(dialect, 'the statement contains a NUL character');
   switch (dialect) {
@@ -86,6 +91,10 @@ export function templateOf(sql: string, dialect: SqlDialect): Template {
       return postgresTemplate(sql);
     case 'sqlite':
       return sqliteTemplate(sql);
+    case 'mysql':
+      return mysqlTemplate(sql);
+    case 'mysql-nbe':
+      return mysqlTemplate(sql, 'mysql-nbe');
     default:
       throw new TypeError(`unknown SQL dialect: ${String(dialect)}`);
   }
