@@ -1,0 +1,4 @@
+// SQL conformance on better-sqlite3 (see sql-conformance.ts).
+import { sqlConformance } from './sql-conformance.ts';
+
+sqlConformance('better-sqlite3');
