@@ -43,15 +43,24 @@ export function service(adapter: Adapter, env: NodeJS.ProcessEnv = {}): Service 
   };
 }
 
-/** A request as `user` (the `x-user` header a trusted proxy sets); a JSON body makes it a POST. */
-export async function asUser(base: string, user: string, path: string, json?: object) {
+/**
+ * A request as `user` (the `x-user` header a trusted proxy sets); a body makes it a POST: an object
+ * is sent as JSON, URLSearchParams as a form.
+ */
+export async function asUser(
+  base: string,
+  user: string,
+  path: string,
+  body?: object | URLSearchParams,
+) {
+  const form = body instanceof URLSearchParams;
   const response = await fetch(new URL(path, base), {
-    method: json === undefined ? 'GET' : 'POST',
+    method: body === undefined ? 'GET' : 'POST',
     headers: {
       'x-user': user,
-      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(body === undefined || form ? {} : { 'content-type': 'application/json' }),
     },
-    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    ...(body === undefined ? {} : { body: form ? body : JSON.stringify(body) }),
   });
   return { status: response.status, body: await response.text() };
 }

@@ -1,7 +1,8 @@
 // The SQL part of the conformance suites, one test file per driver (test/adapters/sql-*.test.ts,
 // so that the files run side by side): for each framework, the sql module learns the request's
 // inputs and principal where the framework keeps them, users and values never seen pass under
-// enforce, and a SQL injection and a shell injection are refused before their effect.
+// enforce (JSON and form bodies alike), and a SQL injection and a shell injection are refused
+// before their effect.
 //
 // Which pairs run: the frameworks of issue 10's matrix (node:http, Express 4 and 5, Fastify 5,
 // Koa, NestJS on Express) with every driver; the other adapters (Fastify 4, NestJS on Fastify,
@@ -78,6 +79,9 @@ function inputsSeenBySql(
           (await asUser(learning.base, user, '/sql/notes', { title: `plans of ${user}` })).body,
           'added',
         );
+        // The same route with a form body: the same statement, its value from the same input.
+        const form = new URLSearchParams({ title: `drafts of ${user}` });
+        assert.equal((await asUser(learning.base, user, '/sql/notes', form)).body, 'added');
         assert.equal(
           (await asUser(learning.base, user, `/sql/search?title=plans+of+${user}`)).body,
           `{"title":"plans of ${user}"}`,
@@ -117,6 +121,8 @@ function inputsSeenBySql(
         (await asUser(enforcing.base, 'dee', '/sql/notes', { title: 'never seen' })).body,
         'added',
       );
+      const form = new URLSearchParams({ title: 'never seen either' });
+      assert.equal((await asUser(enforcing.base, 'dee', '/sql/notes', form)).body, 'added');
       assert.equal(
         (await asUser(enforcing.base, 'dee', '/sql/search?title=never+seen')).body,
         '{"title":"never seen"}',
