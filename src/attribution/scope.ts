@@ -37,7 +37,7 @@ export interface RequestState {
    */
   framework?: object;
   /** Path parameters of a service without a router (`:id` segments of its normalised path). */
-  params?: Readonly<Record<string, string>>;
+  params?: Readonly<Record<string, string>> | undefined;
   /** A JSON or form body leash read from the request stream, for services that parse their own. */
   body?: unknown;
   /** In an isolated worker: the token the supervisor issued for this request. */

@@ -109,6 +109,51 @@ function takeToken(request: http.IncomingMessage): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * A request's state whose path-derived parts, the normalised route as its first scope and the
+ * id-like path segments as params, are computed only if read: a framework sets its own route
+ * template and params before anything reads them (Express, Fastify, Koa, Hapi), so for most
+ * services they would be made for nothing on every request.
+ */
+class PathState implements RequestState {
+  #scope: string | undefined;
+  #params: Readonly<Record<string, string>> | undefined | null = null;
+  readonly #method: string | undefined;
+  readonly #url: string | undefined;
+  readonly request: http.IncomingMessage;
+  readonly response: unknown;
+  declare principal?: unknown;
+  declare framework?: object;
+  declare body?: unknown;
+  declare token?: string;
+
+  constructor(request: http.IncomingMessage, response: unknown) {
+    this.request = request;
+    this.response = response;
+    // As it arrived: a framework may rewrite `request.url` while a mounted router works on it.
+    this.#method = request.method;
+    this.#url = request.url;
+  }
+
+  get scope(): string {
+    this.#scope ??= normalisedRoute(this.#method, this.#url);
+    return this.#scope;
+  }
+
+  set scope(scope: string) {
+    this.#scope = scope;
+  }
+
+  get params(): Readonly<Record<string, string>> | undefined {
+    if (this.#params === null) this.#params = pathParams(this.#url);
+    return this.#params;
+  }
+
+  set params(params: Readonly<Record<string, string>> | undefined) {
+    this.#params = params;
+  }
+}
+
 export function installHttpAdapter(): () => void {
   const restore: Array<() => void> = [];
   for (const proto of [http.Server.prototype, https.Server.prototype] as unknown as Array<{
@@ -119,10 +164,13 @@ export function installHttpAdapter(): () => void {
     proto.emit = function (this: http.Server, event, ...args) {
       if (event !== 'request') return original.call(this, event, ...args);
       const request = args[0] as http.IncomingMessage;
-      const state: RequestState = { scope: routeOf(this, request), request, response: args[1] };
+      const state: RequestState =
+        resolvers.length === 0
+          ? new PathState(request, args[1])
+          : { scope: routeOf(this, request), request, response: args[1] };
       const token = takeToken(request);
       if (token !== undefined) state.token = token;
-      const params = pathParams(request.url);
+      const params = state instanceof PathState ? undefined : pathParams(request.url);
       if (params !== undefined) state.params = params;
       const body = watchBody(request.headers, (parsed) => {
         state.body = parsed;
