@@ -17,6 +17,7 @@
  *   and PostgreSQL. Returns undefined, with the reason, when any of it is missing.
  */
 import { createHost, type HostSink } from '../src/agent/host.ts';
+import { lazyUse } from '../src/attribution/package-of.ts';
 import { packageResolver } from '../src/attribution/resolver.ts';
 import { currentScope, runInRequest } from '../src/attribution/scope.ts';
 import { DEFAULT_SIMPLIFY_OPTIONS } from '../src/core/kind.ts';
@@ -136,10 +137,11 @@ export async function sqlDecisionCases(): Promise<MicroCase[] | { unavailable: s
     for (const [dialect, sql] of Object.entries(STATEMENTS)) {
       runInRequest(state, () => enforcer.check(dialect, sql, params));
     }
-    // As the agent runs it: the scope from AsyncLocalStorage, the package from the stack.
+    // As the agent runs it: the scope from AsyncLocalStorage, the package from the stack when
+    // something reads it (lazyUse: an allowed statement never does).
     const packages = packageResolver();
     const attributed = createSqlChecker(
-      hostIn('enforce', () => ({ scope: currentScope(), package: packages.current() })),
+      hostIn('enforce', () => lazyUse(currentScope(), packages)),
       createStatementCache({ max: 1000 }),
       settings,
       new Set(),
@@ -147,7 +149,7 @@ export async function sqlDecisionCases(): Promise<MicroCase[] | { unavailable: s
     const cases: MicroCase[] = [
       {
         group: 'decision: sql statement',
-        name: "sqlite, cached, with the agent's attribution (stack walk)",
+        name: "sqlite, cached, with the agent's attribution (read only if refused)",
         batch: 100,
         fn: () =>
           runInRequest(state, () => {

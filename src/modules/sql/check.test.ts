@@ -83,3 +83,17 @@ test('a rule that names one digest is never answered from what another value was
   assert.equal(run('ann', 'ann', 10), true);
   assert.equal(run('bob', 'bob', 10), false);
 });
+
+test('a route learned with one user (an exact observation) is answered from memory for that user only', () => {
+  const annOnly = observationFact({ eq: ['=principal'], h: valueDigest('ann', SHORT_DIGEST) });
+  const { run, refused } = enforcer([
+    ['$1', annOnly],
+    ['$2', 'in ["10"]'],
+  ]);
+  for (let i = 0; i < 3; i++) assert.equal(run('ann', 'ann', 10), true);
+  assert.equal(run('bob', 'bob', 10), false);
+  assert.equal(run('ann', 'ann', 11), false);
+  // A value made to look like the separator of the next slot.
+  assert.equal(run('ann\u0000=principal', 'ann\u0000=principal', 10), false);
+  assert.equal(refused.length, 3);
+});

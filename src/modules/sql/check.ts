@@ -161,49 +161,38 @@ function factsOfSeen(
 }
 
 /**
- * What an allowed execution's decision depended on, as a key, or undefined when it depended on
- * more: a slot whose value had sources is decided by them alone when its rule is `*` or
- * `=<source>`; a constant by its text when its rule is `*` or `in [...]`. A rule that is an exact
- * observation (a digest) or a secret-looking constant (kept only as a digest) is not keyed: its
- * decision needs the digest.
+ * What a slot's decision depended on, by the rule that allowed it: nothing (`*`), the sources its
+ * value equalled (`=<source>`), or the value too (`in [...]`, or an exact observation, which names
+ * the value's digest).
+ */
+type Depends = 'nothing' | 'sources' | 'value';
+
+function dependsOn(constraint: string): Depends {
+  if (constraint === '*') return 'nothing';
+  return constraint.startsWith('=') ? 'sources' : 'value';
+}
+
+/**
+ * The key of an execution under what each slot's decision depended on, or undefined when it
+ * depended on a secret-looking slot's value (a value the cache would keep in memory).
  */
 function decidedKey(
   scope: string,
   template: Template,
   seen: readonly SlotSeen[],
   secret: ReadonlySet<string>,
-  rules: readonly (readonly string[] | undefined)[],
-): string | undefined {
-  let key = `${scope}\u0000${template.text}`;
-  for (let i = 0; i < seen.length; i++) {
-    const constraint = rules[i]?.[3];
-    if (constraint === undefined) return undefined;
-    const { value, eq } = seen[i]!;
-    const valueFree = constraint === '*' || constraint.startsWith('=');
-    if (eq.length > 0 && valueFree) key += `\u0000=${eq.join('&')}`;
-    else if (eq.length === 0 && value !== undefined && !secret.has(template.slots[i]!.slot)) {
-      if (!valueFree && !constraint.startsWith('in ')) return undefined;
-      key += `\u0000v${value}`;
-    } else if (value === undefined && valueFree) key += '\u0000null';
-    else return undefined;
-  }
-  return key;
-}
-
-/** `decidedKey` for an execution about to be decided (the rules are not known yet). */
-function lookupKey(
-  scope: string,
-  template: Template,
-  seen: readonly SlotSeen[],
-  secret: ReadonlySet<string>,
+  depends: readonly Depends[],
 ): string | undefined {
   let key = `${scope}\u0000${template.text}`;
   for (let i = 0; i < seen.length; i++) {
     const { value, eq } = seen[i]!;
-    if (eq.length > 0) key += `\u0000=${eq.join('&')}`;
-    else if (value === undefined) key += '\u0000null';
+    const on = depends[i];
+    if (on === 'nothing') key += '\u0000*';
+    else if (on === 'sources') key += `\u0000=${eq.join('&')}`;
     else if (secret.has(template.slots[i]!.slot)) return undefined;
-    else key += `\u0000v${value}`;
+    // JSON: a value holds no raw NUL, so it can never pass for the separator of another slot.
+    else
+      key += `\u0000=${eq.join('&')}\u0000${value === undefined ? 'null' : JSON.stringify(value)}`;
   }
   return key;
 }
@@ -242,6 +231,7 @@ export function createSqlChecker(
     host.mode === 'enforce' || host.mode === 'report'
       ? new BoundedCache<string, true>(DECIDED_LIMIT)
       : undefined;
+  const dependsOf = new BoundedCache<string, readonly Depends[]>(DECIDED_LIMIT);
 
   const memoryOf = (state: RequestState): ResultMemory => {
     let memory = memories.get(state);
@@ -308,27 +298,34 @@ export function createSqlChecker(
       const memory = state === undefined || wantedResults?.size === 0 ? undefined : memoryOf(state);
       const secret = secretSlotsOf(template.text);
       const seen = slotsSeen(template, params, { principal, inputs, memory });
+      // What the last allowed execution of this statement in this route depended on, per slot:
+      // the key under it is what a repetition is looked up by.
+      const statement = `${use.scope}\u0000${template.text}`;
+      const depends = decided === undefined ? undefined : dependsOf.get(statement);
       const lookup =
-        decided === undefined ? undefined : lookupKey(use.scope, template, seen, secret);
+        depends === undefined ? undefined : decidedKey(use.scope, template, seen, secret, depends);
       if (lookup === undefined || decided?.get(lookup) !== true) {
-        const rules: Array<readonly string[] | undefined> = [];
+        const found: Depends[] = [];
+        // Learned or only reported (no rule allowed it): nothing to remember.
+        let ruled = true;
         for (const { facts, observation } of factsOfSeen(use.scope, template, seen, secret)) {
           const verdict = host.check(
             facts,
             use,
             observation && repeatedConstant(facts, observation),
           );
-          rules.push(verdict.allowed ? verdict.rule : undefined);
+          const rule = verdict.allowed ? verdict.rule : undefined;
+          if (rule === undefined) ruled = false;
+          else if (template.slots.length > 0) found.push(dependsOn(rule[3] ?? ''));
         }
         const key =
-          decided === undefined
+          decided === undefined || !ruled
             ? undefined
-            : template.slots.length === 0
-              ? rules[0] === undefined
-                ? undefined
-                : lookup
-              : decidedKey(use.scope, template, seen, secret, rules);
-        if (key !== undefined) decided?.set(key, true);
+            : decidedKey(use.scope, template, seen, secret, found);
+        if (key !== undefined) {
+          decided?.set(key, true);
+          dependsOf.set(statement, found);
+        }
       }
       if (memory === undefined) return NOTHING;
       const id = templateId(template.text);
