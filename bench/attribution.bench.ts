@@ -6,6 +6,8 @@
  *
  * - `cached`: the process-wide resolver, whose file → package map is warm (every call after the
  *   first in a service);
+ * - `cached, read from below`: the same, told which function the package called (a wrapped fs
+ *   function tells it), so the stack is read from right below that function;
  * - `uncached`: a fresh resolver per call, so every frame's file is classified again;
  * - `packageOfPath`: the path → package mapping alone, for one file.
  */
@@ -48,6 +50,16 @@ export async function attributionBench(quick: boolean) {
     seen = shared.current();
   });
   if (seen !== 'fake-orm') throw new Error(`attributed to ${seen}, expected fake-orm`);
+  // A wrapped fs function hands attribution itself: the stack is read from right below it.
+  const wrapper = (): void => {
+    for (let i = 0; i < BATCH; i++) keep(shared.caller(wrapper).package);
+  };
+  let below = '';
+  const probe = (): void => {
+    below = shared.caller(probe).package;
+  };
+  pkg.call(probe);
+  if (below !== 'fake-orm') throw new Error(`attributed to ${below}, expected fake-orm`);
   const cases: MicroCase[] = [
     {
       group: 'attribution',
@@ -58,6 +70,12 @@ export async function attributionBench(quick: boolean) {
         pkg.call(() => {
           for (let i = 0; i < BATCH; i++) keep(shared.current());
         }),
+    },
+    {
+      group: 'attribution',
+      name: 'cached, read from below the function the package called (as the fs wrappers ask)',
+      batch: BATCH,
+      fn: () => pkg.call(wrapper),
     },
     {
       group: 'attribution',
