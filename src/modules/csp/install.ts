@@ -209,14 +209,17 @@ export function installCsp(host: ModuleHost): CspInstall {
       | Record<string, unknown>
       | unknown[]
       | undefined;
-    const given = new Map<string, unknown>();
+    // Most frameworks set their headers before writeHead and pass none: no copy to make then.
+    let given: Map<string, unknown> | undefined;
     if (Array.isArray(headers)) {
+      given = new Map();
       for (let i = 0; i + 1 < headers.length; i += 2)
         given.set(String(headers[i]).toLowerCase(), headers[i + 1]);
     } else if (headers !== undefined) {
+      given = new Map();
       for (const [name, value] of Object.entries(headers)) given.set(name.toLowerCase(), value);
     }
-    const header = (name: string) => given.get(name) ?? response.getHeader(name);
+    const header = (name: string) => given?.get(name) ?? response.getHeader(name);
     const type = String(header('content-type') ?? '');
     if (!/^\s*text\/html\b/i.test(type)) {
       // A stylesheet of the service's own: what it loads goes to the pages that include it.
@@ -242,15 +245,13 @@ export function installCsp(host: ModuleHost): CspInstall {
       reportTo,
       entry.nonceRead ? entry.nonce : undefined,
     );
-    const out: Array<[string, string]> = [
-      [host.mode === 'enforce' ? CSP : CSP_RO, computed.policy],
-    ];
-    if (computed.endpoints !== undefined) out.push(['reporting-endpoints', computed.endpoints]);
-    for (const [name, value] of out) {
+    const put = (name: string, value: string) => {
       if (Array.isArray(headers)) headers.push(name, value);
       else if (headers !== undefined) headers[name] = value;
       else response.setHeader(name, value);
-    }
+    };
+    put(host.mode === 'enforce' ? CSP : CSP_RO, computed.policy);
+    if (computed.endpoints !== undefined) put('reporting-endpoints', computed.endpoints);
     if (learning) startCapture(entry, header, 'html');
   };
 
