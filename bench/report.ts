@@ -617,10 +617,17 @@ export function lightSection(results: Results): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Replaces the light-route section of a BENCHMARKS.md (or appends it): the rest stays as it is. */
+/**
+ * Replaces the light-route section of a BENCHMARKS.md, or puts it where a full run puts it (before
+ * the micro-benchmarks): the rest stays as it is.
+ */
 export function withLightSection(existing: string, section: string): string {
   const start = existing.indexOf(`\n${LIGHT_HEADING}\n`);
-  if (start < 0) return `${existing.trimEnd()}\n\n${section}`;
+  if (start < 0) {
+    const micro = existing.indexOf('\n## Micro-benchmarks\n');
+    if (micro < 0) return `${existing.trimEnd()}\n\n${section}`;
+    return `${existing.slice(0, micro + 1)}${section}\n${existing.slice(micro + 1)}`;
+  }
   const next = existing.indexOf('\n## ', start + 1);
   return `${existing.slice(0, start + 1)}${section}${next < 0 ? '' : `\n${existing.slice(next + 1)}`}`;
 }
