@@ -201,6 +201,7 @@ export async function runLightBench(options: LightBenchOptions): Promise<rounds.
         base: child.url,
         ...rounds.processesOf(pids, isolated),
         mix: [],
+        stderr: () => child.output.stderr,
       };
       running.push(r);
       all.push(r);

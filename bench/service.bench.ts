@@ -527,6 +527,7 @@ async function runVariant(
         base: example.base,
         ...processesOf(pids, isolated),
         mix: [],
+        stderr: () => example.output().stderr,
       });
       result.configurations.push(
         setupOf(

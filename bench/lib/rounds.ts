@@ -106,6 +106,8 @@ export interface Measured {
   /** Every process counted so far (to make sure none outlives the run). */
   readonly seen: Set<number>;
   readonly mix: readonly LoadRequest[];
+  /** What the service printed on stderr so far (to tell why it ended). */
+  readonly stderr: () => string;
 }
 
 export interface RoundsOptions {
@@ -192,7 +194,8 @@ export interface ScenarioOptions extends RoundsOptions {
 
 /**
  * Calibrates on the configuration `baseline`, warms every configuration up, then runs the rounds.
- * Fills `result.amount`, `result.measurements` and `result.rssReset`; `label` prefixes the log.
+ * Fills `result.amount`, `result.measurements` and `result.rssReset` (and the `error` of a
+ * configuration whose processes ended); `label` prefixes the log.
  */
 export async function measureRounds(
   generator: LoadGenerator,
@@ -227,73 +230,98 @@ export async function measureRounds(
   for (const r of running) await load(r, warmAmount);
   log(`${label}: warmed up (${elapsed()})`);
 
-  // 2. Rounds: every configuration once per round, the order rotated each round.
+  // 2. Rounds: every configuration once per round, the order rotated each round. One whose
+  // process is gone is measured no more (onLost says so), and the others go on.
+  const active = [...running];
   for (let round = 0; round < options.rounds; round++) {
-    const order = running.map((_, i) => running[(i + round) % running.length]!);
+    const order = active.map((_, i) => active[(i + round) % active.length]!);
     if (round % 2 === 1) order.reverse();
     const line: string[] = [];
     for (const [slot, r] of order.entries()) {
-      await load(r, rewarmAmount);
-      await sleep(50);
-      // The processes measured: listed before and again after (a worker started meanwhile counts
-      // from its start; one that ended takes its last CPU along, and is counted as lost).
-      const before = measuredPids(r);
-      for (const pid of before) if (!resetPeakRss(pid)) result.rssReset = false;
-      const cpu0 = cpuOf(before);
-      const wrap0 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
-      const res = await load(r, result.amount);
-      const after = measuredPids(r);
-      const cpu1 = cpuOf(after);
-      const wrap1 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
-      let serviceCpu = 0;
-      for (const [pid, seconds] of cpu1) serviceCpu += seconds - (cpu0.get(pid) ?? 0);
-      for (const pid of after) r.seen.add(pid);
-      let peak = 0;
-      let proportional = 0;
-      for (const pid of cpu1.keys()) {
-        peak += peakRss(pid);
-        proportional += pss(pid);
-      }
-      const m: Measurement = {
-        round,
-        slot,
-        config: r.config.id,
-        requests: res.responses,
-        non2xx: res.non2xx,
-        errors: res.errors + res.timeouts,
-        seconds: res.seconds,
-        cpuPerRequestMs: (serviceCpu * 1000) / res.responses,
-        requestsPerSecond: res.requestsPerSecond,
-        p50Ms: res.p50,
-        p99Ms: res.p99,
-        peakRssMb: peak / 2 ** 20,
-        pssMb: proportional / 2 ** 20,
-        wrapperCpuMs:
-          wrap0 === undefined || wrap1 === undefined
-            ? null
-            : (cpuSeconds(wrap1) - cpuSeconds(wrap0)) * 1000,
-        wrapperPeakRssMb: r.wrapperPid === undefined ? null : peakRss(r.wrapperPid) / 2 ** 20,
-        serviceCpuMs: serviceCpu * 1000,
-        processes: cpu1.size,
-        processesLost: [...cpu0.keys()].filter((pid) => !cpu1.has(pid)).length,
-        processesStarted: [...cpu1.keys()].filter((pid) => !cpu0.has(pid)).length,
-      };
-      result.measurements.push(m);
-      line.push(
-        `${r.config.id} ${m.cpuPerRequestMs.toFixed(3)} ms/req ${m.requestsPerSecond.toFixed(0)}/s`,
-      );
-      if (m.non2xx > 0 || m.errors > 0) {
-        log(
-          `${label}/${r.config.id} round ${round + 1}: ${m.non2xx} non-2xx (${JSON.stringify(res.statuses)}), ${m.errors} errors`,
-        );
-      }
-      if (m.processesLost > 0 || m.processesStarted > 0) {
-        log(
-          `${label}/${r.config.id} round ${round + 1}: ${m.processesLost} measured processes ended and ${m.processesStarted} started during the measurement`,
-        );
+      try {
+        line.push(await measureOne(r, round, slot));
+      } catch (error) {
+        if (r === baseline) throw error;
+        active.splice(active.indexOf(r), 1);
+        const why = `not measured from round ${round + 1} on: ${(error as Error).message}; its stderr ended with: ${r.stderr().slice(-1500)}`;
+        log(`${label}/${r.config.id}: ${why}`);
+        const setup = result.configurations.find((c) => c.id === r.config.id);
+        if (setup !== undefined) setup.error = why;
       }
     }
     log(`${label} round ${round + 1}/${options.rounds} (${elapsed()}): ${line.join(' · ')}`);
+  }
+
+  /** Measures one configuration once; throws when its processes are gone. */
+  async function measureOne(r: Measured, round: number, slot: number): Promise<string> {
+    for (const pid of [r.servicePid, ...(r.wrapperPid === undefined ? [] : [r.wrapperPid])])
+      if (!isAlive(pid)) throw new Error(`process ${pid} has ended`);
+    await load(r, rewarmAmount);
+    await sleep(50);
+    // The processes measured: listed before and again after (a worker started meanwhile counts
+    // from its start; one that ended takes its last CPU along, and is counted as lost).
+    const before = measuredPids(r);
+    for (const pid of before) if (!resetPeakRss(pid)) result.rssReset = false;
+    const cpu0 = cpuOf(before);
+    const wrap0 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
+    const res = await load(r, result.amount);
+    const after = measuredPids(r);
+    const cpu1 = cpuOf(after);
+    const wrap1 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
+    let serviceCpu = 0;
+    for (const [pid, seconds] of cpu1) serviceCpu += seconds - (cpu0.get(pid) ?? 0);
+    for (const pid of after) r.seen.add(pid);
+    let peak = 0;
+    let proportional = 0;
+    for (const pid of cpu1.keys()) {
+      peak += peakRss(pid);
+      proportional += pss(pid);
+    }
+    const m: Measurement = {
+      round,
+      slot,
+      config: r.config.id,
+      requests: res.responses,
+      non2xx: res.non2xx,
+      errors: res.errors + res.timeouts,
+      seconds: res.seconds,
+      cpuPerRequestMs: (serviceCpu * 1000) / res.responses,
+      requestsPerSecond: res.requestsPerSecond,
+      p50Ms: res.p50,
+      p99Ms: res.p99,
+      peakRssMb: peak / 2 ** 20,
+      pssMb: proportional / 2 ** 20,
+      wrapperCpuMs:
+        wrap0 === undefined || wrap1 === undefined
+          ? null
+          : (cpuSeconds(wrap1) - cpuSeconds(wrap0)) * 1000,
+      wrapperPeakRssMb: r.wrapperPid === undefined ? null : peakRss(r.wrapperPid) / 2 ** 20,
+      serviceCpuMs: serviceCpu * 1000,
+      processes: cpu1.size,
+      processesLost: [...cpu0.keys()].filter((pid) => !cpu1.has(pid)).length,
+      processesStarted: [...cpu1.keys()].filter((pid) => !cpu0.has(pid)).length,
+    };
+    result.measurements.push(m);
+    if (m.non2xx > 0 || m.errors > 0) {
+      log(
+        `${label}/${r.config.id} round ${round + 1}: ${m.non2xx} non-2xx (${JSON.stringify(res.statuses)}), ${m.errors} errors`,
+      );
+    }
+    if (m.processesLost > 0 || m.processesStarted > 0) {
+      log(
+        `${label}/${r.config.id} round ${round + 1}: ${m.processesLost} measured processes ended and ${m.processesStarted} started during the measurement`,
+      );
+    }
+    return `${r.config.id} ${m.cpuPerRequestMs.toFixed(3)} ms/req ${m.requestsPerSecond.toFixed(0)}/s`;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
