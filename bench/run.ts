@@ -26,7 +26,7 @@
  * with it) even when the example's config would do.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { release, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,8 +255,17 @@ const markdownFile =
   args.markdown ??
   (quick ? join(REPO, 'bench', 'results', `quick-${stamp}.md`) : join(REPO, 'BENCHMARKS.md'));
 mkdirSync(dirname(jsonFile), { recursive: true });
-// Results are committed: name the checkout `<repo>`, never this machine's path.
-const withoutCheckout = (text: string): string => text.replaceAll(REPO, '<repo>');
+// Results are committed: name the checkout `<repo>`, never this machine's path; a worktree whose
+// node_modules links to another checkout's names that one `<repo>` too (its paths are in policies).
+const modulesCheckout = (() => {
+  try {
+    return dirname(realpathSync(join(REPO, 'node_modules')));
+  } catch {
+    return REPO;
+  }
+})();
+const withoutCheckout = (text: string): string =>
+  text.replaceAll(REPO, '<repo>').replaceAll(`${modulesCheckout}/`, '<repo>/');
 writeFileSync(jsonFile, withoutCheckout(`${JSON.stringify(results, null, 2)}\n`));
 try {
   // Keep the results file in the repository's format (biome), so lint stays clean.
