@@ -5,8 +5,8 @@
  * result files.
  */
 import type { GrowthResult, MicroResult } from './lib/micro.ts';
+import type { Measurement, VariantResult } from './lib/rounds.ts';
 import { growthExponent, medianInterval, type Summary, summarize } from './lib/stats.ts';
-import type { Measurement, VariantResult } from './service.bench.ts';
 
 export interface Environment {
   date: string;
@@ -30,6 +30,9 @@ export interface Results {
   notes: string[];
   service: VariantResult[];
   summary: VariantSummary[];
+  /** The light route (bench/light.bench.ts); absent in results from before it existed. */
+  light?: VariantResult[];
+  lightSummary?: VariantSummary[];
   targets: TargetResult[];
 }
 
@@ -58,6 +61,8 @@ export interface ConfigSummary {
   metrics: Record<MetricKey, MetricSummary>;
   /** The wrapping leash CLI's CPU per measurement, ms (median), or null without a wrapper. */
   wrapperCpuMs: number | null;
+  /** The wrapping leash CLI's peak RSS over the run, MiB (the largest), or null: none or unmeasured. */
+  wrapperPeakRssMb: number | null;
   /** PSS summed over the measured processes at the end of each measurement, MiB. */
   pssMb: Summary;
   /** Processes whose CPU and memory are summed (median; 1: the service process alone). */
@@ -108,12 +113,16 @@ export function summarizeVariant(result: VariantResult): VariantSummary {
       };
     }
     const wrappers = own.map((m) => m.wrapperCpuMs).filter((v): v is number => v !== null);
+    const wrapperRss = own
+      .map((m) => m.wrapperPeakRssMb)
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
     configs.push({
       config: setup.id,
       label: setup.label,
       rounds: own.length,
       metrics,
       wrapperCpuMs: wrappers.length === 0 ? null : summarize(wrappers).median,
+      wrapperPeakRssMb: wrapperRss.length === 0 ? null : Math.max(...wrapperRss),
       pssMb: summarize(own.map((m) => m.pssMb ?? Number.NaN)),
       processes: summarize(own.map((m) => m.processes ?? 1)).median,
       processesLost: own.reduce((a, m) => a + (m.processesLost ?? 0), 0),
@@ -179,6 +188,111 @@ function ratioTarget(
     });
   }
   return out;
+}
+
+/**
+ * A configuration's CPU/request against a peer's (sandworm) measured in the same round: the
+ * median of the per-round ratios, with its ~95 % interval.
+ */
+function peerTarget(
+  results: readonly VariantResult[],
+  config: string,
+  peer: string,
+  goal: number,
+  description: string,
+): TargetResult[] {
+  return results.map((v) => {
+    const id = `${config}-vs-${peer}-${v.variant}`;
+    const ratios: number[] = [];
+    for (const m of v.measurements) {
+      if (m.config !== config) continue;
+      const other = v.measurements.find((x) => x.round === m.round && x.config === peer);
+      if (other !== undefined) ratios.push(m.cpuPerRequestMs / other.cpuPerRequestMs);
+    }
+    const goalText = `≤ ${goal.toFixed(2)}× ${peer}'s`;
+    if (ratios.length === 0)
+      return {
+        id,
+        description: `${description} (${v.variant})`,
+        goal: goalText,
+        measured: v.skipped ?? `not measured (${peer} or ${config} missing)`,
+        status: 'not measured',
+      };
+    const med = summarize(ratios).median;
+    const ci = medianInterval(ratios);
+    return {
+      id,
+      description: `${description} (${v.variant})`,
+      goal: goalText,
+      measured: `${med.toFixed(3)}× (95 % CI ${ci.lo.toFixed(3)}–${ci.hi.toFixed(3)})`,
+      status: med <= goal ? 'met' : 'missed',
+      withinNoise: ci.lo <= goal !== ci.hi <= goal,
+    };
+  });
+}
+
+/** The largest peak RSS of the `leash` CLI that waits for the service (not the supervisor of --isolate). */
+function wrapperTarget(results: readonly VariantResult[], goalMb: number): TargetResult {
+  const peaks: Array<{ config: string; mb: number }> = [];
+  for (const v of results)
+    for (const m of v.measurements)
+      if (m.config !== 'enforce-isolate' && typeof m.wrapperPeakRssMb === 'number')
+        peaks.push({ config: m.config, mb: m.wrapperPeakRssMb });
+  const base = {
+    id: 'light-wrapper-rss',
+    description: 'light route: peak RSS of the `leash` CLI process that wraps the service',
+    goal: `≤ ${goalMb} MiB`,
+  };
+  if (peaks.length === 0) return { ...base, measured: 'not measured', status: 'not measured' };
+  const worst = peaks.reduce((a, b) => (b.mb > a.mb ? b : a));
+  return {
+    ...base,
+    measured: `${worst.mb.toFixed(1)} MiB (largest, ${worst.config})`,
+    status: worst.mb <= goalMb ? 'met' : 'missed',
+  };
+}
+
+/** Issue 14's goals for the light route. */
+function lightTargets(results: Omit<Results, 'targets'>): TargetResult[] {
+  const light = results.light ?? [];
+  const s = results.lightSummary ?? [];
+  if (light.length === 0) return [];
+  return [
+    ...ratioTarget(
+      s,
+      'enforce-kernel',
+      'cpuPerRequestMs',
+      1.1,
+      false,
+      'light route: enforce (default layers): CPU/request',
+    ),
+    ...ratioTarget(s, 'learn', 'cpuPerRequestMs', 1.25, false, 'light route: learn: CPU/request'),
+    // "Far below sandworm": at most 0.6 of its CPU/request, which the two goals above imply
+    // for sandworm's 2.47× of issue 14.
+    ...peerTarget(
+      light,
+      'enforce-kernel',
+      'sandworm',
+      0.6,
+      'light route: enforce (default layers) CPU/request against sandworm',
+    ),
+    ...peerTarget(
+      light,
+      'learn',
+      'sandworm',
+      0.6,
+      'light route: learn CPU/request against sandworm',
+    ),
+    wrapperTarget(light, 40),
+    ...ratioTarget(
+      s,
+      'enforce-kernel',
+      'peakRssMb',
+      1.15,
+      false,
+      'light route: enforce (default layers): peak RSS of the service',
+    ),
+  ];
 }
 
 function microTarget(
@@ -256,6 +370,7 @@ export function evaluateTargets(results: Omit<Results, 'targets'>): TargetResult
     ),
     microTarget(results.micro, 'sql-cached', 5000, 'a cached SQL check'),
     microTarget(results.micro, 'attribution-cached', 1000, 'package attribution, cached'),
+    ...lightTargets(results),
   ];
   for (const g of results.growth.filter((x) => x.target === 'simplify')) {
     const last = g.points[g.points.length - 1]!;
@@ -313,6 +428,19 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+function targetRow(t: TargetResult): string[] {
+  return [
+    t.description,
+    t.goal,
+    t.measured,
+    t.status === 'met'
+      ? `**met**${t.withinNoise ? ' (within noise)' : ''}`
+      : t.status === 'missed'
+        ? `**missed**${t.withinNoise ? ' (within noise)' : ''}`
+        : t.status,
+  ];
+}
+
 export function markdown(results: Results): string {
   const e = results.environment;
   const out: string[] = [];
@@ -342,19 +470,7 @@ export function markdown(results: Results): string {
   out.push('## Targets');
   out.push('');
   out.push(
-    table(
-      ['target', 'goal', 'measured (median)', 'status'],
-      results.targets.map((t) => [
-        t.description,
-        t.goal,
-        t.measured,
-        t.status === 'met'
-          ? `**met**${t.withinNoise ? ' (within noise)' : ''}`
-          : t.status === 'missed'
-            ? `**missed**${t.withinNoise ? ' (within noise)' : ''}`
-            : t.status,
-      ]),
-    ),
+    table(['target', 'goal', 'measured (median)', 'status'], results.targets.map(targetRow)),
   );
   out.push('');
   out.push(
@@ -392,109 +508,10 @@ export function markdown(results: Results): string {
   }
   for (const v of results.service) {
     const s = results.summary.find((x) => x.variant === v.variant)!;
-    out.push(`### ${v.variant === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`);
-    out.push('');
-    if (v.skipped !== undefined) {
-      out.push(`Skipped: ${v.skipped}.`);
-      out.push('');
-      continue;
-    }
-    out.push(
-      `${v.amount} requests per measurement, ${v.connections} connections, ${v.rounds} rounds; policy of ${v.policyRules} rules; ${(v.seconds / 60).toFixed(1)} min.`,
-    );
-    out.push('');
-    out.push(
-      table(
-        [
-          'configuration',
-          'CPU/request ms',
-          'requests/s',
-          'p50 ms',
-          'p99 ms',
-          'peak RSS MiB',
-          'PSS MiB',
-          'leash CLI CPU ms',
-          'processes',
-        ],
-        s.configs.map((c) => [
-          c.label,
-          span(c.metrics.cpuPerRequestMs.value),
-          span(c.metrics.requestsPerSecond.value),
-          span(c.metrics.p50Ms.value),
-          span(c.metrics.p99Ms.value),
-          span(c.metrics.peakRssMb.value),
-          c.pssMb === undefined ? '–' : span(c.pssMb),
-          c.wrapperCpuMs === null ? '–' : digits(c.wrapperCpuMs),
-          processesOf(c, v.configurations.find((x) => x.id === c.config)?.isolation?.workers),
-        ]),
-      ),
-    );
-    out.push('');
-    out.push('Ratio to the baseline of the same round, median (min–max):');
-    out.push('');
-    out.push(
-      table(
-        [
-          'configuration',
-          'CPU/request',
-          'requests/s',
-          'p50',
-          'p99',
-          'peak RSS',
-          'CPU/request 95 % CI',
-        ],
-        s.configs
-          .filter((c) => c.config !== 'baseline')
-          .map((c) => [
-            c.label,
-            ratioSpan(c.metrics.cpuPerRequestMs.ratio),
-            ratioSpan(c.metrics.requestsPerSecond.ratio),
-            ratioSpan(c.metrics.p50Ms.ratio),
-            ratioSpan(c.metrics.p99Ms.ratio),
-            ratioSpan(c.metrics.peakRssMb.ratio),
-            `${c.metrics.cpuPerRequestMs.ratioInterval.lo.toFixed(3)}–${c.metrics.cpuPerRequestMs.ratioInterval.hi.toFixed(3)}`,
-          ]),
-      ),
-    );
-    out.push('');
-    const noise = s.baselineNoise;
-    out.push(
-      `Noise: the baseline's own rounds spread ±${pct(noise.cpuPerRequestMs)} (CPU/request), ±${pct(noise.requestsPerSecond)} (requests/s), ±${pct(noise.p99Ms)} (p99) around their median. The per-round ratios cancel much of it (machine load hits neighbouring measurements alike); the CI column is the uncertainty of the median CPU ratio.`,
-    );
-    const failed = v.configurations.filter((c) => c.error !== undefined || c.heldOutFailures > 0);
-    const bad = s.configs.filter((c) => c.non2xx > 0 || c.errors > 0);
-    out.push('');
-    out.push(
-      `Held-out workload before measuring: ${v.configurations.map((c) => `${c.id} ${c.heldOutRequests - c.heldOutFailures}/${c.heldOutRequests}`).join(', ')} requests passed.` +
-        (bad.length === 0
-          ? ' Every measured response was 2xx.'
-          : ` Non-2xx or errors while measuring: ${bad.map((c) => `${c.config} ${c.non2xx} non-2xx, ${c.errors} errors`).join('; ')}.`),
-    );
-    for (const c of failed) if (c.error) out.push(`\n${c.id}: ${c.error}`);
-    const moved = s.configs.filter((c) => c.processesLost > 0 || c.processesStarted > 0);
-    if (moved.length > 0)
-      out.push(
-        `\nProcesses that ended or started during a measurement (their CPU is partly missing or counted from their start): ${moved.map((c) => `${c.config} ${c.processesLost} ended, ${c.processesStarted} started`).join('; ')}.`,
-      );
-    for (const c of v.configurations) {
-      if (c.isolation === undefined) continue;
-      out.push('');
-      out.push(
-        `${c.id}: ${c.isolation.groups} groups, ${c.isolation.workers} workers (${c.isolation.layers}), as the supervisor printed at start; config ${c.configFile}:`,
-      );
-      out.push('');
-      for (const line of c.isolation.table) out.push(`- ${line}`);
-    }
-    out.push('');
-    out.push('<details><summary>Command lines and request mix</summary>');
-    out.push('');
-    for (const c of v.configurations) out.push(`- ${c.id}: \`${c.command}\``);
-    out.push('');
-    out.push(`Mix: ${v.mix.map((m) => `\`${m}\``).join(', ')}`);
-    out.push('');
-    out.push('</details>');
-    out.push('');
+    variantSection(out, v, s, v.variant === 'sqlite' ? 'SQLite' : 'PostgreSQL');
   }
+
+  if (results.light !== undefined) out.push(lightSection(results));
 
   out.push('## Micro-benchmarks');
   out.push('');
@@ -557,6 +574,164 @@ export function markdown(results: Results): string {
   return `${out.join('\n')}\n`;
 }
 
+/** Where BENCHMARKS.md's light-route section starts; a light-only run replaces just it. */
+export const LIGHT_HEADING = '## Light route';
+
+const LIGHT_TITLES: Record<string, string> = {
+  'light-html': 'HTML: `GET /items/:id` (template file + one prepared query + `res.send`)',
+  'light-json': 'JSON: `GET /api/items/:id` (one prepared query + `res.json`)',
+};
+
+/** BENCHMARKS.md's light-route section (issue 14), with its own targets and how it was run. */
+export function lightSection(results: Results): string {
+  const light = results.light ?? [];
+  const e = results.environment;
+  const out: string[] = [LIGHT_HEADING, ''];
+  out.push(
+    "A route that does as little as a real route does, so that what leash adds per request is not hidden behind heavy work (issue 14): bench/fixtures/light, Express 5; `GET /items/:id` reads one template file, runs one prepared node:sqlite query and sends HTML, `GET /api/items/:id` runs the same query and sends it with `res.json`. Beside plain node and Node's own flags (from `leash export node-flags` for the light service's policy) runs the in-process peer: **sandworm 1.3.2** (bench/fixtures/light/sandworm.cjs: `--require`d before the service, enforcing mode, every module allowed everything, so what it costs is its interception and its stack-based attribution of each call, never a refusal). sandworm wraps Node's fs, net, http client, child_process and similar APIs but not node:sqlite, so on the HTML route it intercepts the template read and on the JSON route nothing at all: it checks less than leash, which checks the SQL statement and its argument on both routes and the file read per route. The policy is learned once with `leash learn` from a short learning workload (both routes, items 1–12); every configuration must answer the held-out requests (items 13–24) before it is measured. The same machinery as the example service: the service pinned to one core, autocannon in its own process on the other, a fixed number of requests per measurement (items 1–100 in turn) after a warm-up, every configuration once per round in an order rotated each round. Columns as in the example service's tables above; the primary figure is CPU/request and its ratio to plain node, with the ~95 % CI.",
+  );
+  out.push('');
+  out.push(
+    `- **Run:** ${e.date}, leash ${e.commit}, Node.js ${e.node}, ${e.cpuModel}, ${e.cores} cores, Linux ${e.kernel}${e.pinned ? ', pinned' : ', not pinned'}`,
+  );
+  out.push(`- **Reproduce:** \`${e.command}\`${e.quick ? ' (quick mode: indicative only)' : ''}`);
+  out.push('');
+  const targets = results.targets.filter(
+    (t) => t.id.includes('light') || t.id.includes('sandworm'),
+  );
+  if (targets.length > 0) {
+    out.push(
+      table(['target (issue 14)', 'goal', 'measured (median)', 'status'], targets.map(targetRow)),
+    );
+    out.push('');
+  }
+  if (light.length === 0) {
+    out.push('Not run.');
+    out.push('');
+  }
+  for (const v of light) {
+    const s = (results.lightSummary ?? []).find((x) => x.variant === v.variant);
+    if (s === undefined) continue;
+    variantSection(out, v, s, LIGHT_TITLES[v.variant] ?? v.variant);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Replaces the light-route section of a BENCHMARKS.md, or puts it where a full run puts it (before
+ * the micro-benchmarks): the rest stays as it is.
+ */
+export function withLightSection(existing: string, section: string): string {
+  const start = existing.indexOf(`\n${LIGHT_HEADING}\n`);
+  if (start < 0) {
+    const micro = existing.indexOf('\n## Micro-benchmarks\n');
+    if (micro < 0) return `${existing.trimEnd()}\n\n${section}`;
+    return `${existing.slice(0, micro + 1)}${section}\n${existing.slice(micro + 1)}`;
+  }
+  const next = existing.indexOf('\n## ', start + 1);
+  return `${existing.slice(0, start + 1)}${section}${next < 0 ? '' : `\n${existing.slice(next + 1)}`}`;
+}
+
+/** One scenario's tables: values, ratios to the baseline, noise, held-out checks, command lines. */
+function variantSection(out: string[], v: VariantResult, s: VariantSummary, title: string): void {
+  out.push(`### ${title}`);
+  out.push('');
+  if (v.skipped !== undefined) {
+    out.push(`Skipped: ${v.skipped}.`);
+    out.push('');
+    return;
+  }
+  out.push(
+    `${v.amount} requests per measurement, ${v.connections} connections, ${v.rounds} rounds; policy of ${v.policyRules} rules; ${(v.seconds / 60).toFixed(1)} min.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'configuration',
+        'CPU/request ms',
+        'requests/s',
+        'p50 ms',
+        'p99 ms',
+        'peak RSS MiB',
+        'PSS MiB',
+        'leash CLI CPU ms',
+        'leash CLI peak RSS MiB',
+        'processes',
+      ],
+      s.configs.map((c) => [
+        c.label,
+        ...METRICS.map(({ key }) => span(c.metrics[key].value)),
+        c.pssMb === undefined ? '–' : span(c.pssMb),
+        c.wrapperCpuMs === null ? '–' : digits(c.wrapperCpuMs),
+        c.wrapperPeakRssMb === null ? '–' : digits(c.wrapperPeakRssMb),
+        processesOf(c, v.configurations.find((x) => x.id === c.config)?.isolation?.workers),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('Ratio to the baseline of the same round, median (min–max):');
+  out.push('');
+  out.push(
+    table(
+      [
+        'configuration',
+        'CPU/request',
+        'requests/s',
+        'p50',
+        'p99',
+        'peak RSS',
+        'CPU/request 95 % CI',
+      ],
+      s.configs
+        .filter((c) => c.config !== 'baseline')
+        .map((c) => [
+          c.label,
+          ...METRICS.map(({ key }) => ratioSpan(c.metrics[key].ratio)),
+          `${c.metrics.cpuPerRequestMs.ratioInterval.lo.toFixed(3)}–${c.metrics.cpuPerRequestMs.ratioInterval.hi.toFixed(3)}`,
+        ]),
+    ),
+  );
+  out.push('');
+  const noise = s.baselineNoise;
+  out.push(
+    `Noise: the baseline's own rounds spread ±${pct(noise.cpuPerRequestMs)} (CPU/request), ±${pct(noise.requestsPerSecond)} (requests/s), ±${pct(noise.p99Ms)} (p99) around their median. The per-round ratios cancel much of it (machine load hits neighbouring measurements alike); the CI column is the uncertainty of the median CPU ratio.`,
+  );
+  const failed = v.configurations.filter((c) => c.error !== undefined || c.heldOutFailures > 0);
+  const bad = s.configs.filter((c) => c.non2xx > 0 || c.errors > 0);
+  out.push('');
+  out.push(
+    `Held-out workload before measuring: ${v.configurations.map((c) => `${c.id} ${c.heldOutRequests - c.heldOutFailures}/${c.heldOutRequests}`).join(', ')} requests passed.` +
+      (bad.length === 0
+        ? ' Every measured response was 2xx.'
+        : ` Non-2xx or errors while measuring: ${bad.map((c) => `${c.config} ${c.non2xx} non-2xx, ${c.errors} errors`).join('; ')}.`),
+  );
+  for (const c of failed) if (c.error) out.push(`\n${c.id}: ${c.error}`);
+  const moved = s.configs.filter((c) => c.processesLost > 0 || c.processesStarted > 0);
+  if (moved.length > 0)
+    out.push(
+      `\nProcesses that ended or started during a measurement (their CPU is partly missing or counted from their start): ${moved.map((c) => `${c.config} ${c.processesLost} ended, ${c.processesStarted} started`).join('; ')}.`,
+    );
+  for (const c of v.configurations) {
+    if (c.isolation === undefined) continue;
+    out.push('');
+    out.push(
+      `${c.id}: ${c.isolation.groups} groups, ${c.isolation.workers} workers (${c.isolation.layers}), as the supervisor printed at start; config ${c.configFile}:`,
+    );
+    out.push('');
+    for (const line of c.isolation.table) out.push(`- ${line}`);
+  }
+  out.push('');
+  out.push('<details><summary>Command lines and request mix</summary>');
+  out.push('');
+  for (const c of v.configurations) out.push(`- ${c.id}: \`${c.command}\``);
+  out.push('');
+  out.push(`Mix: ${v.mix.map((m) => `\`${m}\``).join(', ')}`);
+  out.push('');
+  out.push('</details>');
+  out.push('');
+}
+
 function exponent(g: GrowthResult): number {
   const pts = g.points.filter((p) => p.ms > 0);
   if (pts.length < 2) return Number.NaN;
@@ -584,8 +759,9 @@ export function compare(previous: Results, current: Results): string {
   lines.push(
     'ratio = current ÷ previous; for requests/s higher is better, for everything else lower',
   );
-  for (const cur of current.summary) {
-    const prev = previous.summary.find((s) => s.variant === cur.variant);
+  const summaries = (r: Results) => [...r.summary, ...(r.lightSummary ?? [])];
+  for (const cur of summaries(current)) {
+    const prev = summaries(previous).find((s) => s.variant === cur.variant);
     if (prev === undefined || cur.skipped || prev.skipped) continue;
     lines.push('');
     lines.push(`service, ${cur.variant}:`);

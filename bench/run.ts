@@ -2,38 +2,47 @@
  * @module
  * `npm run bench`: the micro-benchmarks (each bench/*.bench.ts in a process of its own, pinned
  * to the service core), then the example service under load in eight configurations
- * (bench/service.bench.ts, `leash enforce --isolate` the eighth), SQLite then PostgreSQL. Writes the results as JSON
+ * (bench/service.bench.ts, `leash enforce --isolate` the eighth), SQLite then PostgreSQL, then
+ * the light route of issue 14 beside its peers (bench/light.bench.ts: plain node, Node's flags,
+ * sandworm, every leash configuration; HTML then JSON). Writes the results as JSON
  * (bench/results/<date>.json) and the tables to BENCHMARKS.md.
  *
  *   npm run bench                        full run (about 10–12 minutes on 2 cores)
- *   npm run bench -- --quick             indicative run in under a minute (SQLite only, 2
- *                                        rounds, short samples; writes bench/results/quick-*.json
- *                                        and .md, leaves BENCHMARKS.md alone)
+ *   npm run bench -- --quick             indicative run in a few minutes (SQLite only, 2
+ *                                        rounds, short samples, a short light run; writes
+ *                                        bench/results/quick-*.json and .md, leaves
+ *                                        BENCHMARKS.md alone)
+ *   npm run bench -- --only light        the light route alone (6 rounds of 20,000 requests);
+ *                                        replaces only BENCHMARKS.md's "Light route" section
  *   npm run bench -- --compare OLD.json  run, then print current ÷ previous for every figure
  *   npm run bench -- --results NEW.json --compare OLD.json
  *                                        compare two result files without running anything
  *
  * Other options: --rounds N, --seconds S (per measurement), --connections N,
- * --variants sqlite,postgres, --only micro|service, --no-pin, --markdown FILE, --json FILE,
+ * --variants sqlite,postgres, --only micro|service|light, --light-requests N (per
+ * light measurement), --no-pin, --markdown FILE, --json FILE,
  * --leash-root DIR (run another checkout's CLI). LEASH_BENCH_OWN_ISOLATE_CONFIG=1 in the
  * environment runs enforce-isolate with a config file of the bench's own (and a policy learned
  * with it) even when the example's config would do.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { release, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchFileOutput, GrowthResult, MicroResult } from './lib/micro.ts';
 import { canPin, cpuCount, cpuModel } from './lib/proc.ts';
+import { LIGHT_VARIANTS, runLightBench } from './light.bench.ts';
 import {
   compare,
   type Environment,
   evaluateTargets,
+  lightSection,
   markdown,
   type Results,
   summarizeVariant,
+  withLightSection,
 } from './report.ts';
 import { runServiceBench, type VariantName, type VariantResult } from './service.bench.ts';
 
@@ -61,6 +70,7 @@ const { values: args } = parseArgs({
     markdown: { type: 'string' },
     json: { type: 'string' },
     'leash-root': { type: 'string' },
+    'light-requests': { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -171,20 +181,37 @@ if (args.only === undefined || args.only === 'micro') {
   }
 }
 
+/** What the service and light-route scenarios share: warm-ups, pinning, which leash. */
+const scenario = {
+  connections: number(args.connections, 10),
+  warmupSeconds: quick ? 0.5 : 3,
+  rewarmSeconds: quick ? 0.1 : 0.3,
+  pin: pinning,
+  serviceCpu,
+  loadCpu,
+  ...(args['leash-root'] === undefined ? {} : { leashRoot: args['leash-root'] }),
+  log: (line: string) => log(`  ${line}`),
+};
+
 let service: VariantResult[] = [];
 if (args.only === undefined || args.only === 'service') {
   service = await runServiceBench({
+    ...scenario,
     variants,
     rounds: number(args.rounds, quick ? 2 : 16),
-    connections: number(args.connections, 10),
     seconds: number(args.seconds, quick ? 0.6 : 2),
-    warmupSeconds: quick ? 0.5 : 3,
-    rewarmSeconds: quick ? 0.1 : 0.3,
-    pin: pinning,
-    serviceCpu,
-    loadCpu,
-    ...(args['leash-root'] === undefined ? {} : { leashRoot: args['leash-root'] }),
-    log: (line) => log(`  ${line}`),
+  });
+}
+
+let light: VariantResult[] = [];
+if (args.only === undefined || args.only === 'light') {
+  // Issue 14's light route: a fixed 20,000 requests per measurement, six rounds.
+  light = await runLightBench({
+    ...scenario,
+    variants: LIGHT_VARIANTS,
+    rounds: number(args.rounds, quick ? 2 : 6),
+    amount: number(args['light-requests'], quick ? 2000 : 20_000),
+    seconds: 0,
   });
 }
 
@@ -208,7 +235,17 @@ const environment: Environment = {
   durationSeconds: (Date.now() - started) / 1000,
 };
 const summary = service.map(summarizeVariant);
-const partial = { version: 1 as const, environment, micro, growth, notes, service, summary };
+const lightSummary = light.map(summarizeVariant);
+const partial = {
+  version: 1 as const,
+  environment,
+  micro,
+  growth,
+  notes,
+  service,
+  summary,
+  ...(light.length === 0 ? {} : { light, lightSummary }),
+};
 const results: Results = { ...partial, targets: evaluateTargets(partial) };
 
 const stamp = environment.date.replace(/[:]/g, '').replace(/-/g, '');
@@ -218,8 +255,17 @@ const markdownFile =
   args.markdown ??
   (quick ? join(REPO, 'bench', 'results', `quick-${stamp}.md`) : join(REPO, 'BENCHMARKS.md'));
 mkdirSync(dirname(jsonFile), { recursive: true });
-// Results are committed: name the checkout `<repo>`, never this machine's path.
-const withoutCheckout = (text: string): string => text.replaceAll(REPO, '<repo>');
+// Results are committed: name the checkout `<repo>`, never this machine's path; a worktree whose
+// node_modules links to another checkout's names that one `<repo>` too (its paths are in policies).
+const modulesCheckout = (() => {
+  try {
+    return dirname(realpathSync(join(REPO, 'node_modules')));
+  } catch {
+    return REPO;
+  }
+})();
+const withoutCheckout = (text: string): string =>
+  text.replaceAll(REPO, '<repo>').replaceAll(`${modulesCheckout}/`, '<repo>/');
 writeFileSync(jsonFile, withoutCheckout(`${JSON.stringify(results, null, 2)}\n`));
 try {
   // Keep the results file in the repository's format (biome), so lint stays clean.
@@ -230,7 +276,16 @@ try {
 } catch {
   // biome missing: the JSON is still valid.
 }
-writeFileSync(markdownFile, withoutCheckout(markdown(results)));
+// A light-only run into BENCHMARKS.md replaces its light-route section and leaves the rest.
+const lightOnly = args.only === 'light' && !quick && args.markdown === undefined;
+writeFileSync(
+  markdownFile,
+  withoutCheckout(
+    lightOnly
+      ? withLightSection(readFileSync(markdownFile, 'utf8'), lightSection(results))
+      : markdown(results),
+  ),
+);
 
 log('');
 for (const t of results.targets) {

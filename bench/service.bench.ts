@@ -40,9 +40,8 @@
  * has them; else the bench writes a config of its own and learns a policy with it) and the same
  * SESSION_SECRET in every worker, which every configuration gets.
  */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,74 +49,38 @@ import { type RunningExample, startExample } from '../examples/service/start.ts'
 import { passwordOf } from '../examples/service/users.ts';
 import { heldOutWorkload, learningWorkload } from '../examples/service/workload.ts';
 import {
-  childrenOf,
-  commandOf,
-  cpuSeconds,
-  cpuTime,
-  peakRss,
-  pin,
-  pinTree,
-  pss,
-  resetPeakRss,
-} from './lib/proc.ts';
-import type { LoadRequest, LoadResult, LoadSpec } from './load.ts';
+  CONFIGURATIONS,
+  type Configuration,
+  countRules,
+  exportNodeFlags,
+  freePorts,
+  isIsolated,
+  serverCommand,
+  servicePidOf,
+  shorten,
+  withPorts,
+} from './lib/configurations.ts';
+import { LoadGenerator } from './lib/load-generator.ts';
+import { childrenOf, pin, pinTree } from './lib/proc.ts';
+import type { Measured, ScenarioOptions, VariantResult } from './lib/rounds.ts';
+import {
+  emptyResult,
+  endLeftover,
+  isolationOf,
+  measureRounds,
+  processesOf,
+  setupOf,
+} from './lib/rounds.ts';
+import type { LoadRequest } from './load.ts';
 import { sqlModuleStatus } from './sql-support.ts';
+
+export type { VariantResult } from './lib/rounds.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
 const SERVICE_DIR = join(REPO, 'examples', 'service');
-const LOAD_SCRIPT = join(HERE, 'load.ts');
 
 export type VariantName = 'sqlite' | 'postgres';
-
-export interface Configuration {
-  readonly id: string;
-  readonly label: string;
-  /** How the server's command line is built. */
-  readonly run:
-    | { readonly kind: 'plain' }
-    | { readonly kind: 'flags' }
-    | {
-        readonly kind: 'leash';
-        readonly mode: 'learn' | 'report' | 'enforce';
-        /** Unset: the default, every layer (the kernel where the machine has it). */
-        readonly layer?: 'process' | 'both';
-        /** `--isolate`: leash is the front door, the routes run in sandboxed worker processes. */
-        readonly isolate?: boolean;
-      };
-}
-
-export const CONFIGURATIONS: readonly Configuration[] = [
-  { id: 'baseline', label: 'baseline: plain node, no leash', run: { kind: 'plain' } },
-  {
-    id: 'node-flags',
-    label: "Node's --permission flags alone (native floor)",
-    run: { kind: 'flags' },
-  },
-  { id: 'learn', label: 'leash learn', run: { kind: 'leash', mode: 'learn' } },
-  { id: 'report', label: 'leash report', run: { kind: 'leash', mode: 'report' } },
-  {
-    id: 'enforce-process',
-    label: 'leash enforce, in process only (--layer=process)',
-    run: { kind: 'leash', mode: 'enforce', layer: 'process' },
-  },
-  {
-    id: 'enforce-both',
-    label: "leash enforce with Node's flags (--layer=both)",
-    run: { kind: 'leash', mode: 'enforce', layer: 'both' },
-  },
-  {
-    id: 'enforce-kernel',
-    label: 'leash enforce, every layer: + Landlock and seccomp (production default)',
-    run: { kind: 'leash', mode: 'enforce' },
-  },
-  {
-    id: 'enforce-isolate',
-    label:
-      'leash enforce --isolate: routes in sandboxed workers behind leash (per-route isolation)',
-    run: { kind: 'leash', mode: 'enforce', isolate: true },
-  },
-];
 
 /** Every worker of an isolated service signs session cookies with it; every configuration gets it. */
 const SESSION_SECRET = 'leash-bench-session-secret';
@@ -131,113 +94,13 @@ const ISOLATE_SETTINGS = {
   },
 } as const;
 
-export interface ServiceBenchOptions {
+export interface ServiceBenchOptions extends ScenarioOptions {
   readonly variants: readonly VariantName[];
-  readonly rounds: number;
-  readonly connections: number;
-  /** Each measurement is sized to take about this long on the baseline (fixed request count). */
-  readonly seconds: number;
-  /** Warm-up before the rounds, per configuration, seconds of baseline traffic. */
-  readonly warmupSeconds: number;
-  /** Warm-up right before each measurement (not measured), seconds of baseline traffic. */
-  readonly rewarmSeconds: number;
-  /** Pin the services to `serviceCpu` and everything else to `loadCpu`. */
-  readonly pin: boolean;
-  readonly serviceCpu: string;
-  readonly loadCpu: string;
-  /** Which leash checkout's CLI to run (default: this repository). */
-  readonly leashRoot?: string;
-  readonly log: (line: string) => void;
 }
 
-export interface Measurement {
-  round: number;
-  /** Position in the round (0 = measured first). */
-  slot: number;
-  config: string;
-  requests: number;
-  non2xx: number;
-  errors: number;
-  seconds: number;
-  /**
-   * Service CPU time (user + sys) per request, milliseconds: of the node process running
-   * server.ts, or for an isolated service of the leash supervisor and all its workers together.
-   */
-  cpuPerRequestMs: number;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Peak RSS (VmHWM) of the service process, or the sum of each measured process's peak. */
-  peakRssMb: number;
-  /** PSS at the end of the measurement, summed over the measured processes (NaN: unreadable). */
-  pssMb: number;
-  /**
-   * CPU time of the `leash` CLI process over the measurement, milliseconds (null: none). It waits
-   * for the service, except under --isolate, where it is the supervisor and its CPU is part of
-   * the service's.
-   */
-  wrapperCpuMs: number | null;
-  /** Service CPU over the measurement, milliseconds. */
-  serviceCpuMs: number;
-  /** Processes whose CPU and memory are summed (1: the service process alone). */
-  processes: number;
-  /** Measured processes that ended during the measurement (their last CPU is lost: should be 0). */
-  processesLost: number;
-  /** Processes that started during the measurement (a worker restarted: should be 0). */
-  processesStarted: number;
-}
-
-export interface ConfigurationSetup {
-  id: string;
-  label: string;
-  /** The server's command line as started (paths shortened). */
-  command: string;
-  heldOutRequests: number;
-  heldOutFailures: number;
-  /** Which processes the CPU and memory figures cover. */
-  measures: string;
-  /** The config file the service ran with (relative to the repository or $WORK). */
-  configFile: string;
-  /** Under --isolate: what the supervisor printed at start. */
-  isolation?: {
-    groups: number;
-    workers: number;
-    layers: string;
-    /** `g1: GET /, GET /clock — 4 grants`, one per group. */
-    table: string[];
-  };
-  error?: string;
-}
-
-export interface VariantResult {
-  variant: VariantName;
-  skipped?: string;
-  /** Requests per measurement. */
-  amount: number;
-  connections: number;
-  rounds: number;
-  mix: string[];
-  policyRules: number;
-  nodeFlags: string[];
-  configurations: ConfigurationSetup[];
-  measurements: Measurement[];
-  /** Whether peak RSS could be reset before each measurement (else it is the lifetime peak). */
-  rssReset: boolean;
-  pinned: boolean;
-  seconds: number;
-}
-
-interface Running {
+interface Running extends Measured {
   config: Configuration;
   example: RunningExample;
-  /** The node process that runs server.ts. */
-  servicePid: number;
-  /** The `leash` CLI process wrapping it, when there is one. */
-  wrapperPid: number | undefined;
-  /** Whether the service is a tree (--isolate): the leash supervisor and its worker processes. */
-  tree: boolean;
-  /** Every process counted so far (to make sure none outlives the run). */
-  seen: Set<number>;
   mix: LoadRequest[];
 }
 
@@ -277,36 +140,28 @@ const HELD_OUT_USERS = [
   },
 ] as const;
 
-async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = net.createServer().listen(0, host);
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 interface Ports {
   server: number;
   partner: number;
   metadata: number;
 }
 
+/** A server, partner and metadata port for each of `n` configurations, all distinct. */
 async function portSets(n: number): Promise<Ports[]> {
-  const used = new Set<number>();
-  const one = async (): Promise<number> => {
-    for (;;) {
-      const port = await freePort();
-      if (!used.has(port)) {
-        used.add(port);
-        return port;
-      }
-    }
-  };
-  const out: Ports[] = [];
-  for (let i = 0; i < n; i++)
-    out.push({ server: await one(), partner: await one(), metadata: await one() });
-  return out;
+  const free = await freePorts(n * 3);
+  return Array.from({ length: n }, (_, i) => ({
+    server: free[3 * i]!,
+    partner: free[3 * i + 1]!,
+    metadata: free[3 * i + 2]!,
+  }));
 }
+
+/**
+ * The learning run's ports and one configuration's (the server's listening port, the partner API
+ * it calls, its own pages it previews), for withPorts.
+ */
+const portPairs = (from: Ports, to: Ports): Array<[number, number]> =>
+  (['server', 'partner', 'metadata'] as const).map((key) => [from[key], to[key]]);
 
 /** Logs in through /login and returns the session cookie. */
 async function login(base: string, user: string): Promise<string> {
@@ -413,81 +268,6 @@ async function checkMix(base: string, mix: readonly LoadRequest[]): Promise<void
   }
 }
 
-/** The load generator: one process for the whole run, pinned to the load core, fed over stdin. */
-class LoadGenerator {
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #waiting: Array<{ resolve: (r: LoadResult) => void; reject: (e: Error) => void }> = [];
-  #buffer = '';
-  #stderr = '';
-
-  constructor(options: ServiceBenchOptions) {
-    const node = [process.execPath, LOAD_SCRIPT, '--serve'];
-    const command = options.pin ? ['taskset', '-c', options.loadCpu, ...node] : node;
-    this.#child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      this.#buffer += chunk;
-      for (let nl = this.#buffer.indexOf('\n'); nl >= 0; nl = this.#buffer.indexOf('\n')) {
-        const line = this.#buffer.slice(0, nl);
-        this.#buffer = this.#buffer.slice(nl + 1);
-        const next = this.#waiting.shift();
-        const parsed = JSON.parse(line) as LoadResult | { error: string };
-        if ('error' in parsed) next?.reject(new Error(`load generator: ${parsed.error}`));
-        else next?.resolve(parsed);
-      }
-    });
-    this.#child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      this.#stderr = (this.#stderr + chunk).slice(-4000);
-    });
-    this.#child.on('exit', (code) => {
-      for (const w of this.#waiting.splice(0)) {
-        w.reject(new Error(`load generator exited ${code}: ${this.#stderr}`));
-      }
-    });
-  }
-
-  run(spec: LoadSpec): Promise<LoadResult> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject });
-      this.#child.stdin.write(`${JSON.stringify(spec)}\n`);
-    });
-  }
-
-  close(): void {
-    this.#child.stdin.end();
-  }
-}
-
-function serverCommand(
-  config: Configuration,
-  leashBin: string,
-  policyFile: string,
-  flags: string[],
-  /** Whether the config file asks for isolation (then the other enforce runs say --no-isolate). */
-  configIsolates: boolean,
-) {
-  const run = config.run;
-  const wrap =
-    run.kind === 'leash'
-      ? (command: string[]) => [
-          process.execPath,
-          leashBin,
-          run.mode,
-          ...(run.layer === undefined ? [] : [`--layer=${run.layer}`]),
-          ...(run.isolate === true
-            ? ['--isolate']
-            : run.mode === 'enforce' && configIsolates
-              ? ['--no-isolate']
-              : []),
-          '--policy',
-          policyFile,
-          '--',
-          ...command,
-        ]
-      : undefined;
-  const nodeOptions = run.kind === 'flags' ? flags : [];
-  return { wrap, nodeOptions };
-}
-
 /**
  * Whether the example's config has what `--isolate` needs (a session principal, the login routes,
  * the export routes together, one worker per group): then the isolated configuration runs with it
@@ -534,103 +314,6 @@ function configIsolates(config: Record<string, unknown> | undefined): boolean {
   );
 }
 
-function shorten(words: readonly string[], work: string): string {
-  return words
-    .map((w) =>
-      w
-        .replace(process.execPath, 'node')
-        .replace(work, '$WORK')
-        .replace(REPO, '.')
-        .replace(/^--allow-fs-(read|write)=.*/, '--allow-fs-$1=…'),
-    )
-    .filter((w, i, all) => !(w.startsWith('--allow-fs-') && all[i - 1] === w))
-    .join(' ');
-}
-
-/**
- * Finds the node process running server.ts: the started process itself or the leash CLI's child.
- * Under --isolate the leash process is the service (the supervisor), its workers are counted with it.
- */
-function servicePidOf(
-  started: number,
-  wrapped: boolean,
-  isolated: boolean,
-): { service: number; wrapper?: number } {
-  if (!wrapped) return { service: started };
-  if (isolated) return { service: started, wrapper: started };
-  const children = childrenOf(started);
-  const server = children.find((pid) => {
-    try {
-      return commandOf(pid).some((w) => w.endsWith('server.ts'));
-    } catch {
-      return false;
-    }
-  });
-  if (server === undefined) throw new Error(`no server.ts process under the leash CLI ${started}`);
-  return { service: server, wrapper: started };
-}
-
-function countRules(policyFile: string): number {
-  const count = (node: unknown): number => {
-    if (Array.isArray(node)) return node.length;
-    if (node === null || typeof node !== 'object') return 0;
-    let n = 0;
-    for (const v of Object.values(node)) n += count(v);
-    return n;
-  };
-  const policy = JSON.parse(readFileSync(policyFile, 'utf8')) as Record<string, unknown>;
-  let n = 0;
-  for (const [key, section] of Object.entries(policy)) if (key !== 'version') n += count(section);
-  return n;
-}
-
-/** Node's flags for the policy, as `leash export node-flags --json` prints them. */
-function exportNodeFlags(
-  leashBin: string,
-  policyFile: string,
-  servicePort: number,
-): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [leashBin, 'export', 'node-flags', '--json', '--policy', policyFile],
-      {
-        cwd: SERVICE_DIR,
-        // The service's environment: a portable policy names its port as {env:PORT}.
-        env: { ...process.env, LEASH_CONFIG: '', LEASH_MODE: '', PORT: String(servicePort) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      err += c;
-    });
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`leash export node-flags: exit ${code}: ${err}`));
-      else resolve((JSON.parse(out) as { flags: string[] }).flags);
-    });
-  });
-}
-
-/**
- * The learned policy with the first port set's ports replaced by another's: each configuration
- * runs on ports of its own, and its policy is the one it would have learned there (the server's
- * listening port, the partner API it calls, its own pages it previews).
- */
-function withPorts(policyText: string, from: Ports, to: Ports): string {
-  let out = policyText;
-  for (const key of ['server', 'partner', 'metadata'] as const) {
-    out = out.replace(new RegExp(`(?<=:)${from[key]}(?!\\d)`, 'g'), String(to[key]));
-  }
-  return out;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * The test server allows 50 connections. The example keeps a pool of 5 per process: seven
  * single-process services hold 35, and the isolated one 5 per worker (40 for 8 workers, each
@@ -663,55 +346,6 @@ async function raiseMaxConnections(
   );
 }
 
-/**
- * The processes a configuration's figures cover: the node process running the service, or under
- * --isolate the leash supervisor and its direct children, the worker processes (each a
- * `node server.ts`; the start-up process has ended before the front door opens). What the
- * service starts itself (GET /ping's host lookup) is left out, as in every configuration.
- */
-function measuredPids(r: Running): number[] {
-  return r.tree ? [r.servicePid, ...childrenOf(r.servicePid)] : [r.servicePid];
-}
-
-/** CPU seconds (user + sys) of each process that is still there. */
-function cpuOf(pids: readonly number[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      out.set(pid, cpuSeconds(cpuTime(pid)));
-    } catch {
-      // It ended between the listing and the reading.
-    }
-  }
-  return out;
-}
-
-/** SIGKILLs a process this run measured if it is still there and still runs the service. */
-function endLeftover(pid: number): void {
-  try {
-    const words = commandOf(pid);
-    if (!words.some((w) => w.endsWith('server.ts') || w.endsWith('leash.js'))) return;
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
-}
-
-/** What `leash enforce --isolate` prints at start: groups, workers, layers and the group table. */
-function isolationOf(stderr: string): ConfigurationSetup['isolation'] {
-  const head = /^leash: isolate: (\d+) groups, (\d+) workers \(([^)]*)\)/m.exec(stderr);
-  if (head === null) return undefined;
-  const rest = stderr.slice(head.index);
-  // `  g1: GET /, GET /clock — 4 grants` per group, then `  (7 merges of groups …)` if any.
-  const table = [...rest.matchAll(/^ {2}(\S+: .* — .*|\(\d+ merges? .*\))$/gm)].map((m) => m[1]!);
-  return {
-    groups: Number(head[1]),
-    workers: Number(head[2]),
-    layers: head[3]!,
-    table,
-  };
-}
-
 export async function runServiceBench(options: ServiceBenchOptions): Promise<VariantResult[]> {
   const out: VariantResult[] = [];
   if (options.pin) pin(process.pid, options.loadCpu);
@@ -728,20 +362,8 @@ async function runVariant(
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   const leashRoot = options.leashRoot ?? REPO;
   const leashBin = join(leashRoot, 'bin', 'leash.js');
-  const result: VariantResult = {
-    variant,
-    amount: 0,
-    connections: options.connections,
-    rounds: options.rounds,
-    mix: [],
-    policyRules: 0,
-    nodeFlags: [],
-    configurations: [],
-    measurements: [],
-    rssReset: true,
-    pinned: options.pin,
-    seconds: 0,
-  };
+  const result = emptyResult(variant, options);
+
   let stopPostgres: (() => Promise<void>) | undefined;
   let databaseUrl: string | undefined;
   if (variant === 'postgres') {
@@ -839,7 +461,7 @@ async function runVariant(
 
     // 2. Start every configuration, each with its own copy of the policy.
     const starts = CONFIGURATIONS.map(async (config, i) => {
-      const isolated = config.run.kind === 'leash' && config.run.isolate === true;
+      const isolated = isIsolated(config);
       const own = isolated && ownIsolateConfig;
       const policyFile = join(work, config.id, 'leash.policy.json');
       mkdirSync(dirname(policyFile), { recursive: true });
@@ -847,11 +469,14 @@ async function runVariant(
       // front door is its net.listen port, {env:PORT} or a number changed here).
       writeFileSync(
         policyFile,
-        withPorts(readFileSync(own ? learnedIsolate : learned, 'utf8'), ports[0]!, ports[i]!),
+        withPorts(
+          readFileSync(own ? learnedIsolate : learned, 'utf8'),
+          portPairs(ports[0]!, ports[i]!),
+        ),
       );
       const flags =
         config.run.kind === 'flags'
-          ? await exportNodeFlags(leashBin, policyFile, ports[i]!.server)
+          ? await exportNodeFlags(leashBin, policyFile, SERVICE_DIR, ports[i]!.server)
           : [];
       if (config.run.kind === 'flags') result.nodeFlags = flags;
       const { wrap, nodeOptions } = serverCommand(
@@ -891,16 +516,7 @@ async function runVariant(
       if (s.status === 'rejected') {
         const error = (s.reason as Error).message.slice(0, 2000);
         log(`${variant}/${config.id}: did not start: ${error}`);
-        result.configurations.push({
-          id: config.id,
-          label: config.label,
-          command: '',
-          heldOutRequests: 0,
-          heldOutFailures: 0,
-          measures: '',
-          configFile: '',
-          error,
-        });
+        result.configurations.push(setupOf(config, '', { error }));
         continue;
       }
       const { example, pids, command, isolated, own } = s.value;
@@ -908,25 +524,18 @@ async function runVariant(
       running.push({
         config,
         example,
-        servicePid: pids.service,
-        wrapperPid: pids.wrapper,
-        tree: isolated,
-        seen: new Set([pids.service]),
+        base: example.base,
+        ...processesOf(pids, isolated),
         mix: [],
+        stderr: () => example.output().stderr,
       });
-      result.configurations.push({
-        id: config.id,
-        label: config.label,
-        command: shorten(command, work),
-        heldOutRequests: 0,
-        heldOutFailures: 0,
-        measures: isolated
-          ? 'the leash supervisor + its worker processes (summed)'
-          : 'the node process running server.ts',
-        configFile: own
-          ? '$WORK/isolate-app/leash.config.json'
-          : 'examples/service/leash.config.json',
-      });
+      result.configurations.push(
+        setupOf(
+          config,
+          own ? '$WORK/isolate-app/leash.config.json' : 'examples/service/leash.config.json',
+          { command: shorten(command, work), isolated },
+        ),
+      );
     }
     if (!running.some((r) => r.config.id === 'baseline'))
       throw new Error('the baseline did not start');
@@ -974,99 +583,7 @@ async function runVariant(
     );
 
     generator = new LoadGenerator(options);
-    const load = (r: Running, amount: number) =>
-      generator!.run({
-        url: r.example.base,
-        connections: options.connections,
-        amount,
-        requests: r.mix,
-      });
-
-    // 4. Calibrate the request count on the baseline, then warm every configuration up.
-    const probe = await load(baseline, Math.max(options.connections * 50, 500));
-    const rate = probe.requestsPerSecond;
-    result.amount = Math.max(
-      options.connections * 20,
-      Math.round((rate * options.seconds) / 100) * 100,
-    );
-    const warmAmount = Math.max(options.connections * 10, Math.round(rate * options.warmupSeconds));
-    const rewarmAmount = Math.max(
-      options.connections * 5,
-      Math.round(rate * options.rewarmSeconds),
-    );
-    log(
-      `${variant}: baseline ≈ ${rate.toFixed(0)} req/s; ${result.amount} requests per measurement, ${options.connections} connections, ${result.mix.length} requests in the mix`,
-    );
-    for (const r of running) await load(r, warmAmount);
-    log(`${variant}: warmed up (${elapsed()})`);
-
-    // 5. Rounds: every configuration once per round, the order rotated each round.
-    for (let round = 0; round < options.rounds; round++) {
-      const order = running.map((_, i) => running[(i + round) % running.length]!);
-      if (round % 2 === 1) order.reverse();
-      const line: string[] = [];
-      for (const [slot, r] of order.entries()) {
-        await load(r, rewarmAmount);
-        await sleep(50);
-        // The processes measured: listed before and again after (a worker started meanwhile counts
-        // from its start; one that ended takes its last CPU along, and is counted as lost).
-        const before = measuredPids(r);
-        for (const pid of before) if (!resetPeakRss(pid)) result.rssReset = false;
-        const cpu0 = cpuOf(before);
-        const wrap0 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
-        const res = await load(r, result.amount);
-        const after = measuredPids(r);
-        const cpu1 = cpuOf(after);
-        const wrap1 = r.wrapperPid === undefined ? undefined : cpuTime(r.wrapperPid);
-        let serviceCpu = 0;
-        for (const [pid, seconds] of cpu1) serviceCpu += seconds - (cpu0.get(pid) ?? 0);
-        for (const pid of after) r.seen.add(pid);
-        let peak = 0;
-        let proportional = 0;
-        for (const pid of cpu1.keys()) {
-          peak += peakRss(pid);
-          proportional += pss(pid);
-        }
-        const m: Measurement = {
-          round,
-          slot,
-          config: r.config.id,
-          requests: res.responses,
-          non2xx: res.non2xx,
-          errors: res.errors + res.timeouts,
-          seconds: res.seconds,
-          cpuPerRequestMs: (serviceCpu * 1000) / res.responses,
-          requestsPerSecond: res.requestsPerSecond,
-          p50Ms: res.p50,
-          p99Ms: res.p99,
-          peakRssMb: peak / 2 ** 20,
-          pssMb: proportional / 2 ** 20,
-          wrapperCpuMs:
-            wrap0 === undefined || wrap1 === undefined
-              ? null
-              : (cpuSeconds(wrap1) - cpuSeconds(wrap0)) * 1000,
-          serviceCpuMs: serviceCpu * 1000,
-          processes: cpu1.size,
-          processesLost: [...cpu0.keys()].filter((pid) => !cpu1.has(pid)).length,
-          processesStarted: [...cpu1.keys()].filter((pid) => !cpu0.has(pid)).length,
-        };
-        result.measurements.push(m);
-        line.push(
-          `${r.config.id} ${m.cpuPerRequestMs.toFixed(3)} ms/req ${m.requestsPerSecond.toFixed(0)}/s`,
-        );
-        if (m.non2xx > 0 || m.errors > 0) {
-          log(
-            `${variant}/${r.config.id} round ${round + 1}: ${m.non2xx} non-2xx (${JSON.stringify(res.statuses)}), ${m.errors} errors`,
-          );
-        }
-        if (m.processesLost > 0 || m.processesStarted > 0) {
-          log(
-            `${variant}/${r.config.id} round ${round + 1}: ${m.processesLost} measured processes ended and ${m.processesStarted} started during the measurement`,
-          );
-        }
-      }
-      log(`${variant} round ${round + 1}/${options.rounds} (${elapsed()}): ${line.join(' · ')}`);
-    }
+    await measureRounds(generator, running, options, result, variant, elapsed);
   } finally {
     generator?.close();
     await Promise.all(examples.map((example) => example.stop()));

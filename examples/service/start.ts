@@ -74,7 +74,7 @@ export interface RunningExample {
   stop(): Promise<void>;
 }
 
-interface Started {
+export interface Started {
   child: ChildProcess;
   url: string;
   output: Output;
@@ -152,8 +152,11 @@ export async function startExample(options: StartOptions): Promise<RunningExampl
   }
 }
 
-/** Spawns a command in a new process group and resolves once it prints its `listening on` line. */
-function launchAndWait(
+/**
+ * Spawns a command in a new process group and resolves once it prints its `listening on` line
+ * (also what the benchmark's light service is started with).
+ */
+export function launchAndWait(
   command: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
@@ -235,7 +238,7 @@ async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolea
 }
 
 /** SIGTERM to the group, SIGKILL after 5 s, then wait (bounded) until no member is left. */
-async function stopGroup(child: ChildProcess): Promise<void> {
+export async function stopGroup(child: ChildProcess): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return;
   const exited =
