@@ -134,16 +134,21 @@ export async function decisionBench(quick: boolean) {
     },
   });
   // The full check as the wrappers run it, inside a request of the route.
+  // `fromWrapper`: the check names the function the caller called, as the fs wrappers do, so the
+  // stack is read from right below it.
   const full = (
     scope: string,
     capability: 'fs.read' | 'net.connect' | 'child.spawn',
     resource: string,
+    fromWrapper = false,
   ) => {
     const state = { scope, request: {} };
+    const wrapper = (): void => {
+      for (let i = 0; i < 100; i++)
+        context.check(capability, resource, undefined, fromWrapper ? wrapper : undefined);
+    };
     return () => {
-      runInRequest(state, () => {
-        for (let i = 0; i < 100; i++) context.check(capability, resource);
-      });
+      runInRequest(state, wrapper);
     };
   };
   micro.push(
@@ -151,12 +156,21 @@ export async function decisionBench(quick: boolean) {
       group: 'decision: full check (attribution + host check)',
       name: 'file read',
       batch: 100,
+      target: 'decision-attributed',
       fn: full('GET /files/:name', 'fs.read', `${DATA}/uploads/erin/seeds.txt`),
+    },
+    {
+      group: 'decision: full check (attribution + host check)',
+      name: 'file read, from below the fs wrapper',
+      batch: 100,
+      target: 'decision-attributed',
+      fn: full('GET /files/:name', 'fs.read', `${DATA}/uploads/erin/seeds.txt`, true),
     },
     {
       group: 'decision: full check (attribution + host check)',
       name: 'spawn (exact command)',
       batch: 100,
+      target: 'decision-attributed',
       fn: full('GET /ping', 'child.spawn', 'getent hosts localhost'),
     },
   );
@@ -167,6 +181,7 @@ export async function decisionBench(quick: boolean) {
     group: 'decision: full check (attribution + host check)',
     name: 'outbound connect',
     batch: 100,
+    target: 'decision-attributed',
     fn: full('GET /weather', 'net.connect', '127.0.0.1:45877'),
   });
 
