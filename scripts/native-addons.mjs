@@ -14,24 +14,36 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, 'package.json'));
 const say = (text) => process.stderr.write(`native-addons: ${text}\n`);
 
+const BETTER_SQLITE3 = (name) => `const D = require('${name}'); new D(':memory:').close();`;
+const SQLITE3 = (name) => `const s = require('${name}'); new s.Database(':memory:').close();`;
+
+// node-gyp in the package's own directory: for an addon whose install script is denied, which
+// npm rebuild would skip.
+const nodeGyp = (name) => (nodedir) =>
+  spawnSync(
+    process.execPath,
+    [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '--release', `--nodedir=${nodedir}`],
+    { cwd: dirname(require.resolve(`${name}/package.json`)), stdio: 'inherit' },
+  );
+
 const ADDONS = [
   {
     name: 'better-sqlite3',
-    probe: "const D = require('better-sqlite3'); new D(':memory:').close();",
+    probe: BETTER_SQLITE3('better-sqlite3'),
     // Its install script (allowed) builds it; a rebuild runs it again with the right headers.
     rebuild: (nodedir) => npm(['rebuild', 'better-sqlite3', `--nodedir=${nodedir}`]),
   },
-  {
-    name: 'sqlite3',
-    probe: "const s = require('sqlite3'); new s.Database(':memory:').close();",
-    // Its install script is denied, so npm rebuild would skip it: node-gyp builds it directly.
-    rebuild: (nodedir) =>
-      spawnSync(
-        process.execPath,
-        [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', `--nodedir=${nodedir}`],
-        { cwd: dirname(require.resolve('sqlite3/package.json')), stdio: 'inherit' },
-      ),
-  },
+  // sqlite3's install script is denied (it would download a prebuilt binary or headers).
+  { name: 'sqlite3', probe: SQLITE3('sqlite3'), rebuild: nodeGyp('sqlite3') },
+  // The lowest and highest versions of the supported ranges, installed under npm aliases for
+  // test/instrument/version-range-sql.test.ts; their install scripts are denied in allowScripts
+  // (a build against the wrong headers, thrown away), so each is built once, here.
+  ...['better-sqlite3-lowest', 'better-sqlite3-highest'].map((name) => ({
+    name,
+    probe: BETTER_SQLITE3(name),
+    rebuild: nodeGyp(name),
+  })),
+  { name: 'sqlite3-lowest', probe: SQLITE3('sqlite3-lowest'), rebuild: nodeGyp('sqlite3-lowest') },
 ];
 
 function npm(args) {

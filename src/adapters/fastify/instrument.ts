@@ -128,7 +128,7 @@ export const findMyWayInstrumentation = defineInstrumentation({
   purpose: "Fastify's route templates, @unmatched",
   consequence: 'Fastify routes are scoped by path, not by template',
   failClosed: false,
-  files: [{ file: '', versions: '>=8.0.0 <10', patch: patchRouter }],
+  files: [{ file: '', versions: '>=6.3.0 <10', patch: patchRouter }],
 });
 
 export const fastifyInstrumentation = defineInstrumentation({
