@@ -17,14 +17,40 @@ const say = (text) => process.stderr.write(`native-addons: ${text}\n`);
 const BETTER_SQLITE3 = (name) => `const D = require('${name}'); new D(':memory:').close();`;
 const SQLITE3 = (name) => `const s = require('${name}'); new s.Database(':memory:').close();`;
 
+// An addon built through node-pre-gyp (sqlite3 before 5.1.7) has a binding.gyp that needs
+// node-pre-gyp's variables: given here as node-pre-gyp computes them from package.json's
+// `binary`, so the addon lands where its loader (node-pre-gyp's `find`) looks.
+function preGypVariables(dir) {
+  const binary = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).binary;
+  if (binary?.module_name === undefined) return [];
+  const napi = Math.max(...(binary.napi_versions ?? [3]));
+  const modulePath = binary.module_path
+    .replace('{napi_build_version}', napi)
+    .replace('{platform}', process.platform)
+    .replace('{arch}', process.arch);
+  return [
+    `--module_name=${binary.module_name}`,
+    `--module_path=${join(dir, modulePath)}`,
+    `--napi_build_version=${napi}`,
+  ];
+}
+
 // node-gyp in the package's own directory: for an addon whose install script is denied, which
 // npm rebuild would skip.
-const nodeGyp = (name) => (nodedir) =>
-  spawnSync(
+const nodeGyp = (name) => (nodedir) => {
+  const dir = dirname(require.resolve(`${name}/package.json`));
+  return spawnSync(
     process.execPath,
-    [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '--release', `--nodedir=${nodedir}`],
-    { cwd: dirname(require.resolve(`${name}/package.json`)), stdio: 'inherit' },
+    [
+      require.resolve('node-gyp/bin/node-gyp.js'),
+      'rebuild',
+      '--release',
+      `--nodedir=${nodedir}`,
+      ...preGypVariables(dir),
+    ],
+    { cwd: dir, stdio: 'inherit' },
   );
+};
 
 const ADDONS = [
   {

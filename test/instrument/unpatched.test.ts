@@ -70,7 +70,7 @@ test('better-sqlite3 outside its range (14): learning warns, enforce stops with 
   );
   const learning = await leash(dir, 'learn');
   assert.equal(learning.status, 0, learning.stderr);
-  assert.match(learning.stderr, /better-sqlite3 14\.0\.0 is not supported \(>=11\.0\.0 <14\)/);
+  assert.match(learning.stderr, /better-sqlite3 14\.0\.0 is not supported \(>=12\.8\.0 <14\)/);
   const enforcing = await leash(dir, 'enforce');
   assert.equal(enforcing.status, 2, enforcing.stderr);
   assert.doesNotMatch(enforcing.stdout, /service ran/);

@@ -28,7 +28,7 @@ interface DriverCase {
 
 const DRIVERS: readonly DriverCase[] = [
   {
-    versions: { 'better-sqlite3': '11.0.0' },
+    versions: { 'better-sqlite3': '12.8.0' },
     fixture: 'better-sqlite3-service.mjs',
     layout: [['better-sqlite3', 'better-sqlite3-lowest']],
     entry: ['BETTER_SQLITE3_ENTRY', 'better-sqlite3'],
@@ -47,7 +47,7 @@ const DRIVERS: readonly DriverCase[] = [
   },
   { versions: { sqlite3: '5.1.7' }, fixture: 'sqlite3-service.mjs' },
   {
-    versions: { pg: '8.0.0', 'pg-pool': '3.0.0' },
+    versions: { pg: '8.0.3', 'pg-pool': '3.1.1' },
     fixture: 'pg-service.mjs',
     layout: [
       ['pg', 'pg-lowest'],

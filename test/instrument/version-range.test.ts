@@ -97,6 +97,7 @@ const FRAMEWORKS: readonly FrameworkCase[] = [
       { KOA_ENTRY: 'koa', KOA_ROUTER_ENTRY: '@koa/router' },
     ),
   },
+  // 4.2.0 is the highest published 4.x, though deprecated (so npm gives koa 3 4.1.0).
   {
     versions: { 'koa-compose': '4.2.0' },
     adapter: 'Koa 3',

@@ -1,6 +1,6 @@
 /**
  * @module
- * better-sqlite3 (11 to 13): `Database.prototype.exec` and the prepared statements' `run`, `get`,
+ * better-sqlite3 (12.8 to 13): `Database.prototype.exec` and the prepared statements' `run`, `get`,
  * `all` and `iterate` are checked before SQLite runs them; returned rows are remembered for
  * `=result` constraints. Statements are native objects, so their prototype is patched the first
  * time a statement is prepared. Hooked at lib/database.js, which the package's index requires, so
@@ -127,7 +127,10 @@ export function betterSqlite3Instrumentation(checker: SqlChecker): Instrumentati
     files: [
       {
         file: 'lib/database.js',
-        versions: '>=11.0.0 <14',
+        // Before 12.8 better-sqlite3 does not compile against Node 26's V8 (it calls
+        // `Object::GetPrototype`, `Context::GetIsolate` and `PropertyCallbackInfo::This`, which
+        // V8 removed), and no prebuilt binary of it loads there: no version below is claimed.
+        versions: '>=12.8.0 <14',
         patch: (exports, version) =>
           semver.major(version) >= 13
             ? patchFactory(exports, checker)
