@@ -5,9 +5,10 @@
 // package.json's allowScripts), so an addon that does not load is rebuilt against the headers the
 // `node` package ships (node-<platform>-<arch>/include/node).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -35,10 +36,22 @@ function preGypVariables(dir) {
   ];
 }
 
+// sqlite3 before 5.1 unpacks SQLite by running `python` (its deps/sqlite3.gyp), which a machine
+// with only python3 lacks: there a `python` that is python3 goes first on the build's PATH.
+function withPython(env) {
+  if (spawnSync('python', ['--version'], { stdio: 'ignore' }).status === 0) return env;
+  const python3 = spawnSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).stdout.trim();
+  if (python3 === '') return env;
+  const dir = mkdtempSync(join(tmpdir(), 'leash-native-addons-'));
+  symlinkSync(python3, join(dir, 'python'));
+  return { ...env, PATH: `${dir}${delimiter}${env.PATH ?? ''}` };
+}
+
 // node-gyp in the package's own directory: for an addon whose install script is denied, which
-// npm rebuild would skip.
+// npm rebuild would skip, or one installed under an alias.
 const nodeGyp = (name) => (nodedir) => {
   const dir = dirname(require.resolve(`${name}/package.json`));
+  const variables = preGypVariables(dir);
   return spawnSync(
     process.execPath,
     [
@@ -46,9 +59,13 @@ const nodeGyp = (name) => (nodedir) => {
       'rebuild',
       '--release',
       `--nodedir=${nodedir}`,
-      ...preGypVariables(dir),
+      ...variables,
     ],
-    { cwd: dir, stdio: 'inherit' },
+    {
+      cwd: dir,
+      stdio: 'inherit',
+      env: variables.length > 0 ? withPython(process.env) : process.env,
+    },
   );
 };
 
@@ -62,8 +79,10 @@ const ADDONS = [
   // sqlite3's install script is denied (it would download a prebuilt binary or headers).
   { name: 'sqlite3', probe: SQLITE3('sqlite3'), rebuild: nodeGyp('sqlite3') },
   // The lowest and highest versions of the supported ranges, installed under npm aliases for
-  // test/instrument/version-range-sql.test.ts; their install scripts are denied in allowScripts
-  // (a build against the wrong headers, thrown away), so each is built once, here.
+  // test/instrument/version-range-sql.test.ts (better-sqlite3 13 ships a prebuilt N-API addon
+  // that loads as it is). allowScripts cannot deny an alias's install script without denying
+  // the main better-sqlite3's too, so npm builds better-sqlite3-lowest once with the machine's
+  // headers, and it is rebuilt here.
   ...['better-sqlite3-lowest', 'better-sqlite3-highest'].map((name) => ({
     name,
     probe: BETTER_SQLITE3(name),
