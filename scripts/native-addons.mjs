@@ -52,6 +52,9 @@ function withPython(env) {
 const nodeGyp = (name) => (nodedir) => {
   const dir = dirname(require.resolve(`${name}/package.json`));
   const variables = preGypVariables(dir);
+  // Under npm (the prepare script) the environment carries npm's own nodedir (the machine's
+  // Node), which node-gyp would take over the --nodedir given here.
+  const env = { ...process.env, npm_config_nodedir: nodedir };
   return spawnSync(
     process.execPath,
     [
@@ -61,11 +64,7 @@ const nodeGyp = (name) => (nodedir) => {
       `--nodedir=${nodedir}`,
       ...variables,
     ],
-    {
-      cwd: dir,
-      stdio: 'inherit',
-      env: variables.length > 0 ? withPython(process.env) : process.env,
-    },
+    { cwd: dir, stdio: 'inherit', env: variables.length > 0 ? withPython(env) : env },
   );
 };
 
