@@ -41,7 +41,16 @@ export function wrap<T extends object>(
   if (isWrapped(original)) return () => {};
   const hadOwn = Object.hasOwn(target, name);
   const wrapped = wrapperOf(original as AnyFunction, wrapper);
-  target[name] = wrapped;
+  // An inherited method is shadowed by an own property, as an assignment would make it, but
+  // defined: an assignment throws when the inherited one is read-only (a native prototype's).
+  if (hadOwn) target[name] = wrapped;
+  else
+    Object.defineProperty(target, name, {
+      value: wrapped,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
   return () => unwrap(target, name, wrapped, hadOwn);
 }
 

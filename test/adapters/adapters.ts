@@ -1,13 +1,8 @@
 // The HTTP adapters every conformance suite runs against, and how to start each one's fixture.
-// Express 4 and Fastify 4 are installed under npm aliases (`express4`, `fastify4`); a copy of
-// each is laid out as `node_modules/<name>` in a fresh directory under this repository's
-// node_modules/leash-aliases (not a dot directory: learned loader rules fold into
-// `node_modules/**`, which matches no dot segment), so that the service loads a package of its real name (as a real Express 4
-// service does) and its dependencies resolve from the copy's own node_modules, then, walking up,
-// from this repository's.
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+// Express 4 and Fastify 4 are installed under npm aliases (`express4`, `fastify4`), laid out
+// under their real names by test/support/aliases.ts.
 import { fileURLToPath } from 'node:url';
+import { aliasedEntry } from '../support/aliases.ts';
 
 export interface Adapter {
   readonly name: string;
@@ -31,25 +26,6 @@ export interface Adapter {
 /** A route template written with `:name` parameters, in the adapter's own syntax. */
 export function template(adapter: Adapter, route: string): string {
   return adapter.braces === true ? route.replace(/:(\w+)/g, '{$1}') : route;
-}
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-const copies = new Map<string, string>();
-/** The entry of the package installed as `alias`, laid out as `node_modules/<name>` (once). */
-export function aliasedEntry(alias: string, name: string, main: string): string {
-  let entry = copies.get(alias);
-  if (entry === undefined) {
-    const cache = join(ROOT, 'node_modules', 'leash-aliases');
-    mkdirSync(cache, { recursive: true });
-    const dir = mkdtempSync(join(cache, `leash-${alias}-`));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const target = join(dir, 'node_modules', name);
-    cpSync(join(ROOT, 'node_modules', alias), target, { recursive: true });
-    entry = join(target, main);
-    copies.set(alias, entry);
-  }
-  return entry;
 }
 
 export const ADAPTERS: readonly Adapter[] = [

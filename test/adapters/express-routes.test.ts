@@ -14,7 +14,7 @@ import { expressInstrumentation } from '../../src/adapters/express/instrument.ts
 import { installHttpAdapter } from '../../src/adapters/node-http/adapter.ts';
 import { currentScope } from '../../src/attribution/scope.ts';
 import { enableInstrumentations } from '../../src/instrument/enable.ts';
-import { aliasedEntry } from './adapters.ts';
+import { aliasedEntry } from '../support/aliases.ts';
 
 type Express = ((...args: never[]) => unknown) & {
   Router(): Record<string, (...args: unknown[]) => unknown>;

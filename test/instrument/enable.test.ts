@@ -21,6 +21,7 @@ import { isWrapped } from '../../src/instrument/shimmer.ts';
 import { runtimeInstrumentations } from '../../src/modules/runtime/module.ts';
 import type { SqlChecker } from '../../src/modules/sql/check.ts';
 import { sqlDriverInstrumentations } from '../../src/modules/sql/module.ts';
+import { aliasedLayout } from '../support/aliases.ts';
 
 const require = createRequire(import.meta.url);
 const checker: SqlChecker = { check: () => () => {} };
@@ -206,6 +207,61 @@ test('an ES module file: patched in place as it loads in range; out of range, or
   assert.equal(replacing.refusals.length, 1);
   assert.match(replacing.refusals[0]!.message, /loaded as an ES module cannot be patched/);
 });
+
+/**
+ * Versions whose shape differs from the main devDependency's, laid out under their real names
+ * (test/support/aliases.ts): better-sqlite3 13 exports a factory of Database classes from
+ * lib/database.js, sqlite3 5.0 has read-only native methods (wrapped on subclasses).
+ */
+const OTHER_SHAPES: ReadonlyArray<{
+  package: string;
+  alias: string;
+  file: string;
+  patched: (exports: never, load: (file: string) => unknown) => boolean;
+}> = [
+  {
+    package: 'better-sqlite3',
+    alias: 'better-sqlite3-highest',
+    file: 'better-sqlite3/lib/database.js',
+    patched: (
+      factory: (getAddon: () => unknown, native: boolean) => { prototype: object },
+      load,
+    ) => {
+      // Every class the factory makes has its statements checked.
+      const { getBinding } = load('better-sqlite3/lib/binding.js') as { getBinding(): unknown };
+      const made = factory(getBinding, true);
+      const exec = (made.prototype as { exec: unknown }).exec;
+      return isWrapped(factory) && isWrapped(exec);
+    },
+  },
+  {
+    package: 'sqlite3',
+    alias: 'sqlite3-lowest',
+    file: 'sqlite3/lib/sqlite3-binding.js',
+    patched: (sqlite3: {
+      Statement: { prototype: { run: unknown } };
+      Database: { prototype: { exec: unknown } };
+    }) => isWrapped(sqlite3.Statement.prototype.run) && isWrapped(sqlite3.Database.prototype.exec),
+  },
+];
+
+for (const shape of OTHER_SHAPES) {
+  test(`${shape.package} as ${shape.alias} installs it: enable patches it, disable restores it, enable patches again`, () => {
+    const target = TARGETS.find((t) => t.package === shape.package)!;
+    const modules = aliasedLayout([[shape.package, shape.alias]]);
+    // By path: better-sqlite3 13's exports map hides its lib files.
+    const load = (file: string) => createRequire(join(modules, 'app.js'))(join(modules, file));
+    const { options: opts } = options();
+    let disable = enableInstrumentations([target], [], opts);
+    const exports = load(shape.file) as never;
+    assert.equal(shape.patched(exports, load), true, 'patched after enable');
+    disable();
+    assert.equal(shape.patched(exports, load), false, 'restored after disable');
+    disable = enableInstrumentations([target], [], opts);
+    assert.equal(shape.patched(load(shape.file) as never, load), true, 'patched again');
+    disable();
+  });
+}
 
 /** A fake package in its own node_modules, and a require from beside it. */
 function fakePackage(name: string, version: string): NodeJS.Require {

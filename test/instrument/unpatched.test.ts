@@ -54,13 +54,13 @@ test('an uncovered SQL driver: a warning while learning, no start in enforce, a 
   assert.match(ignored.stdout, /service ran/);
 });
 
-test('better-sqlite3 outside its range (13): learning warns, enforce stops with one line instead of a stack trace', async () => {
+test('better-sqlite3 outside its range (14): learning warns, enforce stops with one line instead of a stack trace', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leash-unpatched-'));
   const pkg = join(dir, 'node_modules', 'better-sqlite3');
   mkdirSync(join(pkg, 'lib'), { recursive: true });
   writeFileSync(
     join(pkg, 'package.json'),
-    JSON.stringify({ name: 'better-sqlite3', version: '13.2.0' }),
+    JSON.stringify({ name: 'better-sqlite3', version: '14.0.0' }),
   );
   writeFileSync(join(pkg, 'index.js'), "module.exports = require('./lib/database.js');");
   writeFileSync(join(pkg, 'lib', 'database.js'), 'module.exports = function Database() {};');
@@ -70,7 +70,7 @@ test('better-sqlite3 outside its range (13): learning warns, enforce stops with 
   );
   const learning = await leash(dir, 'learn');
   assert.equal(learning.status, 0, learning.stderr);
-  assert.match(learning.stderr, /better-sqlite3 13\.2\.0 is not supported \(>=12\.0\.0 <13\)/);
+  assert.match(learning.stderr, /better-sqlite3 14\.0\.0 is not supported \(>=12\.8\.0 <14\)/);
   const enforcing = await leash(dir, 'enforce');
   assert.equal(enforcing.status, 2, enforcing.stderr);
   assert.doesNotMatch(enforcing.stdout, /service ran/);
@@ -81,6 +81,6 @@ test('better-sqlite3 outside its range (13): learning warns, enforce stops with 
   assert.equal(lines.length, 1, enforcing.stderr);
   assert.match(
     lines[0]!,
-    /^leash: not starting the service: ERR_LEASH_UNPATCHED: better-sqlite3 13\.2\.0 is not supported/,
+    /^leash: not starting the service: ERR_LEASH_UNPATCHED: better-sqlite3 14\.0\.0 is not supported/,
   );
 });

@@ -70,7 +70,9 @@ export const expressInstrumentation = defineInstrumentation({
   files: [
     {
       file: 'lib/application.js',
-      versions: '>=4.0.0 <6',
+      // Express before 4.11 cannot answer a request on the Node leash runs on (its `req.fresh`
+      // reads `res._headers`, which Node removed), so no version below it is claimed.
+      versions: '>=4.11.0 <6',
       patch: (exports, version) => patchHandle(exports as object, semver.major(version) as 4 | 5),
     },
   ],

@@ -128,7 +128,9 @@ export const findMyWayInstrumentation = defineInstrumentation({
   purpose: "Fastify's route templates, @unmatched",
   consequence: 'Fastify routes are scoped by path, not by template',
   failClosed: false,
-  files: [{ file: '', versions: '>=8.0.0 <10', patch: patchRouter }],
+  // From the find-my-way Fastify 4.0 accepts (^6.3.0; Fastify 4.0 to 4.25 use 6 and 7, 4.26 on
+  // use 8) to the one of Fastify 5 (9).
+  files: [{ file: '', versions: '>=6.3.0 <10', patch: patchRouter }],
 });
 
 export const fastifyInstrumentation = defineInstrumentation({

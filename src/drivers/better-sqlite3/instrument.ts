@@ -1,13 +1,20 @@
 /**
  * @module
- * better-sqlite3 (12.x): `Database.prototype.exec` and the prepared statements' `run`, `get`,
+ * better-sqlite3 (12.8 to 13): `Database.prototype.exec` and the prepared statements' `run`, `get`,
  * `all` and `iterate` are checked before SQLite runs them; returned rows are remembered for
  * `=result` constraints. Statements are native objects, so their prototype is patched the first
  * time a statement is prepared. Hooked at lib/database.js, which the package's index requires, so
  * a service importing it from ESM is covered too.
+ *
+ * Up to 12, lib/database.js exports the Database class. In 13 it exports a factory,
+ * `createDatabase(getAddon, allowNativeBinding)`, that the package's entry and each platform entry
+ * (`better-sqlite3/linux-x64`) call to make a class of their own, so the factory is wrapped and
+ * every class it makes is patched (patching the factory's own prototype, as for 12, would throw
+ * on the missing `prepare`).
  */
+import semver from 'semver';
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
-import { isWrapped, wrap } from '../../instrument/shimmer.ts';
+import { isWrapped, wrap, wrapExport } from '../../instrument/shimmer.ts';
 import type { SqlChecker, StatementParams } from '../../modules/sql/check.ts';
 import { announceSqliteFile } from '../sqlite-files.ts';
 
@@ -87,6 +94,30 @@ function patchDatabase(exports: unknown, checker: SqlChecker): () => void {
   };
 }
 
+/** better-sqlite3 13: every Database class the factory makes is patched as it is made. */
+function patchFactory(
+  exports: unknown,
+  checker: SqlChecker,
+): { exports: unknown; restore: () => void } {
+  const restores: Array<() => void> = [];
+  const factory = wrapExport(
+    exports as AnyFunction,
+    (createDatabase) =>
+      function (this: unknown, ...args: unknown[]) {
+        const Database = createDatabase.apply(this, args);
+        restores.push(patchDatabase(Database, checker));
+        return Database;
+      },
+  );
+  return {
+    exports: factory.exports,
+    restore: () => {
+      factory.restore();
+      for (const restore of restores.splice(0).reverse()) restore();
+    },
+  };
+}
+
 export function betterSqlite3Instrumentation(checker: SqlChecker): Instrumentation {
   return defineInstrumentation({
     package: 'better-sqlite3',
@@ -96,8 +127,14 @@ export function betterSqlite3Instrumentation(checker: SqlChecker): Instrumentati
     files: [
       {
         file: 'lib/database.js',
-        versions: '>=12.0.0 <13',
-        patch: (exports) => patchDatabase(exports, checker),
+        // Before 12.8 better-sqlite3 does not compile against Node 26's V8 (it calls
+        // `Object::GetPrototype`, `Context::GetIsolate` and `PropertyCallbackInfo::This`, which
+        // V8 removed), and no prebuilt binary of it loads there: no version below is claimed.
+        versions: '>=12.8.0 <14',
+        patch: (exports, version) =>
+          semver.major(version) >= 13
+            ? patchFactory(exports, checker)
+            : patchDatabase(exports, checker),
       },
     ],
   });

@@ -157,8 +157,10 @@ export function pgInstrumentations(checker: SqlChecker): Instrumentation[] {
       purpose: 'SQL statements of `Client#query`',
       consequence: 'its queries would not be checked',
       failClosed: true,
+      // pg 8.0.0 to 8.0.2 never finish connecting on the Node leash runs on, so the range
+      // starts at 8.0.3 (which needs pg-pool ^3.1.1: the pool's range starts there too).
       files: [
-        { file: 'lib/client.js', versions: '>=8.0.0 <9', patch: patchQuery(wrapClientQuery) },
+        { file: 'lib/client.js', versions: '>=8.0.3 <9', patch: patchQuery(wrapClientQuery) },
       ],
     }),
     defineInstrumentation({
@@ -166,7 +168,7 @@ export function pgInstrumentations(checker: SqlChecker): Instrumentation[] {
       purpose: "SQL statements of `Pool#query`, decided in the caller's context",
       consequence: "pooled queries would be decided in another request's context",
       failClosed: true,
-      files: [{ file: '', versions: '>=3.0.0 <4', patch: patchQuery(wrapPoolQuery) }],
+      files: [{ file: '', versions: '>=3.1.1 <4', patch: patchQuery(wrapPoolQuery) }],
     }),
   ];
 }

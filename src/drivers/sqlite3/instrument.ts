@@ -74,6 +74,18 @@ function rowsOf(method: Method, result: unknown): readonly unknown[] | undefined
 }
 
 const announcing = Symbol('leash.announcing');
+const subclassed = Symbol('leash.subclassed');
+
+type NativeClass = new (...args: unknown[]) => object;
+
+/** Whether `name`, where `proto` or its chain holds it, cannot be assigned. */
+function readOnly(proto: object, name: string): boolean {
+  for (let at: object | null = proto; at !== null; at = Object.getPrototypeOf(at)) {
+    const descriptor = Object.getOwnPropertyDescriptor(at, name);
+    if (descriptor !== undefined) return descriptor.writable === false;
+  }
+  return false;
+}
 
 function patchModule(exports: unknown, checker: SqlChecker): () => void {
   const { Database, Statement } = exports as {
@@ -85,7 +97,7 @@ function patchModule(exports: unknown, checker: SqlChecker): () => void {
   // database first and announces its file (the kernel layer needs it in the policy). It stays
   // after unpatching (lib/sqlite3.js keeps the class it read); it does nothing while nobody
   // listens to the channel.
-  const binding = exports as { Statement: new (...args: unknown[]) => object };
+  const binding = exports as { Statement: NativeClass; Database: NativeClass };
   const Native = binding.Statement;
   if (!(announcing in Native)) {
     const Announcing = class extends Native {
@@ -100,13 +112,29 @@ function patchModule(exports: unknown, checker: SqlChecker): () => void {
     Object.defineProperty(Announcing, 'name', { value: Native.name });
     binding.Statement = Announcing;
   }
+  // sqlite3 before 5.1 (node-addon-api 2) defines its native methods read-only and
+  // non-configurable, so they cannot be wrapped where they are: there the wrappers go on the
+  // prototypes of subclasses the library uses in the native classes' place (lib/sqlite3.js reads
+  // them from these exports after this patch, and its Database makes every Statement).
+  if (readOnly(Database.prototype, 'exec') && !(subclassed in binding.Database)) {
+    const Subclass = class extends binding.Database {};
+    Object.defineProperty(Subclass, subclassed, { value: true });
+    Object.defineProperty(Subclass, 'name', { value: binding.Database.name });
+    binding.Database = Subclass;
+  }
+  const statements = (
+    readOnly(Statement.prototype, 'run') ? binding.Statement.prototype : Statement.prototype
+  ) as Record<string, AnyFunction>;
+  const databases = (
+    readOnly(Database.prototype, 'exec') ? binding.Database.prototype : Database.prototype
+  ) as Record<string, AnyFunction>;
   /** Values bound to a statement with `bind`, used by calls that pass none. */
   const bound = new WeakMap<object, StatementParams>();
   const restores: Array<() => void> = [];
 
   restores.push(
     wrap(
-      Statement.prototype,
+      statements,
       'bind',
       (original) =>
         function (this: unknown, ...args: unknown[]) {
@@ -118,7 +146,7 @@ function patchModule(exports: unknown, checker: SqlChecker): () => void {
   for (const method of METHODS) {
     restores.push(
       wrap(
-        Statement.prototype,
+        statements,
         method,
         (original) =>
           function (this: unknown, ...args: unknown[]) {
@@ -156,7 +184,7 @@ function patchModule(exports: unknown, checker: SqlChecker): () => void {
   }
   restores.push(
     wrap(
-      Database.prototype,
+      databases,
       'exec',
       (original) =>
         function (this: unknown, ...args: unknown[]) {
