@@ -21,7 +21,7 @@ import { LeashError } from '../errors.ts';
 import type { Mode } from '../module/module.ts';
 import { hookEsm } from './esm.ts';
 import { type Instrumentation, versionsOf } from './instrumentation.ts';
-import { packageVersion } from './package-version.ts';
+import { packageHasFile, packageVersion } from './package-version.ts';
 
 /** A package leash knows of but does not patch: what its loading leaves unchecked. */
 export interface UncoveredPackage {
@@ -108,6 +108,39 @@ export function enableInstrumentations(
       );
   }
 
+  /**
+   * The first file of a target's package to load says whether the files leash patches are there:
+   * a version outside every range, or one whose patched file has moved, would otherwise load
+   * nothing leash patches, and pass in silence for covered.
+   */
+  const checked = new Set<string>();
+  const checkLayout = (
+    target: Instrumentation,
+    pkg: string,
+    basedir: string,
+    version: string | undefined,
+  ): void => {
+    const inRange =
+      version === undefined
+        ? []
+        : target.files.filter((entry) => semver.satisfies(version, entry.versions));
+    const missing = inRange.filter(
+      (entry) => !packageHasFile(basedir, entry.file || 'package.json'),
+    );
+    if (inRange.length === 0)
+      unpatched(
+        pkg,
+        target.failClosed,
+        `${pkg} ${version ?? '(unknown version)'} is not supported (${versionsOf(target)}): ${target.consequence}`,
+      );
+    else if (missing.length > 0)
+      unpatched(
+        pkg,
+        target.failClosed,
+        `${pkg} ${version} has no ${missing.map((entry) => entry.file).join(', ')}, which leash patches (${versionsOf(target)}): ${target.consequence}`,
+      );
+  };
+
   const byName = new Map<string, Instrumentation | UncoveredPackage>();
   for (const target of [...targets, ...uncovered]) byName.set(target.package, target);
   // Longest first, so `pg-pool` is not read as a file of `pg`.
@@ -129,6 +162,10 @@ export function enableInstrumentations(
         `${pkg} ${version ?? ''} is loaded but leash does not cover it: ${target.consequence}`,
       );
       return exports;
+    }
+    if (basedir !== undefined && !checked.has(basedir)) {
+      checked.add(basedir);
+      checkLayout(target, pkg, basedir, version);
     }
     const patched = target.files.find((entry) => sameFile(entry.file, file));
     if (patched === undefined) return exports;

@@ -3,7 +3,7 @@
  * The version of a package being hooked, from the package.json in the directory
  * require-in-the-middle reports, read as leash's own I/O (not the service's).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../attribution/internal.ts';
 
@@ -16,4 +16,9 @@ export function packageVersion(basedir: string | undefined): string | undefined 
   } catch {
     return undefined;
   }
+}
+
+/** Whether `<basedir>/<file>` (or `<file>.js`) exists, looked at as leash's own I/O. */
+export function packageHasFile(basedir: string, file: string): boolean {
+  return internal(() => existsSync(join(basedir, file)) || existsSync(join(basedir, `${file}.js`)));
 }

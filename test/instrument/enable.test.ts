@@ -2,7 +2,7 @@
 // patches, a version outside a range (warned, or refused in enforce unless ignored), a target
 // loaded before leash, and a SQL driver leash does not cover.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -324,6 +324,37 @@ test('in enforce mode an unsupported driver is ERR_LEASH_UNPATCHED, unless the c
   disable();
   assert.deepEqual(framework.refusals, []);
   assert.equal(framework.warnings.length, 1);
+});
+
+test('a version whose patched file is elsewhere, or that loads no patched file at all, is not passed as covered', () => {
+  // In range, but lib/api.js is not there (as mysql2 before 3.11.5 has no lib/base/connection.js):
+  // nothing leash patches would ever load.
+  const moved = (name: string, version: string) => {
+    const load = fakePackage(name, version);
+    const main = load.resolve(name);
+    writeFileSync(main, 'module.exports = { query() { return 1; } };');
+    rmSync(join(dirname(main), 'lib'), { recursive: true });
+    return load;
+  };
+  const enforce = options({ mode: 'enforce' });
+  let disable = enableInstrumentations([fakeTarget('leash-fake-m', true)], [], enforce.options);
+  moved('leash-fake-m', '2.1.0')('leash-fake-m');
+  disable();
+  assert.equal(enforce.refusals.length, 1);
+  assert.equal(isLeashError(enforce.refusals[0], 'ERR_LEASH_UNPATCHED'), true);
+  assert.match(
+    enforce.refusals[0]!.message,
+    /^leash-fake-m 2\.1\.0 has no lib\/api\.js, which leash patches/,
+  );
+
+  // Out of range, and the patched file never loads: named when the package's first file loads.
+  const learn = options();
+  disable = enableInstrumentations([fakeTarget('leash-fake-n', true)], [], learn.options);
+  moved('leash-fake-n', '1.0.0')('leash-fake-n');
+  disable();
+  assert.deepEqual(learn.warnings, [
+    'leash-fake-n 1.0.0 is not supported (>=2.0.0 <3): its queries would not be checked',
+  ]);
 });
 
 test('a SQL driver leash does not cover is named when it loads: warned, or refused in enforce', () => {

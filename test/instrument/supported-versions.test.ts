@@ -24,7 +24,10 @@ export function supportedRows(): string[] {
   ];
   return [
     ...BUILTINS.map((cells) => `| ${cells.join(' | ')} |`),
-    ...targets.map((t) => `| ${t.package} | \`${versionsOf(t)}\` | ${t.purpose} |`),
+    // A pipe inside a table cell, even in code, ends the cell unless escaped.
+    ...targets.map(
+      (t) => `| ${t.package} | \`${versionsOf(t).replaceAll('|', '\\|')}\` | ${t.purpose} |`,
+    ),
     ...UNCOVERED_SQL_DRIVERS.map(
       (d) => `| ${d.package} | not covered | none: a warning, or ERR_LEASH_UNPATCHED in enforce |`,
     ),

@@ -314,8 +314,8 @@ export function mysql2Instrumentation(checker: SqlChecker): Instrumentation {
     files: [
       // The base classes every connection and pool extends; a service importing mysql2 from ESM
       // never calls require('mysql2'), but mysql2's own requires of these files are seen.
-      { file: 'lib/base/connection.js', versions: '>=3.0.0 <4', patch: connection },
-      { file: 'lib/base/pool.js', versions: '>=3.0.0 <4', patch: pool },
+      { file: 'lib/base/connection.js', versions: '>=3.11.5 <4', patch: connection },
+      { file: 'lib/base/pool.js', versions: '>=3.11.5 <4', patch: pool },
     ],
   });
 }

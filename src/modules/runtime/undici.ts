@@ -86,10 +86,16 @@ export function undiciInstrumentation(check: ConnectCheck): Instrumentation {
     purpose: 'requests of the undici package, decided per request',
     consequence: 'its requests are checked only when a socket opens',
     failClosed: false,
+    // undici 6.7 moved the dispatchers into lib/dispatcher/.
     files: [
       {
+        file: 'lib/dispatcher-base.js',
+        versions: '>=6.0.0 <6.7.0',
+        patch: (exports) => wrapDispatch((exports as { prototype: object }).prototype, check),
+      },
+      {
         file: 'lib/dispatcher/dispatcher-base.js',
-        versions: '>=6.0.0 <9',
+        versions: '>=6.7.0 <9',
         patch: (exports) => wrapDispatch((exports as { prototype: object }).prototype, check),
       },
     ],
