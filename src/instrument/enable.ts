@@ -74,6 +74,11 @@ function loadedPackages(): Set<string> {
   return out;
 }
 
+/** The one line for a version outside every range of its target. */
+function notSupported(pkg: string, version: string | undefined, target: Instrumentation): string {
+  return `${pkg} ${version ?? '(unknown version)'} is not supported (${versionsOf(target)}): ${target.consequence}`;
+}
+
 export function enableInstrumentations(
   targets: readonly Instrumentation[],
   uncovered: readonly UncoveredPackage[],
@@ -127,12 +132,7 @@ export function enableInstrumentations(
     const missing = inRange.filter(
       (entry) => !packageHasFile(basedir, entry.file || 'package.json'),
     );
-    if (inRange.length === 0)
-      unpatched(
-        pkg,
-        target.failClosed,
-        `${pkg} ${version ?? '(unknown version)'} is not supported (${versionsOf(target)}): ${target.consequence}`,
-      );
+    if (inRange.length === 0) unpatched(pkg, target.failClosed, notSupported(pkg, version, target));
     else if (missing.length > 0)
       unpatched(
         pkg,
@@ -170,11 +170,7 @@ export function enableInstrumentations(
     const patched = target.files.find((entry) => sameFile(entry.file, file));
     if (patched === undefined) return exports;
     if (version === undefined || !semver.satisfies(version, patched.versions)) {
-      unpatched(
-        pkg,
-        target.failClosed,
-        `${pkg} ${version ?? '(unknown version)'} is not supported (${versionsOf(target)}): ${target.consequence}`,
-      );
+      unpatched(pkg, target.failClosed, notSupported(pkg, version, target));
       return exports;
     }
     const result = patched.patch(exports, version);

@@ -84,7 +84,7 @@ test('a rule that names one digest is never answered from what another value was
   assert.equal(run('bob', 'bob', 10), false);
 });
 
-test('a route learned with one user (an exact observation) is answered from memory for that user only', () => {
+test('a route learned with one user (an exact observation): repeats allowed, other users and values refused however often it ran', () => {
   const annOnly = observationFact({ eq: ['=principal'], h: valueDigest('ann', SHORT_DIGEST) });
   const { run, refused } = enforcer([
     ['$1', annOnly],

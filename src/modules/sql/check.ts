@@ -177,13 +177,14 @@ function dependsOn(constraint: string): Depends {
  * depended on a secret-looking slot's value (a value the cache would keep in memory).
  */
 function decidedKey(
-  scope: string,
+  /** The route and template (`scope \u0000 text`), what the key starts with. */
+  statement: string,
   template: Template,
   seen: readonly SlotSeen[],
   secret: ReadonlySet<string>,
   depends: readonly Depends[],
 ): string | undefined {
-  let key = `${scope}\u0000${template.text}`;
+  let key = statement;
   for (let i = 0; i < seen.length; i++) {
     const { value, eq } = seen[i]!;
     const on = depends[i];
@@ -303,7 +304,7 @@ export function createSqlChecker(
       const statement = `${use.scope}\u0000${template.text}`;
       const depends = decided === undefined ? undefined : dependsOf.get(statement);
       const lookup =
-        depends === undefined ? undefined : decidedKey(use.scope, template, seen, secret, depends);
+        depends === undefined ? undefined : decidedKey(statement, template, seen, secret, depends);
       if (lookup === undefined || decided?.get(lookup) !== true) {
         const found: Depends[] = [];
         // Learned or only reported (no rule allowed it): nothing to remember.
@@ -321,7 +322,7 @@ export function createSqlChecker(
         const key =
           decided === undefined || !ruled
             ? undefined
-            : decidedKey(use.scope, template, seen, secret, found);
+            : decidedKey(statement, template, seen, secret, found);
         if (key !== undefined) {
           decided?.set(key, true);
           dependsOf.set(statement, found);
