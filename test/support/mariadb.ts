@@ -13,14 +13,15 @@
  * they are missing, startMariaDB() fails with an error that says to install them: tests that need
  * MariaDB fail, they never skip.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { freePort } from '../../examples/service/start.ts';
 import { RUN_LIMIT_MS } from './processes.ts';
+import { runProgram, serverIdentity } from './server-process.ts';
 
 export interface RunningMariaDB {
   /** `mysql://leash:<password>@127.0.0.1:<port>/leash` */
@@ -46,7 +47,6 @@ const HOST = '127.0.0.1';
 const USER = 'leash';
 const DATABASE = 'leash';
 /** The account the server runs as when this process is root. */
-const UNPRIVILEGED = 'nobody';
 
 interface Programs {
   readonly installDb: string;
@@ -73,41 +73,6 @@ export const MARIADB_MISSING =
   'MariaDB server binaries (mariadb-install-db, mariadbd) not found under /usr/sbin, /usr/bin, ' +
   'LEASH_MARIADB_BIN or the PATH. Install them: `apt-get install mariadb-server` (the CI script ' +
   '.ci/run does this); the tests that need a MySQL server do not skip without it.';
-
-interface Identity {
-  uid: number;
-  gid: number;
-}
-
-/** Root runs the server as `nobody`; anyone else runs it as themselves. */
-function serverIdentity(): Identity | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string): number =>
-    Number(execFileSync('id', [flag, UNPRIVILEGED], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, HOST);
-  await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function run(file: string, args: string[], as: Identity | undefined, cwd: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { cwd, timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL', encoding: 'utf8', ...(as ?? {}) },
-      (error, _stdout, stderr) => {
-        if (error) reject(new Error(`${file} ${args.join(' ')}: ${error.message}\n${stderr}`));
-        else resolve();
-      },
-    );
-  });
-}
 
 const exited = (child: ChildProcess): boolean =>
   child.exitCode !== null || child.signalCode !== null;
@@ -162,7 +127,7 @@ export async function startMariaDB(): Promise<RunningMariaDB> {
   try {
     chmodSync(dir, 0o700);
     if (as) chownSync(dir, as.uid, as.gid);
-    await run(
+    await runProgram(
       programs.installDb,
       [...common, '--auth-root-authentication-method=normal', '--skip-test-db'],
       as,
@@ -172,7 +137,7 @@ export async function startMariaDB(): Promise<RunningMariaDB> {
     // The port is free when chosen but may be taken before the server binds it: try again.
     let port = 0;
     for (let attempt = 1; ; attempt++) {
-      port = await freePort();
+      port = await freePort(HOST);
       const server = spawn(
         programs.server,
         [

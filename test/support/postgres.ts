@@ -13,7 +13,7 @@
  * startPostgres() fails with an error that says to install them: tests that need PostgreSQL fail,
  * they never skip.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
@@ -27,11 +27,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
-import { RUN_LIMIT_MS } from './processes.ts';
+import { freePort } from '../../examples/service/start.ts';
+import { runProgram, serverIdentity } from './server-process.ts';
 
 export interface RunningPostgres {
   /** `postgres://leash:<password>@127.0.0.1:<port>/leash` */
@@ -54,7 +54,6 @@ const HOST = '127.0.0.1';
 const USER = 'leash';
 const DATABASE = 'leash';
 /** The account the server runs as when this process is root. */
-const UNPRIVILEGED = 'nobody';
 
 const hasPrograms = (dir: string): boolean => PROGRAMS.every((name) => existsSync(join(dir, name)));
 
@@ -83,41 +82,6 @@ export const POSTGRES_MISSING =
   'PostgreSQL server binaries (initdb, pg_ctl, postgres) not found under /usr/lib/postgresql/*/bin, ' +
   'LEASH_PG_BIN or the PATH. Install them: `apt-get install postgresql` (the CI script .ci/run ' +
   'does this); the tests that need a database server do not skip without it.';
-
-interface Identity {
-  uid: number;
-  gid: number;
-}
-
-/** Root runs the server as `nobody`; anyone else runs it as themselves. */
-function serverIdentity(): Identity | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string): number =>
-    Number(execFileSync('id', [flag, UNPRIVILEGED], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, HOST);
-  await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function run(file: string, args: string[], as: Identity | undefined, cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { cwd, timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL', encoding: 'utf8', ...(as ?? {}) },
-      (error, stdout, stderr) => {
-        if (error) reject(new Error(`${file} ${args.join(' ')}: ${error.message}\n${stderr}`));
-        else resolve(stdout);
-      },
-    );
-  });
-}
 
 export interface PostgresOptions {
   /**
@@ -163,7 +127,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Runn
     chmodSync(dir, 0o700);
     if (as) for (const path of [dir, sockets, pwFile]) chownSync(path, as.uid, as.gid);
 
-    await run(
+    await runProgram(
       join(bin, 'initdb'),
       [
         '-D',
@@ -205,9 +169,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Runn
     // The port is free when chosen but may be taken before the server binds it: try again.
     let port = 0;
     for (let attempt = 1; ; attempt++) {
-      port = await freePort();
+      port = await freePort(HOST);
       try {
-        await run(
+        await runProgram(
           pgCtl,
           ['start', '-w', '-t', '90', '-D', data, '-l', logFile, '-o', `-p ${port}`],
           as,
@@ -243,7 +207,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Runn
         stopping ??= (async () => {
           process.removeListener('exit', emergencyStop);
           try {
-            await run(pgCtl, ['stop', '-D', data, '-m', 'fast', '-w', '-t', '90'], as, dir);
+            await runProgram(pgCtl, ['stop', '-D', data, '-m', 'fast', '-w', '-t', '90'], as, dir);
           } finally {
             rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
           }
