@@ -48,6 +48,12 @@ export class BoundedCache<K, V> {
     return value;
   }
 
+  /** Forgets every entry. */
+  clear(): void {
+    this.#young = new Map();
+    this.#old = new Map();
+  }
+
   get size(): number {
     return this.#young.size + this.#old.size;
   }

@@ -265,6 +265,19 @@ export function countRules(tree: PolicyTree): number {
 export function replaceContents(tree: PolicyTree, source: PolicyTree): void {
   tree.root.clear();
   mergeInto(tree.root, source.root);
+  replacements.set(tree.root, generation(tree) + 1);
+}
+
+/** How often each tree's contents were replaced (a learning service's, at every flush). */
+const replacements = new WeakMap<PolicyNode, number>();
+
+/**
+ * Which contents of `tree` are live: changes whenever `replaceContents` swaps them, never when
+ * facts are added. A memo of decisions that only grow more permissive as facts are added (what
+ * was allowed stays allowed) holds while this is unchanged.
+ */
+export function generation(tree: PolicyTree): number {
+  return replacements.get(tree.root) ?? 0;
 }
 
 export function clone(tree: PolicyTree): PolicyTree {

@@ -4,7 +4,7 @@ import { createHost, type HostSink } from '../../agent/host.ts';
 import { runInRequest } from '../../attribution/scope.ts';
 import { DEFAULT_SIMPLIFY_OPTIONS } from '../../core/kind.ts';
 import { observationFact } from '../../core/kinds/sql.ts';
-import { addRule, createTree } from '../../core/tree.ts';
+import { addRule, createTree, replaceContents } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
 import { createSqlChecker } from './check.ts';
@@ -17,18 +17,19 @@ const SQL = 'SELECT title FROM notes WHERE owner = ? LIMIT ?';
 const TEMPLATE = 'SELECT title FROM notes WHERE owner = $1 LIMIT $2';
 
 /** An enforcing checker over these rules; `refused` counts the violations the host recorded. */
-function enforcer(rules: readonly (readonly string[])[]) {
+function enforcer(rules: readonly (readonly string[])[], mode: 'enforce' | 'learn' = 'enforce') {
   const tree = createTree(sqlModule.root);
   for (const rule of rules) addRule(tree, [SCOPE, TEMPLATE, ...rule]);
   const refused: string[][] = [];
+  const learned: string[][] = [];
   const sink: HostSink = {
-    learn: () => true,
-    learnRule: () => true,
+    learn: (_module, facts) => learned.push([...facts]) > 0,
+    learnRule: (_module, rule) => learned.push([...rule]) > 0,
     recordViolation: (_module, facts) => refused.push([...facts]),
   };
   const host = createHost({
     module: sqlModule,
-    mode: 'enforce',
+    mode,
     tree,
     policyFile: 'test.policy.json',
     simplify: DEFAULT_SIMPLIFY_OPTIONS,
@@ -55,7 +56,7 @@ function enforcer(rules: readonly (readonly string[])[]) {
       throw error;
     }
   };
-  return { run, refused };
+  return { run, refused, learned, tree };
 }
 
 test('a remembered decision is keyed by where each value came from, not by the value', () => {
@@ -96,4 +97,34 @@ test('a route learned with one user (an exact observation): repeats allowed, oth
   // A value made to look like the separator of the next slot.
   assert.equal(run('ann\u0000=principal', 'ann\u0000=principal', 10), false);
   assert.equal(refused.length, 3);
+});
+
+test('learning remembers allowed executions too, and forgets them when a flush replaces the tree', () => {
+  const { run, learned, tree } = enforcer(
+    [
+      ['$1', '=principal'],
+      ['$2', '*'],
+    ],
+    'learn',
+  );
+  assert.equal(run('ann', 'ann', 10), true);
+  assert.equal(run('bob', 'bob', 20), true);
+  assert.deepEqual(learned, [], 'what the rules allow teaches nothing');
+  // Another value of the same source, with the rule allowing sources only by an exact observation
+  // (what learning saves before a threshold generalises it): each distinct value is still learned.
+  const narrower = createTree(sqlModule.root);
+  addRule(narrower, [
+    SCOPE,
+    TEMPLATE,
+    '$1',
+    observationFact({ eq: ['=principal'], h: valueDigest('ann', SHORT_DIGEST) }),
+  ]);
+  addRule(narrower, [SCOPE, TEMPLATE, '$2', '*']);
+  replaceContents(tree, narrower);
+  assert.equal(run('ann', 'ann', 10), true);
+  assert.deepEqual(learned, [], 'ann is the observation the saved tree holds');
+  assert.equal(run('bob', 'bob', 20), true);
+  assert.equal(learned.length, 1, 'bob, allowed before the flush by =principal, is learned now');
+  assert.equal(run('cy', 'cy', 30), true);
+  assert.equal(learned.length, 2, 'and every other distinct value after it');
 });

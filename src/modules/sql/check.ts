@@ -10,7 +10,7 @@ import { isInternal } from '../../attribution/internal.ts';
 import { currentRequest, type RequestState } from '../../attribution/scope.ts';
 import { BoundedCache } from '../../core/bounded-cache.ts';
 import { type Observation, observationFact } from '../../core/kinds/sql.ts';
-import { allows } from '../../core/tree.ts';
+import { allows, generation } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
 import type { CheckOptions, ModuleHost } from '../../module/module.ts';
 import { derivedSources } from './derived.ts';
@@ -227,12 +227,19 @@ export function createSqlChecker(
   const warned = new Set<string>();
   // Executions already allowed, keyed by what their decision depended on (decidedKey): the same
   // route running the same statement with values from the same sources is decided by one lookup,
-  // with no digest and no policy walk. Only while the policy cannot change (report, enforce).
-  const decided =
-    host.mode === 'enforce' || host.mode === 'report'
-      ? new BoundedCache<string, true>(DECIDED_LIMIT)
-      : undefined;
+  // with no digest and no policy walk. Report and enforce never change the policy; learning only
+  // adds to it (what was allowed stays allowed, and an allowed execution teaches nothing) until a
+  // flush replaces the live tree with the saved one, which starts a new generation of memory.
+  const decided = new BoundedCache<string, true>(DECIDED_LIMIT);
   const dependsOf = new BoundedCache<string, readonly Depends[]>(DECIDED_LIMIT);
+  let decidedGeneration = generation(host.tree);
+  const forgetReplaced = (): void => {
+    const now = generation(host.tree);
+    if (now === decidedGeneration) return;
+    decidedGeneration = now;
+    decided.clear();
+    dependsOf.clear();
+  };
 
   const memoryOf = (state: RequestState): ResultMemory => {
     let memory = memories.get(state);
@@ -302,10 +309,11 @@ export function createSqlChecker(
       // What the last allowed execution of this statement in this route depended on, per slot:
       // the key under it is what a repetition is looked up by.
       const statement = `${use.scope}\u0000${template.text}`;
-      const depends = decided === undefined ? undefined : dependsOf.get(statement);
+      forgetReplaced();
+      const depends = dependsOf.get(statement);
       const lookup =
         depends === undefined ? undefined : decidedKey(statement, template, seen, secret, depends);
-      if (lookup === undefined || decided?.get(lookup) !== true) {
+      if (lookup === undefined || decided.get(lookup) !== true) {
         const found: Depends[] = [];
         // Learned or only reported (no rule allowed it): nothing to remember.
         let ruled = true;
@@ -319,12 +327,9 @@ export function createSqlChecker(
           if (rule === undefined) ruled = false;
           else if (template.slots.length > 0) found.push(dependsOn(rule[3] ?? ''));
         }
-        const key =
-          decided === undefined || !ruled
-            ? undefined
-            : decidedKey(statement, template, seen, secret, found);
+        const key = ruled ? decidedKey(statement, template, seen, secret, found) : undefined;
         if (key !== undefined) {
-          decided?.set(key, true);
+          decided.set(key, true);
           dependsOf.set(statement, found);
         }
       }
