@@ -12,7 +12,8 @@
  * - `wrapped fs.statSync`: a real `fs.statSync` with leash's wrapper against the same call
  *   unwrapped: what a service's file access pays, end to end.
  *
- * There is no separate decision cache: a repeated decision walks the same (warm) tree.
+ * The full check remembers what it allowed per route, package and resource (AllowedMemo): a
+ * repeated decision is a lookup after the look at the stack, and none when a `*` rule grants it.
  */
 import fs, { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,12 +144,14 @@ export async function decisionBench(quick: boolean) {
     fromWrapper = false,
   ) => {
     const state = { scope, request: {} };
-    const wrapper = (): void => {
-      for (let i = 0; i < 100; i++)
-        context.check(capability, resource, undefined, fromWrapper ? wrapper : undefined);
+    // The wrapper a service calls (fs.readFile, say) and the service's code calling it.
+    const wrapper = (): void =>
+      context.check(capability, resource, undefined, fromWrapper ? wrapper : undefined);
+    const service = (): void => {
+      for (let i = 0; i < 100; i++) wrapper();
     };
     return () => {
-      runInRequest(state, wrapper);
+      runInRequest(state, service);
     };
   };
   micro.push(
@@ -174,6 +177,15 @@ export async function decisionBench(quick: boolean) {
       fn: full('GET /ping', 'child.spawn', 'getent hosts localhost'),
     },
   );
+  // A rule granting a directory to every package of a route (`*`, written by hand): no stack.
+  addRule(tree, ['GET /public/:name', '*', 'fs.read', `${dir}/u/*`]);
+  micro.push({
+    group: 'decision: full check (attribution + host check)',
+    name: 'file read granted to every package (`*` rule: no stack)',
+    batch: 100,
+    target: 'decision-attributed',
+    fn: full('GET /public/:name', 'fs.read', file, true),
+  });
   // The package of this bench file's frames is `app`; connect is attributed to `node` in the
   // example (undici), so grant it to app here.
   addRule(tree, ['GET /weather', 'app', 'net.connect', '127.0.0.1:45877']);

@@ -47,7 +47,7 @@ export interface PackageResolver {
 const ADDON_LOCATORS = new Set(['bindings', 'node-gyp-build']);
 
 const SHALLOW_FRAMES = 10;
-const ENTRY_FRAMES = 3;
+const ENTRY_FRAMES = 1;
 const MAX_FRAMES = 40;
 const SKIP = Symbol('skip');
 

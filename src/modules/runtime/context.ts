@@ -11,6 +11,7 @@ import { currentScope, LOADER, POOL } from '../../attribution/scope.ts';
 import { wildcardAllowedIn } from '../../core/kinds/path.ts';
 import { allows } from '../../core/tree.ts';
 import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
+import { AllowedMemo } from './allowed-memo.ts';
 import type { Capability } from './capabilities.ts';
 import { isOwnEphemeralEndpoint } from './own-ports.ts';
 import { temporaryGlob } from './temp-dirs.ts';
@@ -86,6 +87,7 @@ export function createRuntimeContext(
     return resource;
   };
   const use = (): UseContext => lazyUse(currentScope(), packages);
+  const memo = new AllowedMemo(host.tree);
   // A file named for the day or the moment (`access.log.2026-12-02`, npm's timestamped debug log)
   // is learned with the date as a wildcard, where a wildcard may go at all: tomorrow's is the same
   // privilege.
@@ -118,11 +120,20 @@ export function createRuntimeContext(
   ): void => {
     if (isInternal()) return;
     if (capability === 'net.connect' && isOwnEphemeralEndpoint(resource)) return;
+    const scope = currentScope();
+    // A rule that grants the use to every package needs no look at the stack.
+    const memory = memo.entry(scope, capability, resource);
+    if (memory.any) return;
     const withExcuse = (options: CheckOptions | undefined): CheckOptions | undefined =>
       excuse === undefined ? options : { ...options, excuse };
     // One look at the stack gives the package and whether the module loader made the call.
     const caller = packages.caller(entry);
-    const u = { scope: currentScope(), package: caller.package };
+    const u = { scope, package: caller.package };
+    const plain =
+      !isPoolUse(capability, caller.package) &&
+      !(caller.loader && (capability === 'fs.read' || capability === 'addon.load'));
+    // A use the policy grants this package in this route, seen before: one lookup.
+    if (plain && memo.allows(memory, scope, u.package, capability, resource)) return;
     if (isPoolUse(capability, caller.package)) {
       // A pooled database connection or an embedded database's file: the process's, like module
       // loading (see POOL).
