@@ -90,7 +90,16 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
   const caller = (entry?: (...args: never[]) => unknown): Caller => {
     if (entry !== undefined) {
       // The frames right below the wrapper are the service's: usually the first one answers.
-      const below = callSites(ENTRY_FRAMES, entry);
+      // Captured here, not through callSites: the capture walks every frame above the wrapper.
+      const prepare = Error.prepareStackTrace;
+      const limit = Error.stackTraceLimit;
+      Error.prepareStackTrace = toSites;
+      Error.stackTraceLimit = ENTRY_FRAMES;
+      const holder: { stack?: NodeJS.CallSite[] } = {};
+      Error.captureStackTrace(holder, entry);
+      const below = holder.stack ?? [];
+      Error.prepareStackTrace = prepare;
+      Error.stackTraceLimit = limit;
       const first = walk(below);
       if (first.found) return first;
       // The wrapper was not on the stack, or only Node's frames followed it: look the usual way.
@@ -121,14 +130,25 @@ export function lazyUse(
   scope: string,
   packages: PackageResolver,
 ): { readonly scope: string; readonly package: string } {
-  let pkg: string | undefined;
-  return {
-    scope,
-    get package() {
-      pkg ??= packages.current();
-      return pkg;
-    },
-  };
+  return new LazyUse(scope, packages);
+}
+
+// A class, not an object literal with a getter: a literal with an accessor is built on V8's slow
+// path, once per checked use.
+class LazyUse {
+  readonly scope: string;
+  readonly #packages: PackageResolver;
+  #package: string | undefined;
+
+  constructor(scope: string, packages: PackageResolver) {
+    this.scope = scope;
+    this.#packages = packages;
+  }
+
+  get package(): string {
+    this.#package ??= this.#packages.current();
+    return this.#package;
+  }
 }
 
 /** `/app/node_modules/@scope/pkg/lib/x.js` → `@scope/pkg`; anything else → `app`. */
@@ -143,10 +163,12 @@ export function packageOfPath(path: string): string {
 }
 
 /** Up to `frames` call sites below the topmost call of `below`; none when it is not on the stack. */
+const toSites = (_: Error, sites: NodeJS.CallSite[]) => sites;
+
 function callSites(frames: number, below: (...args: never[]) => unknown): NodeJS.CallSite[] {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
-  Error.prepareStackTrace = (_, sites) => sites;
+  Error.prepareStackTrace = toSites;
   Error.stackTraceLimit = frames;
   const holder: { stack?: NodeJS.CallSite[] } = {};
   Error.captureStackTrace(holder, below);

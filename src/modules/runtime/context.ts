@@ -111,12 +111,14 @@ export function createRuntimeContext(
     const temporary = temporaryGlob(resource);
     return temporary === undefined ? undefined : { learnAs: [...facts.slice(0, 3), temporary] };
   };
+  // The wrappers call this directly (it is `check`): every frame between the wrapper and the look
+  // at the stack is walked by that look, at a cost per frame.
   const decide = (
     capability: Capability,
     resource: string,
-    refuse: boolean,
     excuse?: () => boolean,
     entry?: (...args: never[]) => unknown,
+    refuse = true,
   ): void => {
     if (isInternal()) return;
     if (capability === 'net.connect' && isOwnEphemeralEndpoint(resource)) return;
@@ -171,9 +173,8 @@ export function createRuntimeContext(
     packages,
     appRoot,
     use,
-    check: (capability, resource, excuse, entry) =>
-      decide(capability, resource, true, excuse, entry),
-    observe: (capability, resource) => decide(capability, resource, false),
+    check: decide,
+    observe: (capability, resource) => decide(capability, resource, undefined, undefined, false),
   };
 }
 

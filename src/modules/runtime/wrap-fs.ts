@@ -127,10 +127,12 @@ function checkArgs(
   }
   const probe = PROBES.has(name);
   let absent: NodeJS.ErrnoException | undefined;
-  accesses.forEach((access, i) => {
-    if (access === 'none') return;
+  // A loop, not forEach: the look at the stack walks every frame above the wrapper.
+  for (let i = 0; i < accesses.length; i++) {
+    const access = accesses[i];
+    if (access === 'none') continue;
     const path = pathOf(args[i]);
-    if (path === undefined) return;
+    if (path === undefined) continue;
     let capability: Capability = access === 'write' ? 'fs.write' : 'fs.read';
     if (access === 'open') {
       const flags =
@@ -147,7 +149,7 @@ function checkArgs(
         }
       : undefined;
     context.check(capability, path, excuse, entry);
-  });
+  }
   return absent;
 }
 
