@@ -41,10 +41,21 @@ export function instrumentNodeSqlite(checker: SqlChecker): () => void {
       checker.check('sqlite', String(args[0]), { positional: [] });
     return originals.exec.apply(this, args);
   };
+  // `sourceSQL` is a native getter that makes a new string on every read, which the statement
+  // cache would hash again on every execution: read once per statement.
+  const texts = new WeakMap<object, string>();
+  const textOf = (statement: { sourceSQL: string }): string => {
+    let text = texts.get(statement);
+    if (text === undefined) {
+      text = statement.sourceSQL;
+      texts.set(statement, text);
+    }
+    return text;
+  };
   for (const name of ['run', 'get', 'all', 'iterate'] as const) {
     const original = originals[name];
     statement[name] = function (this: { sourceSQL: string }, ...args: unknown[]) {
-      const remember = checker.check('sqlite', this.sourceSQL, sqliteParams(args));
+      const remember = checker.check('sqlite', textOf(this), sqliteParams(args));
       const result = original.apply(this, args);
       if (name === 'get' && result !== undefined) remember([result]);
       else if (name === 'all') remember(result as unknown[]);

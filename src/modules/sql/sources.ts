@@ -59,28 +59,45 @@ export function requestInputs(
     url?: string;
     headers?: Record<string, unknown>;
   };
-  let count = 0;
-  const add = (path: string, value: unknown, depth: number): void => {
-    if (count >= MAX_INPUTS) return;
+  const inputs = new Inputs(out);
+  inputs.add('request.params', req.params ?? seen.params, 0);
+  inputs.add('request.query', queryOf(req), 0);
+  inputs.add('request.body', req.body ?? seen.body, 0);
+  for (const name of headers)
+    inputs.add(
+      `request.headers.${name.toLowerCase()}`,
+      req.headers?.[name.toLowerCase()],
+      MAX_DEPTH - 1,
+    );
+  return out;
+}
+
+const INPUT_NAME = /^[A-Za-z_$][\w$-]*$/;
+
+/** Collects value → sources, at most MAX_INPUTS values (run once per statement: no closures). */
+class Inputs {
+  readonly #out: Map<string, string[]>;
+  #count = 0;
+
+  constructor(out: Map<string, string[]>) {
+    this.#out = out;
+  }
+
+  add(path: string, value: unknown, depth: number): void {
+    if (this.#count >= MAX_INPUTS) return;
     const text = comparable(value);
     if (text !== undefined) {
-      count++;
-      const list = out.get(text);
-      if (list === undefined) out.set(text, [path]);
+      this.#count++;
+      const list = this.#out.get(text);
+      if (list === undefined) this.#out.set(text, [path]);
       else if (!list.includes(path)) list.push(path);
       return;
     }
     if (depth >= MAX_DEPTH || typeof value !== 'object' || value === null) return;
-    for (const [key, inner] of Object.entries(value)) {
-      if (/^[A-Za-z_$][\w$-]*$/.test(key)) add(`${path}.${key}`, inner, depth + 1);
-    }
-  };
-  add('request.params', req.params ?? seen.params, 0);
-  add('request.query', queryOf(req), 0);
-  add('request.body', req.body ?? seen.body, 0);
-  for (const name of headers)
-    add(`request.headers.${name.toLowerCase()}`, req.headers?.[name.toLowerCase()], MAX_DEPTH - 1);
-  return out;
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record))
+      if (INPUT_NAME.test(key)) this.add(`${path}.${key}`, record[key], depth + 1);
+  }
 }
 
 /** The parsed query string of a request, as its framework parsed it, else from its URL. */

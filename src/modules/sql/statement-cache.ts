@@ -59,9 +59,13 @@ export function createStatementCache(options: StatementCacheOptions = {}): State
       const entry = entries.get(sql);
       const cached = entry?.[dialect];
       if (cached !== undefined) {
-        // Most recently used goes to the back; eviction takes from the front.
-        entries.delete(sql);
-        entries.set(sql, entry!);
+        // Most recently used goes to the back; eviction takes from the front. Under half full no
+        // eviction is near, and a hot statement moves back on its next hit once it is: a hit
+        // then costs one lookup.
+        if (entries.size * 2 > max) {
+          entries.delete(sql);
+          entries.set(sql, entry!);
+        }
         return unwrap(cached);
       }
       let result: Result;
