@@ -66,12 +66,16 @@ export function waiterArguments(
   return args;
 }
 
-/** Replaces this process with the waiter. Returns only by throwing, when execve failed. */
-export function execWaiter(options: WaitOptions): never {
+/** Replaces this process with the waiter; returns only when that failed, with the reason. */
+export function execWaiter(options: WaitOptions): Error {
   if (process.execve === undefined)
-    throw new Error(`process.execve is not available on ${process.platform}`);
-  process.execve(options.waiter, [options.waiter, ...waiterArguments(options)], process.env);
-  throw new Error('process.execve returned');
+    return new Error(`process.execve is not available on ${process.platform}`);
+  try {
+    process.execve(options.waiter, [options.waiter, ...waiterArguments(options)], process.env);
+  } catch (error) {
+    return error as Error;
+  }
+  return new Error('process.execve returned');
 }
 
 /** The command that runs leash's CLI again, as this process was started. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -372,6 +372,34 @@ test('the waiter appends to the spool only while nobody holds the policy lock', 
     holder.kill('SIGKILL');
     if (appender !== undefined) killGroup(appender);
   }
+});
+
+test('learn without a terminal waits in the launcher too and ends with the summary, counting what this run added', {
+  skip: noWaiter,
+}, async () => {
+  const s = space();
+  const temporary = mkdtempSync(join(tmpdir(), 'leash-waiter-tmp-'));
+  const learn = (reads: string, code: string) =>
+    run(process.execPath, [BIN, 'learn', '--', process.execPath, SERVICE], {
+      cwd: s.dir,
+      env: cleanEnv({ READS: reads, EXIT_CODE: code, TMPDIR: temporary }),
+    });
+  const first = await learn(s.secret, '0');
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(
+    first.stderr,
+    /^leash learn: leash\.policy\.json holds \d+ rules?, \d+ new in this run$/m,
+  );
+  const other = join(s.dir, 'other.txt');
+  writeFileSync(other, 'y');
+  const second = await learn(other, '3');
+  assert.equal(second.status, 3, second.stderr);
+  assert.match(
+    second.stderr,
+    /^leash learn: leash\.policy\.json holds \d+ rules?, 1 new in this run$/m,
+  );
+  // The copy of the policy the summary compares with is gone.
+  assert.deepEqual(readdirSync(temporary), []);
 });
 
 test('LEASH_NODE_WAIT=1 keeps the Node process waiting; violations still arrive, a left spool is merged', async () => {

@@ -507,21 +507,18 @@ function becomeWaiter(options: {
     mode,
     ...(beforeCopy === undefined ? [] : ['--before', beforeCopy]),
   ];
-  try {
-    execWaiter({
-      waiter: options.waiter,
-      command: options.command,
-      env: options.env,
-      ...(options.piped
-        ? { spool: { file: spoolPath(policyFile), lock: lockPath(policyFile) } }
-        : {}),
-      // learn always ends with its summary; report and enforce only when there is a spool.
-      after: { command: finish, always: mode === 'learn' },
-    });
-  } catch (error) {
-    if (beforeCopy !== undefined) rmSync(dirname(beforeCopy), { recursive: true, force: true });
-    process.stderr.write(
-      `leash: cannot hand over to ${options.waiter} (${(error as Error).message}); waiting in Node\n`,
-    );
-  }
+  const failure = execWaiter({
+    waiter: options.waiter,
+    command: options.command,
+    env: options.env,
+    ...(options.piped
+      ? { spool: { file: spoolPath(policyFile), lock: lockPath(policyFile) } }
+      : {}),
+    // learn always ends with its summary; report and enforce only when there is a spool.
+    after: { command: finish, always: mode === 'learn' },
+  });
+  if (beforeCopy !== undefined) rmSync(dirname(beforeCopy), { recursive: true, force: true });
+  process.stderr.write(
+    `leash: cannot hand over to ${options.waiter} (${failure.message}); waiting in Node\n`,
+  );
 }
