@@ -508,6 +508,9 @@ export function markdown(results: Results): string {
       '- **leash CLI CPU**: CPU time of the `leash` process over one measurement: it starts the service and waits; under `--isolate` it is the supervisor, and its CPU is already part of CPU/request.',
     );
     out.push(
+      "- **leash CLI peak RSS**: VmHWM of the `leash` process (the pid the bench started), never reset by the bench, read after each measurement. Where the launcher could be built, that process has become the launcher's waiter by then (`process.execve`, the same pid); execve starts a new memory map, so this is the waiter's peak, not the Node CLI's before it. The largest over the run is kept.",
+    );
+    out.push(
       '- Each cell: median over rounds (min–max). Ratios: per round, configuration ÷ baseline of the same round; median (min–max).',
     );
     out.push('');

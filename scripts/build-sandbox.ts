@@ -1,7 +1,8 @@
 // Part of `npm install` in this repository (the `prepare` script): builds the kernel layer's
 // launcher (native/leash-sandbox.c) with the system C compiler, so that the first
-// `leash enforce` does not have to. Never fails the install: without a compiler, or off Linux,
-// leash enforce runs without the kernel layer and says so (`leash doctor` tells why).
+// `leash enforce` (or the first run that waits in it, `--wait`) does not have to. Never fails the
+// install: without a compiler, or off Linux, leash enforce runs without the kernel layer and says
+// so, and leash waits for the service in Node (`leash doctor` tells why).
 import { findOrBuildHelper } from '../src/supervisor/kernel/helper.ts';
 
 const result = findOrBuildHelper();

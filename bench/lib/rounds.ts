@@ -37,8 +37,10 @@ export interface Measurement {
    */
   wrapperCpuMs: number | null;
   /**
-   * Peak RSS (VmHWM since it started, never reset) of the `leash` CLI process, MiB (null: none;
-   * absent in results from before it was measured).
+   * Peak RSS (VmHWM, never reset by the bench) of the `leash` CLI process, MiB (null: none;
+   * absent in results from before it was measured). By the time the service listens, that pid
+   * is the launcher's waiter (src/supervisor/waiter.ts) where it could be built: execve gives it
+   * a new memory map whose VmHWM starts afresh, so the Node CLI's peak before it does not count.
    */
   wrapperPeakRssMb?: number | null;
   /** Service CPU over the measurement, milliseconds. */

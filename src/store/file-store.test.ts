@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { modules } from '../../test/store/fixtures/demo-module.ts';
@@ -7,7 +7,7 @@ import { tempDir } from '../../test/store/helpers.ts';
 import { emptyPolicy, equals, isEmpty, merge, type Policy, treeFor } from '../core/policy.ts';
 import { add, allows } from '../core/tree.ts';
 import { isLeashError } from '../errors.ts';
-import { createFileStore, lockPath, violationsPath } from './file-store.ts';
+import { createFileStore, lockPath, spoolPath, violationsPath } from './file-store.ts';
 import { serializePolicy } from './policy-file.ts';
 import type { ViolationRecord } from './store.ts';
 
@@ -122,6 +122,8 @@ test('violation files sit next to the policy', () => {
   assert.equal(violationsPath('/x/app.json'), '/x/app.violations.json');
   assert.equal(violationsPath('/x/policy'), '/x/policy.violations.json');
   assert.equal(lockPath('/x/leash.policy.json'), '/x/leash.policy.json.lock');
+  assert.equal(spoolPath('/x/leash.policy.json'), '/x/leash.violations.spool');
+  assert.equal(spoolPath('/x/app.json'), '/x/app.violations.spool');
 });
 
 const v = (over: Partial<ViolationRecord> & Pick<ViolationRecord, 'facts'>): ViolationRecord => ({
@@ -176,6 +178,56 @@ test('updateViolations replaces the records', (t) => {
   assert.deepEqual(store.loadViolations(), [v({ facts: ['GET /', 'b'] })]);
   store.updateViolations(() => []);
   assert.deepEqual(store.loadViolations(), []);
+});
+
+const spoolLine = (...records: ViolationRecord[]) =>
+  `${JSON.stringify({ version: 1, violations: records })}\n`;
+
+test('a store with `spool` reads the spool the launcher fills, and merges it into the file on the next write', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'leash.policy.json');
+  const spool = join(dir, 'leash.violations.spool');
+  const warnings: string[] = [];
+  const store = createFileStore({ file, modules, spool: { warn: (m) => warnings.push(m) } });
+  const plain = createFileStore({ file, modules });
+  store.recordViolations([v({ facts: ['GET /', 'a'] })]);
+  writeFileSync(
+    spool,
+    spoolLine(v({ facts: ['GET /', 'a'], count: 2 }), v({ facts: ['GET /', 'b'] })) +
+      '{"version": 1, "violations": [\n' +
+      '\n' +
+      spoolLine(v({ facts: ['GET /', 'c'], mode: 'enforce' })),
+  );
+  const expected = [
+    v({ facts: ['GET /', 'a'], count: 3 }),
+    v({ facts: ['GET /', 'b'] }),
+    v({ facts: ['GET /', 'c'], mode: 'enforce' }),
+  ];
+  // Reading includes the spool and changes nothing; a store without `spool` does not see it.
+  assert.deepEqual(store.loadViolations(), expected);
+  assert.deepEqual(plain.loadViolations(), [v({ facts: ['GET /', 'a'] })]);
+  assert.ok(existsSync(spool));
+  // Any write of violations merges it and removes it; the bad line is said once, by file:line:col.
+  store.updateViolations((records) => records);
+  assert.equal(existsSync(spool), false);
+  assert.deepEqual(plain.loadViolations(), expected);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(
+    warnings[0]!,
+    new RegExp(`^dropped a violations record from the service: ${spool}:2:\\d+: invalid JSON`),
+  );
+  writeFileSync(spool, spoolLine(v({ facts: ['GET /', 'b'], count: 4 })));
+  store.recordViolations([v({ facts: ['GET /', 'd'] })]);
+  assert.equal(existsSync(spool), false);
+  assert.deepEqual(
+    plain.loadViolations().map((r) => [r.facts[1], r.count]),
+    [
+      ['a', 3],
+      ['b', 5],
+      ['c', 1],
+      ['d', 1],
+    ],
+  );
 });
 
 test('a bad violations file is an error with file:line:col and JSON path', (t) => {

@@ -7,12 +7,16 @@
  * - `leash.policy.json`: the reviewed policy, read without a lock (every write is an atomic
  *   rename, so a reader sees a whole file);
  * - `leash.violations.json`: violations seen in report and enforce mode, for review;
+ * - `leash.violations.spool`: what the launcher that waits for a service (native/leash-sandbox.c
+ *   `--wait`) received from it on the violations pipe, one line per flush, not yet merged into
+ *   the violations file (only a store made with `spool` reads and merges it);
  * - `leash.policy.json.lock`: an empty lock file (see lock.ts); ignore it in version control.
  *
- * One lock guards both data files: writers take it once per flush for a few milliseconds, so a
- * second lock would save nothing and would be one more file to ignore.
+ * One lock guards every data file: writers take it once per flush for a few milliseconds, so a
+ * second lock would save nothing and would be one more file to ignore. The launcher appends to the
+ * spool under the same lock, so a store merging the spool removes exactly what it read.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { emptyPolicy, equals, type Policy } from '../core/policy.ts';
 import { LeashError } from '../errors.ts';
@@ -32,6 +36,13 @@ export interface FileStoreOptions {
   readonly lockTimeoutMs?: number;
   /** This machine's roots and environment, for `{app}`, `{env:PORT}`… (none: paths as they are). */
   readonly locality?: Locality;
+  /**
+   * The supervisor's store: violations also come from the spool the launcher fills while the
+   * service runs. Reading them includes its records; every write of violations merges it into
+   * the violations file and removes it. A line that does not validate (the service wrote it) is
+   * dropped, with `warn`.
+   */
+  readonly spool?: { readonly warn: (message: string) => void };
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
@@ -50,6 +61,11 @@ export function violationsPath(policyFile: string): string {
   return `${policyStem(policyFile)}.violations.json`;
 }
 
+/** `leash.policy.json` → `leash.violations.spool`: violations the launcher received, not yet merged. */
+export function spoolPath(policyFile: string): string {
+  return `${policyStem(policyFile)}.violations.spool`;
+}
+
 /** `leash.policy.json` → `leash.status.json`: what a running `leash enforce --isolate` reports. */
 export function statusPath(policyFile: string): string {
   return `${policyStem(policyFile)}.status.json`;
@@ -65,6 +81,8 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
   const file = resolve(options.file);
   const violationsDisplay = violationsPath(display);
   const violationsFile = violationsPath(file);
+  const spoolDisplay = spoolPath(display);
+  const spoolFile = spoolPath(file);
   const lock = lockPath(file);
   const lockOptions = { timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS };
 
@@ -82,6 +100,47 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
   const readViolations = (): ViolationRecord[] => {
     const text = readText(violationsFile, violationsDisplay);
     return text === undefined ? [] : parseViolations(text, violationsDisplay);
+  };
+
+  // A bad line is said once, though each read of the spool meets it again.
+  const warned = new Set<string>();
+  const warnOnce = (message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    options.spool?.warn(message);
+  };
+
+  /** The spool's records (none without `spool`), and whether there was a spool to remove. */
+  const readSpool = (): { records: ViolationRecord[]; found: boolean } => {
+    if (options.spool === undefined) return { records: [], found: false };
+    const text = readText(spoolFile, spoolDisplay);
+    if (text === undefined) return { records: [], found: false };
+    return { records: parseSpool(text, spoolDisplay, warnOnce), found: true };
+  };
+
+  /** The violations file's records with the spool's merged in. */
+  const readAll = (): { file: ViolationRecord[]; all: ViolationRecord[]; spooled: boolean } => {
+    const current = readViolations();
+    const spool = readSpool();
+    return {
+      file: current,
+      all: spool.records.length === 0 ? current : mergeViolations(current, spool.records),
+      spooled: spool.found,
+    };
+  };
+
+  const removeSpool = (): void => {
+    try {
+      unlinkSync(spoolFile);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new LeashError(
+        'ERR_LEASH_POLICY_IO',
+        `cannot remove ${spoolDisplay} after merging it: ${(error as Error).message}`,
+        { file: spoolDisplay },
+        { cause: error },
+      );
+    }
   };
 
   const writeViolations = (
@@ -125,15 +184,18 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
       );
     },
 
-    loadViolations: readViolations,
+    loadViolations: () => readAll().all,
 
     recordViolations(records) {
       if (records.length === 0) return;
       withLock(
         lock,
         () => {
-          const current = readViolations();
-          writeViolations(current, mergeViolations(current, records));
+          const { file: current, all, spooled } = readAll();
+          writeViolations(current, mergeViolations(all, records));
+          // Written first, removed after: a merge killed in between counts the spool twice
+          // rather than losing it.
+          if (spooled) removeSpool();
         },
         lockOptions,
       );
@@ -143,13 +205,42 @@ export function createFileStore(options: FileStoreOptions): PolicyStore {
       withLock(
         lock,
         () => {
-          const current = readViolations();
-          writeViolations(current, change(current.slice()));
+          const { file: current, all, spooled } = readAll();
+          writeViolations(current, change(all.slice()));
+          if (spooled) removeSpool();
         },
         lockOptions,
       );
     },
   };
+}
+
+/**
+ * The spool's records: one violations document per line, each validated like the violations
+ * file. The service wrote them, so a line that does not validate is reported and dropped.
+ */
+export function parseSpool(
+  text: string,
+  display: string,
+  warn: (message: string) => void,
+): ViolationRecord[] {
+  const out: ViolationRecord[] = [];
+  const lines = text.split('\n');
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(...parseViolations(line, display));
+    } catch (error) {
+      // Each line is a document of one line: `file:1:col` becomes `file:line:col` of the spool.
+      const message = (error as Error).message;
+      const first = `${display}:1:`;
+      const where = message.startsWith(first)
+        ? `${display}:${index + 1}:${message.slice(first.length)}`
+        : message;
+      warn(`dropped a violations record from the service: ${where}`);
+    }
+  }
+  return out;
 }
 
 /** The file's text, or `undefined` when it does not exist. */

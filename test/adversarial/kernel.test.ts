@@ -324,6 +324,7 @@ for (const layer of [undefined, 'kernel'] as const) {
         const before = readFileSync(space.policyFile);
         const planted = join(LEASH_SOURCE, 'attribution', 'planted-by-attacker.ts');
         const temporary = join(space.work, 'widened.json');
+        const spool = join(space.work, 'leash.violations.spool');
         try {
           await attack(
             service.base,
@@ -334,10 +335,15 @@ for (const layer of [undefined, 'kernel'] as const) {
             tryIt(() => fs.writeFileSync(${js(planted)}, 'export {}'));
             tryIt(() => { fs.writeFileSync(${js(temporary)}, '{}'); fs.renameSync(${js(temporary)}, ${js(space.policyFile)}); });
             tryIt(() => fs.unlinkSync(${js(space.policyFile)}));
+            tryIt(() => fs.appendFileSync(${js(spool)}, '{"version":1,"violations":[]}\\n'));
             return out;`),
           );
           assert.deepEqual(readFileSync(space.policyFile), before);
           assert.ok(!existsSync(planted), 'a file was added to leash');
+          assert.ok(
+            !existsSync(spool) || !readFileSync(spool, 'utf8').includes('"violations":[]'),
+            'the service wrote the violations spool',
+          );
         } finally {
           rmSync(planted, { force: true });
         }

@@ -12,10 +12,15 @@ export function learnedCsp(policyFile: string): CspSection {
   return (JSON.parse(readFileSync(policyFile, 'utf8')).csp ?? {}) as CspSection;
 }
 
-/** Resolves once `leash.violations.json` in `dir` matches `pattern`. */
+/**
+ * Resolves once `leash.violations.json` in `dir`, or the spool the launcher fills while the
+ * service runs (merged into the file when it ends), matches `pattern`.
+ */
 export async function recordedViolation(dir: string, pattern: RegExp): Promise<void> {
-  const file = join(dir, 'leash.violations.json');
-  await waitUntil(`a violation matching ${pattern} in ${file}`, () =>
-    existsSync(file) && pattern.test(readFileSync(file, 'utf8')) ? true : undefined,
+  const files = [join(dir, 'leash.violations.json'), join(dir, 'leash.violations.spool')];
+  await waitUntil(`a violation matching ${pattern} in ${files.join(' or ')}`, () =>
+    files.some((file) => existsSync(file) && pattern.test(readFileSync(file, 'utf8')))
+      ? true
+      : undefined,
   );
 }

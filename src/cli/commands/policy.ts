@@ -286,10 +286,13 @@ export function registerPolicyCommands(program: Command): void {
         const context = await contextOf(command);
         if (options.approve && options.reject)
           throw usage('--approve and --reject exclude each other');
+        // Violations still in the launcher's spool (the service is running, or a run was
+        // killed) are listed too, and merged into the violations file by any change made here.
         const store = createFileStore({
           file: policyPath(context, file),
           modules: context.modules,
           locality: context.locality,
+          spool: { warn: (message) => process.stderr.write(`leash: ${message}\n`) },
         });
         const ids = options.id === undefined ? undefined : new Set(options.id);
         const picked = (v: { module: string; facts: readonly string[]; mode: string }) =>

@@ -3,11 +3,16 @@
  * `leash learn|report|enforce -- <cmd…>` and `leash ci -- <test cmd…>`: run any command with the
  * agent preloaded through NODE_OPTIONS (so forked Node children carry it too), pass signals through
  * and come back with the command's exit status.
+ *
+ * learn, report and enforce prepare the start here, then become the launcher's thin waiter
+ * (src/supervisor/waiter.ts) for as long as the service runs, and `leash _finish` after it; where
+ * there is no launcher, and for learn's progress lines on a terminal, this process waits
+ * (`runWrapped`), as `leash ci` always does.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -20,10 +25,16 @@ import {
   compileNodePermissions,
   nodeOptionsWord,
 } from '../../modules/runtime/exporters/node-flags.ts';
-import { createFileStore } from '../../store/file-store.ts';
+import { createFileStore, lockPath, spoolPath } from '../../store/file-store.ts';
 import type { PolicyStore } from '../../store/store.ts';
 import { planKernel } from '../../supervisor/kernel/plan.ts';
 import { collectViolations } from '../../supervisor/violations-pipe.ts';
+import {
+  execWaiter,
+  findWaiter,
+  leashCommand,
+  type WaiterResult,
+} from '../../supervisor/waiter.ts';
 import { type CliContext, cliContext, display, policyPath } from '../context.ts';
 import {
   learnSummary,
@@ -214,6 +225,7 @@ export function registerRunCommands(program: Command): void {
         let layers = options.layer ?? LAYERS;
         const env = runEnvironment({ mode, command: argv, policyFile, context, layers });
         let command: readonly string[] = argv;
+        let launcher: string | undefined;
         // Without a policy file the agent stops the start with its own one line: nothing to plan.
         const planned = mode === 'enforce' && existsSync(policyFile);
         if (planned && layers.includes('kernel')) {
@@ -232,6 +244,7 @@ export function registerRunCommands(program: Command): void {
             for (const warning of plan.rules.warnings)
               process.stderr.write(`leash: kernel: ${warning}\n`);
             command = plan.command;
+            if (plan.support.helper !== undefined) launcher = plan.support.helper;
           } else if (options.layer !== undefined) {
             throw new LeashError(
               'ERR_LEASH_KERNEL',
@@ -246,19 +259,29 @@ export function registerRunCommands(program: Command): void {
         }
         if (planned) process.stderr.write(`leash: enforce layers: ${layers.join(', ')}\n`);
         const inProcess = mode !== 'enforce' || layers.includes('process');
-        const violations =
-          mode !== 'learn' && inProcess
-            ? createFileStore({
-                file: policyFile,
-                modules: context.modules,
-                locality: context.locality,
-              })
-            : undefined;
+        const piped = mode !== 'learn' && inProcess;
         const before =
           mode === 'learn'
             ? policyIfReadable(policyFile, context.modules, context.locality)
             : undefined;
         const every = progressInterval(process.env, process.stderr.isTTY === true);
+        // Learn's progress lines come from this process: it stays to write them.
+        if (mode !== 'learn' || every === undefined) {
+          const waiter: WaiterResult =
+            launcher === undefined ? findWaiter() : { ok: true, path: launcher };
+          if (waiter.ok)
+            becomeWaiter({
+              waiter: waiter.path,
+              mode,
+              command,
+              env,
+              policyFile,
+              piped,
+              context,
+              before: before === undefined ? undefined : policyFile,
+            });
+        }
+        const violations = piped ? supervisorStore(context, policyFile) : undefined;
         const stopProgress =
           mode === 'learn' && every !== undefined
             ? startProgress({
@@ -272,6 +295,9 @@ export function registerRunCommands(program: Command): void {
             : undefined;
         process.exitCode = await runWrapped(command, env, violations ? { violations } : {});
         stopProgress?.();
+        // A spool a killed run left behind is merged now, even when this run recorded nothing.
+        if (violations !== undefined && existsSync(spoolPath(resolve(policyFile))))
+          mergeSpool(violations);
         const after =
           mode === 'learn'
             ? policyIfReadable(policyFile, context.modules, context.locality)
@@ -288,6 +314,50 @@ export function registerRunCommands(program: Command): void {
       },
     );
   }
+
+  program
+    .command('_finish', { hidden: true })
+    .description(
+      "internal: run by the launcher after the service has ended: merges the violations spool, prints learn's summary, exits with the service's status",
+    )
+    .argument('<status>', "the service's exit status")
+    .requiredOption('-p, --policy <file>', 'the policy file')
+    .requiredOption('--mode <mode>', 'learn, report or enforce')
+    .option('--before <file>', 'learn: a copy of the policy as the run found it (removed here)')
+    .action(
+      async (
+        status: string,
+        options: { policy: string; mode: string; before?: string },
+        cmd: Command,
+      ) => {
+        const code = Number(status);
+        process.exitCode = Number.isInteger(code) && code >= 0 ? code : 70;
+        try {
+          const context = await cliContext(cmd.optsWithGlobals<Globals>());
+          if (options.mode === 'learn') {
+            const before =
+              options.before === undefined
+                ? undefined
+                : policyIfReadable(options.before, context.modules, context.locality);
+            const after = policyIfReadable(options.policy, context.modules, context.locality);
+            if (after !== undefined)
+              process.stderr.write(
+                learnSummary(
+                  before,
+                  after,
+                  display(context, options.policy),
+                  context.config.simplify.threshold,
+                ),
+              );
+          } else mergeSpool(supervisorStore(context, options.policy));
+        } catch (error) {
+          process.stderr.write(`leash: ${(error as Error).message}\n`);
+        } finally {
+          if (options.before !== undefined)
+            rmSync(dirname(options.before), { recursive: true, force: true });
+        }
+      },
+    );
 
   program
     .command('ci')
@@ -377,4 +447,78 @@ export function parseLayers(value: string): readonly Layer[] {
 function ensureCspKey(context: CliContext, policyFile: string): void {
   if (context.config.modeOf('csp') === 'off' || context.config.csp.key !== undefined) return;
   loadKey(policyFile, undefined);
+}
+
+/** The store the supervisor records violations with: it reads and merges the launcher's spool. */
+function supervisorStore(context: CliContext, policyFile: string): PolicyStore {
+  return createFileStore({
+    file: policyFile,
+    modules: context.modules,
+    locality: context.locality,
+    spool: { warn: (message) => process.stderr.write(`leash: ${message}\n`) },
+  });
+}
+
+/** Merges the spool into the violations file; when that fails the spool stays for the next run. */
+function mergeSpool(store: PolicyStore): void {
+  try {
+    store.updateViolations((current) => current);
+  } catch (error) {
+    process.stderr.write(
+      `leash: the violations spool stays for the next run: ${(error as Error).message}\n`,
+    );
+  }
+}
+
+/**
+ * Replaces this process with the launcher's waiter (src/supervisor/waiter.ts). Returns only when
+ * that could not be done (said on stderr): the caller then waits in Node.
+ */
+function becomeWaiter(options: {
+  readonly waiter: string;
+  readonly mode: 'learn' | 'report' | 'enforce';
+  readonly command: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly policyFile: string;
+  readonly piped: boolean;
+  readonly context: CliContext;
+  /** learn: the policy as the run finds it, copied for the summary at the end. */
+  readonly before: string | undefined;
+}): void {
+  const { mode, context } = options;
+  if (options.command[0] === undefined)
+    throw new LeashError(
+      'ERR_LEASH_USAGE',
+      'missing the command to run: leash <mode> -- <command…>',
+    );
+  const policyFile = resolve(options.policyFile);
+  let beforeCopy: string | undefined;
+  if (options.before !== undefined) {
+    beforeCopy = join(mkdtempSync(join(tmpdir(), 'leash-learn-')), 'before.policy.json');
+    copyFileSync(options.before, beforeCopy);
+  }
+  const finish = [
+    ...leashCommand(),
+    ...(context.config.file === undefined ? [] : ['--config', context.config.file]),
+    '_finish',
+    '--policy',
+    policyFile,
+    '--mode',
+    mode,
+    ...(beforeCopy === undefined ? [] : ['--before', beforeCopy]),
+  ];
+  const failure = execWaiter({
+    waiter: options.waiter,
+    command: options.command,
+    env: options.env,
+    ...(options.piped
+      ? { spool: { file: spoolPath(policyFile), lock: lockPath(policyFile) } }
+      : {}),
+    // learn always ends with its summary; report and enforce only when there is a spool.
+    after: { command: finish, always: mode === 'learn' },
+  });
+  if (beforeCopy !== undefined) rmSync(dirname(beforeCopy), { recursive: true, force: true });
+  process.stderr.write(
+    `leash: cannot hand over to ${options.waiter} (${failure.message}); waiting in Node\n`,
+  );
 }

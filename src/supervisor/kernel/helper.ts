@@ -4,7 +4,8 @@
  * system C compiler, then asked what this kernel supports. It is C rather than an addon because it
  * has to run before Node does (Landlock restricts the calling thread and the threads it starts
  * later; a Node process has threads before any JavaScript runs), and without a library because
- * Landlock and seccomp are a handful of syscalls.
+ * Landlock and seccomp are a handful of syscalls. The same binary is the thin waiter that
+ * `leash learn|report|enforce` becomes while the service runs (`--wait`, src/supervisor/waiter.ts).
  *
  * Built binaries are named after a hash of the source, so an update never runs a stale launcher;
  * they go to `native/build/` in leash's package when it is writable, else to the user's cache

@@ -11,7 +11,7 @@ import type { Policy } from '../../core/policy.ts';
 import { LeashError } from '../../errors.ts';
 import { KEY_FILE } from '../../modules/csp/tag.ts';
 import { codeDirs } from '../../modules/runtime/exporters/node-flags.ts';
-import { lockPath, statusPath, violationsPath } from '../../store/file-store.ts';
+import { lockPath, spoolPath, statusPath, violationsPath } from '../../store/file-store.ts';
 import { helperDirs, type KernelSupport, kernelSupport } from './helper.ts';
 import { assertUnwritable, type ProtectedPath } from './protected.ts';
 import { compileKernelRules, type KernelRules, launcherArguments } from './rules.ts';
@@ -44,6 +44,7 @@ export function protectedPaths(options: {
   const out: ProtectedPath[] = [
     { path: policyFile, what: 'the policy file' },
     { path: violationsPath(policyFile), what: 'the violations file' },
+    { path: spoolPath(policyFile), what: 'the violations spool' },
     { path: lockPath(policyFile), what: "the policy's lock file" },
     { path: statusPath(policyFile), what: "--isolate's status file" },
     { path: join(dirname(policyFile), KEY_FILE), what: 'the CSP key file' },

@@ -1,7 +1,7 @@
 /**
  * @module
  * What the service must never write under the kernel layer, because the supervisor reads it at
- * the next start: the policy and its violations and lock files, the config, the CSP key, leash's
+ * the next start: the policy and its violations, spool and lock files, the config, the CSP key, leash's
  * own code (and the node_modules it loads from) and the launcher binary. Landlock cannot carve an
  * exception out of a directory grant, so a write grant that covers one of them stops the start
  * with a message naming both; the fix is to narrow the rule or move the file.
