@@ -264,7 +264,9 @@ test('header: deny-by-default while learning; the learned policy per route with 
   assert.match(page, /script-src [^;]*'nonce-abc'/);
   assert.match(page, /script-src [^;]*'strict-dynamic'/);
   assert.match(page, /style-src 'nonce-abc'/);
-  assert.match(page, /font-src 'none'/);
+  // font-src says what default-src says: left out, the browser falls back to default-src.
+  assert.match(page, /^default-src 'none'; /);
+  assert.doesNotMatch(page, /font-src/);
   assert.doesNotMatch(page, /unsafe-inline|report-uri/);
   const other = compilePolicy(sourcesOf(tree, '/other'));
   assert.doesNotMatch(other, /strict-dynamic/, 'host sources keep strict-dynamic out');
@@ -286,4 +288,30 @@ test('transport: HTTPS from a TLS socket or the first proxy hop; HTTP otherwise'
   assert.equal(servedOverHttps(request({ forwarded: 'for=1.2.3.4;proto=https;by=x' })), true);
   assert.equal(servedOverHttps(request({ forwarded: 'proto=http, proto=https' })), false);
   assert.equal(servedOverHttps(request({ forwarded: 'for="[::1]";proto="https"' })), true);
+});
+
+test('compilePolicy leaves out a fetch directive only where the browser falls back to the same sources', () => {
+  const nonced = compilePolicy(new Map(), { nonce: 'N' });
+  // child-src equals default-src and goes; worker-src would then fall back to script-src (which
+  // allows the nonce), so its 'none' stays. frame-src falls back to default-src through child-src.
+  assert.equal(
+    nonced,
+    "default-src 'none'; script-src 'nonce-N' 'strict-dynamic'; style-src 'nonce-N'; worker-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  );
+  const plain = compilePolicy(new Map([['img-src', new Set(["'self'"])]]));
+  assert.equal(
+    plain,
+    "default-src 'none'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  );
+  const framed = compilePolicy(
+    new Map([
+      ['default-src', new Set(["'self'"])],
+      ['child-src', new Set(['https://a.example'])],
+    ]),
+  );
+  // Every directive not learned is 'none', unlike default-src: each is sent; frame-src and
+  // worker-src too ('none' is not what child-src says).
+  assert.match(framed, /frame-src 'none'/);
+  assert.match(framed, /worker-src 'none'/);
+  assert.match(framed, /img-src 'none'/);
 });

@@ -4,8 +4,9 @@
  * compiled from the learned tree (what `enforce` sends, what `report` sends as Report-Only, and
  * what `leash policy show --module csp` / `leash export csp` print).
  *
- * A route's policy lists every fetch directive plus base-uri, form-action and frame-ancestors;
- * a directive nothing was learned for is `'none'`. Inline code is allowed by its hashes (with
+ * A route's policy is default-src, base-uri, form-action and frame-ancestors plus every fetch
+ * directive that says something else than the one it falls back to; a directive nothing was
+ * learned for is `'none'`. Inline code is allowed by its hashes (with
  * `'unsafe-hashes'` when event handlers or style attributes were seen); a per-response nonce is
  * added when the service read it; `'strict-dynamic'` is added when a route's scripts are allowed
  * by hashes or a nonce alone, so that the scripts those load run too (with host sources beside
@@ -92,6 +93,7 @@ export function compilePolicy(
   options: CompileOptions = {},
 ): string {
   const parts: string[] = [];
+  const values = new Map<string, string>();
   for (const directive of SENT_DIRECTIVES) {
     const list = new Set(sources.get(directive) ?? []);
     list.delete("'none'");
@@ -106,10 +108,45 @@ export function compilePolicy(
       if (trusted.length > 0 && other.length === 0) list.add("'strict-dynamic'");
     }
     if (inline && ![...list].some((s) => /^'sha\d+-/.test(s))) list.delete("'unsafe-hashes'");
-    parts.push(`${directive} ${list.size === 0 ? "'none'" : ordered(list).join(' ')}`);
+    values.set(directive, list.size === 0 ? "'none'" : ordered(list).join(' '));
   }
+  // A fetch directive that says what the browser would use in its place is left out: the
+  // browser applies those sources to it all the same, and every response is shorter by it.
+  const sent = new Set<string>();
+  for (const directive of DECIDE_ORDER) {
+    const fallback = FALLBACKS.get(directive)?.find((d) => sent.has(d));
+    if (fallback === undefined || values.get(fallback) !== values.get(directive))
+      sent.add(directive);
+  }
+  for (const [directive, value] of values)
+    if (sent.has(directive)) parts.push(`${directive} ${value}`);
   return [...parts, ...reportingDirectives(options.reporting)].join('; ');
 }
+
+/**
+ * What the browser uses for a fetch directive that is absent: the first of these that is present
+ * (CSP Level 3, "get the effective directive" fallback lists). Directives the others fall back to
+ * are decided first.
+ */
+const FALLBACKS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['script-src', ['default-src']],
+  ['style-src', ['default-src']],
+  ['img-src', ['default-src']],
+  ['font-src', ['default-src']],
+  ['connect-src', ['default-src']],
+  ['media-src', ['default-src']],
+  ['object-src', ['default-src']],
+  ['manifest-src', ['default-src']],
+  ['child-src', ['default-src']],
+  ['frame-src', ['child-src', 'default-src']],
+  ['worker-src', ['child-src', 'script-src', 'default-src']],
+]);
+
+const DECIDE_ORDER = [
+  ...SENT_DIRECTIVES.filter((d) => d !== 'frame-src' && d !== 'worker-src'),
+  'frame-src',
+  'worker-src',
+];
 
 /** Every route's policy as a header a person could paste into another server's config. */
 export function exportPolicies(tree: PolicyTree): Array<{ route: string; header: string }> {
