@@ -162,9 +162,9 @@ export function packageOfPath(path: string): string {
   return first === '' || first === '.bin' ? APP : first;
 }
 
-/** Up to `frames` call sites below the topmost call of `below`; none when it is not on the stack. */
 const toSites = (_: Error, sites: NodeJS.CallSite[]) => sites;
 
+/** Up to `frames` call sites below the topmost call of `below`; none when it is not on the stack. */
 function callSites(frames: number, below: (...args: never[]) => unknown): NodeJS.CallSite[] {
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
