@@ -15,10 +15,26 @@ export type Facts = readonly string[];
 /** A rule: one key per position, from the root to a leaf. */
 export type Rule = readonly string[];
 
+/**
+ * The children of every leaf: most nodes of a large policy are leaves, and a map each made most of
+ * the garbage of `merge` and `clone`. It refuses changes, which go through the node.
+ */
+class NoChildren extends Map<string, PolicyNode> {
+  override set(): never {
+    throw new Error('a policy node gets children through ensure() or adopt()');
+  }
+}
+const NO_CHILDREN: ReadonlyMap<string, PolicyNode> = new NoChildren();
+
 export class PolicyNode {
-  readonly children = new Map<string, PolicyNode>();
+  /** Made on the first child. */
+  #children: Map<string, PolicyNode> | undefined;
   /** Keys of `children` that are patterns; rebuilt lazily after a change. */
   #patterns: string[] | undefined;
+
+  get children(): ReadonlyMap<string, PolicyNode> {
+    return this.#children ?? NO_CHILDREN;
+  }
 
   patternKeys(kind: Kind): readonly string[] {
     if (this.#patterns === undefined) {
@@ -34,10 +50,15 @@ export class PolicyNode {
    * checks after each, so rebuilding made learning n distinct facts quadratic.
    */
   ensure(key: string, kind?: Kind): PolicyNode {
-    let child = this.children.get(key);
+    let children = this.#children;
+    if (children === undefined) {
+      children = new Map();
+      this.#children = children;
+    }
+    let child = children.get(key);
     if (child === undefined) {
       child = new PolicyNode();
-      this.children.set(key, child);
+      children.set(key, child);
       if (this.#patterns !== undefined && kind !== undefined) {
         if (kind.isPattern(key)) this.#patterns.push(key);
       } else this.#patterns = undefined;
@@ -45,14 +66,21 @@ export class PolicyNode {
     return child;
   }
 
+  /** Puts the subtree `child` (shared, not copied) under `key`, in place of any child there. */
+  adopt(key: string, child: PolicyNode): void {
+    this.#children ??= new Map();
+    this.#children.set(key, child);
+    this.#patterns = undefined;
+  }
+
   /** Removes every child. */
   clear(): void {
-    this.children.clear();
+    this.#children = undefined;
     this.#patterns = undefined;
   }
 
   remove(key: string): void {
-    if (this.children.delete(key)) this.#patterns = undefined;
+    if (this.#children?.delete(key)) this.#patterns = undefined;
   }
 }
 
@@ -268,13 +296,22 @@ export function replaceContents(tree: PolicyTree, source: PolicyTree): void {
 }
 
 export function clone(tree: PolicyTree): PolicyTree {
-  const out = createTree(tree.kind);
-  mergeInto(out.root, tree.root);
+  return { kind: tree.kind, root: copyOf(tree.root) };
+}
+
+function copyOf(source: PolicyNode): PolicyNode {
+  const out = new PolicyNode();
+  // A fresh node has no key to look up first, as `ensure` does.
+  for (const [key, child] of source.children) out.adopt(key, copyOf(child));
   return out;
 }
 
 function mergeInto(target: PolicyNode, source: PolicyNode): void {
-  for (const [key, child] of source.children) mergeInto(target.ensure(key), child);
+  for (const [key, child] of source.children) {
+    const existing = target.children.get(key);
+    if (existing === undefined) target.adopt(key, copyOf(child));
+    else mergeInto(existing, child);
+  }
 }
 
 /** The union of two trees of the same module. */
@@ -370,28 +407,43 @@ function simplifyNode(node: PolicyNode, kind: Kind, options: SimplifyOptions): v
 function applyCollapses(node: PolicyNode, kind: Kind, options: SimplifyOptions): boolean {
   if (node.children.size < 2) return false;
   const keys = [...node.children.keys()].sort();
-  const used = new Set<string>();
+  // A key is used once, as a member or as a pattern. A used member left the node, so a key still
+  // there was used only as a pattern: a set of the patterns (few) tells, where a set of every
+  // member (all the keys, at worst) made much of simplify's garbage on wide nodes.
+  const patterns = new Set<string>();
+  const removed = (key: string) => !node.children.has(key) && sortedHas(keys, key);
   let changed = false;
   for (const group of kind.collapse(keys, options)) {
     const members = group.members.filter(
-      (m) => m !== group.pattern && node.children.has(m) && !used.has(m),
+      (m) => m !== group.pattern && node.children.has(m) && !patterns.has(m),
     );
     if (members.length === 0) continue;
     // A kind that proposes a pattern not covering its members would widen nothing safely: skip.
     if (!members.every((m) => kind.covers(group.pattern, m))) continue;
-    if (used.has(group.pattern)) continue;
+    if (patterns.has(group.pattern) || removed(group.pattern)) continue;
     const target = node.ensure(group.pattern);
     for (const m of members) {
       mergeInto(target, node.children.get(m)!);
       node.remove(m);
-      used.add(m);
     }
-    used.add(group.pattern);
+    patterns.add(group.pattern);
     const next = kind.child(group.pattern);
     if (next !== null) simplifyNode(target, next, options);
     changed = true;
   }
   return changed;
+}
+
+/** Whether `sorted` (in `Array.prototype.sort` order) holds `key`. */
+function sortedHas(sorted: readonly string[], key: string): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] === key;
 }
 
 function dropSubsumed(node: PolicyNode, kind: Kind): boolean {

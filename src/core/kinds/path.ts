@@ -18,6 +18,7 @@ import {
   globCovers,
   globRegex,
   globSource,
+  isPlainPath,
   literalText,
   parseGlob,
   type Segment,
@@ -74,16 +75,60 @@ function extensionOf(name: string): string | undefined {
   return name.slice(dot);
 }
 
+/** `*.ext` when every name has the extension `.ext`, else `*`. */
 function wildcardSegment(names: readonly (string | undefined)[]): Segment {
-  const exts = new Set(names.map((n) => (n === undefined ? undefined : extensionOf(n))));
-  const [ext] = exts;
-  if (exts.size === 1 && ext !== undefined) return { kind: 'part', parts: ['*', ext] };
+  const first = names[0];
+  const ext = first === undefined ? undefined : extensionOf(first);
+  if (ext !== undefined && names.every((n) => n !== undefined && hasExtension(n, ext)))
+    return { kind: 'part', parts: ['*', ext] };
   return { kind: 'part', parts: ['*'] };
 }
 
-interface Parsed {
+/** `extensionOf(name) === ext`, without slicing the name. */
+function hasExtension(name: string, ext: string): boolean {
+  const dot = name.length - ext.length;
+  return dot > 0 && dot < name.length - 1 && name.lastIndexOf('.') === dot && name.endsWith(ext);
+}
+
+/**
+ * A key as collapse reads it. Most keys are plain paths (`isPlainPath`): their directory and name
+ * are slices of the key, and their segments are made only if a later step needs them, so that
+ * collapsing 100,000 files of a directory neither parses them nor fills the key cache with them.
+ */
+class Parsed {
   readonly key: string;
-  readonly glob: Glob;
+  /**
+   * The directory as a glob source (`/` at the top); `undefined` for what step 1 leaves alone:
+   * `/`, a key ending in `**`, a dot file.
+   */
+  readonly dir: string | undefined;
+  /** The last segment's literal text (`undefined` when it has a wildcard). */
+  readonly name: string | undefined;
+  #glob: Glob | undefined;
+
+  constructor(key: string, glob: Glob | undefined) {
+    this.key = key;
+    this.#glob = glob;
+    if (glob === undefined) {
+      const slash = key.lastIndexOf('/');
+      const name = key.slice(slash + 1);
+      this.name = name;
+      this.dir = name.startsWith('.') ? undefined : slash === 0 ? '/' : key.slice(0, slash);
+      return;
+    }
+    const segs = glob.segments;
+    const last = segs[segs.length - 1];
+    this.name = last === undefined ? undefined : literalText(last);
+    this.dir =
+      last === undefined || last.kind === 'globstar' || this.name?.startsWith('.')
+        ? undefined
+        : globSource(segs.slice(0, -1));
+  }
+
+  get glob(): Glob {
+    this.#glob ??= parseGlob(this.key);
+    return this.#glob;
+  }
 }
 
 export function pathKind(options: { readonly child?: (key: string) => Kind | null } = {}): Kind {
@@ -101,6 +146,8 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     }
     return entry;
   };
+  let lastOuter: string | undefined;
+  let lastCompiled: ReturnType<typeof compiled> = null;
   const child = options.child ?? (() => null);
   return {
     name: 'path',
@@ -113,16 +160,32 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     },
     covers(outer, inner) {
       if (outer === inner) return true;
-      const o = compiled(outer);
+      // Callers ask about one pattern and many keys in a row (a collapse's members).
+      if (outer !== lastOuter) {
+        lastOuter = outer;
+        lastCompiled = compiled(outer);
+      }
+      const o = lastCompiled;
+      if (o === null) return false;
+      // A plain path is covered exactly when the glob matches it: no need to parse (or cache) it.
+      if (isPlainPath(inner)) {
+        o.regex ??= globRegex(o.glob);
+        return o.regex.test(inner);
+      }
       const i = compiled(inner);
-      return o !== null && i !== null && globCovers(o.glob, i.glob);
+      return i !== null && globCovers(o.glob, i.glob);
     },
-    isPattern: (key) => compiled(key)?.glob.isPattern ?? false,
+    // Only a `*` makes a pattern (`*` or `**`): keys without one are never parsed for this.
+    isPattern: (key) => key.includes('*') && (compiled(key)?.glob.isPattern ?? false),
     collapse(keys, simplifyOptions) {
       const parsed: Parsed[] = [];
       for (const key of keys) {
+        if (isPlainPath(key)) {
+          parsed.push(new Parsed(key, undefined));
+          continue;
+        }
         const entry = compiled(key);
-        if (entry !== null) parsed.push({ key, glob: entry.glob });
+        if (entry !== null) parsed.push(new Parsed(key, entry.glob));
       }
       return collapsePaths(parsed, simplifyOptions);
     },
@@ -161,15 +224,8 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     out.push({ pattern, members: fresh.map((m) => m.key) });
   };
 
-  // 1. Files in one directory.
-  const byDir = groupBy(parsed, (p) => {
-    const segs = p.glob.segments;
-    const last = segs[segs.length - 1];
-    if (last === undefined || last.kind === 'globstar') return undefined;
-    const name = literalText(last);
-    if (name?.startsWith('.')) return undefined; // dot files stay explicit
-    return globSource(segs.slice(0, -1));
-  });
+  // 1. Files in one directory (dot files stay explicit).
+  const byDir = groupBy(parsed, (p) => p.dir);
   for (const [dirSource, members] of byDir) {
     if (members.length < options.threshold) continue;
     const dirSegs = members[0]!.glob.segments.slice(0, -1);
@@ -179,19 +235,24 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     ) {
       continue;
     }
-    const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
+    const names = members.map((m) => m.name);
     const wildcard = names.some((n) => n === undefined)
       ? { kind: 'part' as const, parts: ['*'] }
       : wildcardSegment(names);
     const pattern = globSource([...dirSegs, wildcard]);
     if (dirSource === '/' && pattern === '/*') continue;
-    take(pattern, members);
+    // A key has one directory, so these groups never overlap, and the later steps (which do
+    // overlap, and use `used`) run only when this one took nothing.
+    const fresh: string[] = [];
+    for (const m of members) if (m.key !== pattern) fresh.push(m.key);
+    if (fresh.length > 0) out.push({ pattern, members: fresh });
   }
   if (out.length > 0) return out;
 
   // 2. Directories at one position, the rest equal.
   const remaining = parsed.filter((p) => !used.has(p.key));
-  const maxDepth = Math.max(0, ...remaining.map((p) => p.glob.segments.length));
+  let maxDepth = 0;
+  for (const p of remaining) maxDepth = Math.max(maxDepth, p.glob.segments.length);
   for (let position = maxDepth - 2; position >= 1; position--) {
     const groups = groupBy(remaining, (p) => {
       const segs = p.glob.segments;
