@@ -279,7 +279,9 @@ export function countRules(tree: PolicyTree): number {
   const count = (node: PolicyNode): number => {
     if (node.children.size === 0) return 1;
     let n = 0;
-    for (const child of node.children.values()) n += count(child);
+    node.children.forEach((child) => {
+      n += count(child);
+    });
     return n;
   };
   return tree.root.children.size === 0 ? 0 : count(tree.root);
@@ -299,19 +301,28 @@ export function clone(tree: PolicyTree): PolicyTree {
   return { kind: tree.kind, root: copyOf(tree.root) };
 }
 
+// The walks over every node use `forEach` with the node as `this`: iterating a map's entries
+// made an array per entry, and a closure per node would make one per leaf.
+
 function copyOf(source: PolicyNode): PolicyNode {
   const out = new PolicyNode();
-  // A fresh node has no key to look up first, as `ensure` does.
-  for (const [key, child] of source.children) out.adopt(key, copyOf(child));
+  if (source.children.size > 0) source.children.forEach(copyChild, out);
   return out;
 }
 
+/** A fresh node has no key to look up first, as `ensure` does. */
+function copyChild(this: PolicyNode, child: PolicyNode, key: string): void {
+  this.adopt(key, copyOf(child));
+}
+
 function mergeInto(target: PolicyNode, source: PolicyNode): void {
-  for (const [key, child] of source.children) {
-    const existing = target.children.get(key);
-    if (existing === undefined) target.adopt(key, copyOf(child));
-    else mergeInto(existing, child);
-  }
+  source.children.forEach(mergeChild, target);
+}
+
+function mergeChild(this: PolicyNode, child: PolicyNode, key: string): void {
+  const existing = this.children.get(key);
+  if (existing === undefined) this.adopt(key, copyOf(child));
+  else mergeInto(existing, child);
 }
 
 /** The union of two trees of the same module. */
@@ -392,10 +403,10 @@ export function simplify(tree: PolicyTree, options: SimplifyOptions): PolicyTree
 }
 
 function simplifyNode(node: PolicyNode, kind: Kind, options: SimplifyOptions): void {
-  for (const [key, child] of node.children) {
+  node.children.forEach((child, key) => {
     const next = kind.child(key);
     if (next !== null) simplifyNode(child, next, options);
-  }
+  });
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const collapsed = applyCollapses(node, kind, options);
     const subsumed = dropSubsumed(node, kind);

@@ -75,60 +75,74 @@ function extensionOf(name: string): string | undefined {
   return name.slice(dot);
 }
 
-/** `*.ext` when every name has the extension `.ext`, else `*`. */
-function wildcardSegment(names: readonly (string | undefined)[]): Segment {
-  const first = names[0];
-  const ext = first === undefined ? undefined : extensionOf(first);
-  if (ext !== undefined && names.every((n) => n !== undefined && hasExtension(n, ext)))
-    return { kind: 'part', parts: ['*', ext] };
-  return { kind: 'part', parts: ['*'] };
-}
-
 /** `extensionOf(name) === ext`, without slicing the name. */
 function hasExtension(name: string, ext: string): boolean {
   const dot = name.length - ext.length;
   return dot > 0 && dot < name.length - 1 && name.lastIndexOf('.') === dot && name.endsWith(ext);
 }
 
-/**
- * A key as collapse reads it. Most keys are plain paths (`isPlainPath`): their directory and name
- * are slices of the key, and their segments are made only if a later step needs them, so that
- * collapsing 100,000 files of a directory neither parses them nor fills the key cache with them.
- */
+/** `hasExtension` of a plain path's last name, without slicing it. */
+function plainHasExtension(key: string, ext: string): boolean {
+  const dot = key.length - ext.length;
+  return (
+    dot > key.lastIndexOf('/') + 1 &&
+    dot < key.length - 1 &&
+    key.lastIndexOf('.') === dot &&
+    key.endsWith(ext)
+  );
+}
+
+/** A key of steps 2 and 3: its segments are made when first read (a plain path's, by a split). */
 class Parsed {
   readonly key: string;
-  /**
-   * The directory as a glob source (`/` at the top); `undefined` for what step 1 leaves alone:
-   * `/`, a key ending in `**`, a dot file.
-   */
-  readonly dir: string | undefined;
-  /** The last segment's literal text (`undefined` when it has a wildcard). */
-  readonly name: string | undefined;
   #glob: Glob | undefined;
 
   constructor(key: string, glob: Glob | undefined) {
     this.key = key;
     this.#glob = glob;
-    if (glob === undefined) {
-      const slash = key.lastIndexOf('/');
-      const name = key.slice(slash + 1);
-      this.name = name;
-      this.dir = name.startsWith('.') ? undefined : slash === 0 ? '/' : key.slice(0, slash);
-      return;
-    }
-    const segs = glob.segments;
-    const last = segs[segs.length - 1];
-    this.name = last === undefined ? undefined : literalText(last);
-    this.dir =
-      last === undefined || last.kind === 'globstar' || this.name?.startsWith('.')
-        ? undefined
-        : globSource(segs.slice(0, -1));
   }
 
   get glob(): Glob {
     this.#glob ??= parseGlob(this.key);
     return this.#glob;
   }
+}
+
+/**
+ * A key of step 1: a plain path (`isPlainPath`) as itself, read as a string (its directory and
+ * name are slices of it, its glob is made for the first key of a group only), so that collapsing
+ * 100,000 files of one directory allocates next to nothing per file; any other key with its glob,
+ * name and directory.
+ */
+type DirEntry =
+  | string
+  | { readonly key: string; readonly glob: Glob; readonly name: string | undefined };
+
+const entryKey = (e: DirEntry): string => (typeof e === 'string' ? e : e.key);
+
+/** `*.ext` when every name has the extension `.ext`, else `*`. */
+function wildcardSegment(names: readonly string[]): Segment {
+  const ext = names.length === 0 ? undefined : extensionOf(names[0]!);
+  if (ext !== undefined && names.every((n) => hasExtension(n, ext)))
+    return { kind: 'part', parts: ['*', ext] };
+  return { kind: 'part', parts: ['*'] };
+}
+
+/** `wildcardSegment` of step 1's members. */
+function dirWildcard(members: readonly DirEntry[]): Segment {
+  const first = members[0]!;
+  const name = typeof first === 'string' ? first.slice(first.lastIndexOf('/') + 1) : first.name;
+  const ext = name === undefined ? undefined : extensionOf(name);
+  if (
+    ext !== undefined &&
+    members.every((m) =>
+      typeof m === 'string'
+        ? plainHasExtension(m, ext)
+        : m.name !== undefined && hasExtension(m.name, ext),
+    )
+  )
+    return { kind: 'part', parts: ['*', ext] };
+  return { kind: 'part', parts: ['*'] };
 }
 
 export function pathKind(options: { readonly child?: (key: string) => Kind | null } = {}): Kind {
@@ -178,16 +192,7 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     // Only a `*` makes a pattern (`*` or `**`): keys without one are never parsed for this.
     isPattern: (key) => key.includes('*') && (compiled(key)?.glob.isPattern ?? false),
     collapse(keys, simplifyOptions) {
-      const parsed: Parsed[] = [];
-      for (const key of keys) {
-        if (isPlainPath(key)) {
-          parsed.push(new Parsed(key, undefined));
-          continue;
-        }
-        const entry = compiled(key);
-        if (entry !== null) parsed.push(new Parsed(key, entry.glob));
-      }
-      return collapsePaths(parsed, simplifyOptions);
+      return collapsePaths(keys, (key) => compiled(key)?.glob, simplifyOptions);
     },
     child,
     validate(key) {
@@ -214,7 +219,12 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
   };
 }
 
-function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Collapse[] {
+/** `globOf(key)`: the key's glob, `undefined` for a malformed key (which never collapses). */
+function collapsePaths(
+  keys: readonly string[],
+  globOf: (key: string) => Glob | undefined,
+  options: SimplifyOptions,
+): Collapse[] {
   const out: Collapse[] = [];
   const used = new Set<string>();
   const take = (pattern: string, members: readonly Parsed[]): void => {
@@ -225,32 +235,68 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
   };
 
   // 1. Files in one directory (dot files stay explicit).
-  const byDir = groupBy(parsed, (p) => p.dir);
+  const byDir = new Map<string, DirEntry[]>();
+  // Sorted keys of one directory mostly follow each other: the last group is tried first.
+  let lastSlash = -1;
+  let lastDir = '';
+  let lastGroup: DirEntry[] = [];
+  for (const key of keys) {
+    if (isPlainPath(key)) {
+      const slash = key.lastIndexOf('/');
+      if (key.charCodeAt(slash + 1) === 46) continue; // a dot file
+      if (slash === lastSlash && key.startsWith(lastDir)) {
+        lastGroup.push(key);
+        continue;
+      }
+      lastSlash = slash;
+      lastDir = slash === 0 ? '/' : key.slice(0, slash);
+      lastGroup = pushTo(byDir, lastDir, key);
+      continue;
+    }
+    const glob = globOf(key);
+    if (glob === undefined) continue;
+    const segs = glob.segments;
+    const last = segs[segs.length - 1];
+    if (last === undefined || last.kind === 'globstar') continue;
+    const name = literalText(last);
+    if (name?.startsWith('.')) continue;
+    pushTo(byDir, globSource(segs.slice(0, -1)), { key, glob, name });
+  }
   for (const [dirSource, members] of byDir) {
     if (members.length < options.threshold) continue;
-    const dirSegs = members[0]!.glob.segments.slice(0, -1);
+    const first = members[0]!;
+    const dirSegs = (typeof first === 'string' ? parseGlob(first) : first.glob).segments.slice(
+      0,
+      -1,
+    );
     const dir = literalPrefix(dirSegs, dirSegs.length);
     if (
       dir === undefined ? !wildcardDirAllowed(dirSegs, options) : !wildcardAllowedIn(dir, options)
     ) {
       continue;
     }
-    const names = members.map((m) => m.name);
-    const wildcard = names.some((n) => n === undefined)
+    const wildcard = members.some((m) => typeof m !== 'string' && m.name === undefined)
       ? { kind: 'part' as const, parts: ['*'] }
-      : wildcardSegment(names);
+      : dirWildcard(members);
     const pattern = globSource([...dirSegs, wildcard]);
     if (dirSource === '/' && pattern === '/*') continue;
     // A key has one directory, so these groups never overlap, and the later steps (which do
     // overlap, and use `used`) run only when this one took nothing.
     const fresh: string[] = [];
-    for (const m of members) if (m.key !== pattern) fresh.push(m.key);
+    for (const m of members) if (entryKey(m) !== pattern) fresh.push(entryKey(m));
     if (fresh.length > 0) out.push({ pattern, members: fresh });
   }
   if (out.length > 0) return out;
 
   // 2. Directories at one position, the rest equal.
-  const remaining = parsed.filter((p) => !used.has(p.key));
+  const remaining: Parsed[] = [];
+  for (const key of keys) {
+    if (isPlainPath(key)) remaining.push(new Parsed(key, undefined));
+    else {
+      const glob = globOf(key);
+      if (glob !== undefined) remaining.push(new Parsed(key, glob));
+    }
+  }
   let maxDepth = 0;
   for (const p of remaining) maxDepth = Math.max(maxDepth, p.glob.segments.length);
   for (let position = maxDepth - 2; position >= 1; position--) {
@@ -296,7 +342,9 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     const depths = new Set(members.map((m) => m.glob.segments.length));
     if (depths.size < 2) continue;
     const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
-    const last = names.some((n) => n === undefined) ? undefined : wildcardSegment(names);
+    const last = names.some((n) => n === undefined)
+      ? undefined
+      : wildcardSegment(names as string[]);
     const base = globSource(parseGlob(escapeDir(dir)).segments);
     const pattern =
       last && last.kind === 'part' && last.parts.length > 1
@@ -334,8 +382,14 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined)
   return out;
 }
 
-function pushTo<T>(map: Map<string, T[]>, key: string, item: T): void {
+/** Adds `item` to the list of `key`; returns that list. */
+function pushTo<T>(map: Map<string, T[]>, key: string, item: T): T[] {
   const list = map.get(key);
-  if (list === undefined) map.set(key, [item]);
-  else list.push(item);
+  if (list === undefined) {
+    const created = [item];
+    map.set(key, created);
+    return created;
+  }
+  list.push(item);
+  return list;
 }
