@@ -1,11 +1,14 @@
 // simplify and merge give exactly the policies they gave before they were made near-linear
 // (issue 14): digests of the rules, computed with the implementation of commit 06983cc, on the
-// benchmark's fixtures (bench/lib/fixtures.ts) and on a mixed policy that takes every path of the
-// kinds (dot files, mixed depths, escapes, hand-written patterns, quoted and chained commands).
+// benchmark's fixtures (bench/lib/fixtures.ts), on a mixed policy that takes every path of the
+// kinds (dot files, mixed depths, escapes, hand-written patterns, quoted and chained commands), and
+// on a tree whose collapsing kind is not the last (members with subtrees of their own).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { type Shape, SIMPLIFY, syntheticFacts, treeOf } from '../../bench/lib/fixtures.ts';
+import { literalKind } from '../../src/core/kinds/literal.ts';
+import { pathKind } from '../../src/core/kinds/path.ts';
 import {
   add,
   addRule,
@@ -99,6 +102,22 @@ function mixedTree(n: number, offset = 0): PolicyTree {
   return tree;
 }
 
+/** scope › path › mode › path: files whose rules go on below them, so that a collapse merges subtrees. */
+function nestedTree(n: number, offset = 0): PolicyTree {
+  const leaf = pathKind();
+  const mode = literalKind({ name: 'mode', child: () => leaf });
+  const tree = createTree(
+    literalKind({ name: 'scope', child: () => pathKind({ child: () => mode }) }),
+  );
+  addRule(tree, ['s0', '/srv/app/data/u1/*', 'r', '/tmp/*.log']);
+  for (let k = offset; k < offset + n; k++) {
+    const path = `/srv/app/data/u${k % 5}/${k % 4 === 0 ? '.env' : `f${k % 40}.${k % 3 === 0 ? 'png' : 'txt'}`}`;
+    const other = `/tmp/${['a', 'b', 'c', 'd'][k % 4]}${k % 7}.${k % 2 === 0 ? 'log' : 'out'}`;
+    add(tree, [`s${k % 3}`, path, k % 5 === 0 ? 'w' : 'r', other]);
+  }
+  return tree;
+}
+
 const GOLDEN: Record<string, readonly [simplify: string, merge: string, simplifyMerge: string]> = {
   'spread 1000': ['64bcb4e802990c39', 'f2d419149b6aa5a1', '0be452c79740ac90'],
   'spread 3000': ['4f4d5d917e295304', '9a3fbf0c9175df27', 'f3bd453cd282d0e1'],
@@ -108,6 +127,8 @@ const GOLDEN: Record<string, readonly [simplify: string, merge: string, simplify
   'wide 30000': ['05b20b703b732e75', '2016067df1b25b5c', '05b20b703b732e75'],
   'mixed 2000': ['9e6cec03de296dd1', 'bc2cd1a827f675a1', '18b2bcb0662a84ce'],
   'mixed 20000': ['632ab60fb209bab5', '6af12b57529e8433', '6c9760c54aefd9e1'],
+  'nested 300': ['875978424cc46d2b', 'c794610414ca0a26', '44666a2098bd433b'],
+  'nested 3000': ['44666a2098bd433b', 'd79daa4ff476b932', '44666a2098bd433b'],
 };
 
 for (const [label, make] of [
@@ -128,6 +149,9 @@ for (const [label, make] of [
   ),
   ...[2_000, 20_000].map(
     (n) => [`mixed ${n}`, (offset: number) => mixedTree(n, offset * n)] as const,
+  ),
+  ...[300, 3_000].map(
+    (n) => [`nested ${n}`, (offset: number) => nestedTree(n, offset * n)] as const,
   ),
 ] as const) {
   test(`simplify and merge give the golden policies: ${label}`, () => {
