@@ -25,6 +25,7 @@ class NoChildren extends Map<string, PolicyNode> {
   }
 }
 const NO_CHILDREN: ReadonlyMap<string, PolicyNode> = new NoChildren();
+const NO_PATTERNS: readonly string[] = Object.freeze([]);
 
 export class PolicyNode {
   /** Made on the first child. */
@@ -37,6 +38,7 @@ export class PolicyNode {
   }
 
   patternKeys(kind: Kind): readonly string[] {
+    if (this.#children === undefined) return NO_PATTERNS;
     if (this.#patterns === undefined) {
       this.#patterns = [];
       for (const key of this.children.keys()) if (kind.isPattern(key)) this.#patterns.push(key);
@@ -50,6 +52,7 @@ export class PolicyNode {
    * checks after each, so rebuilding made learning n distinct facts quadratic.
    */
   ensure(key: string, kind?: Kind): PolicyNode {
+    if (this === LEAF) throw new Error('the shared leaf node never gets children');
     let children = this.#children;
     if (children === undefined) {
       children = new Map();
@@ -62,12 +65,17 @@ export class PolicyNode {
       if (this.#patterns !== undefined && kind !== undefined) {
         if (kind.isPattern(key)) this.#patterns.push(key);
       } else this.#patterns = undefined;
+    } else if (child === LEAF) {
+      // The caller may add below it: a node of its own, under the same key (same pattern list).
+      child = new PolicyNode();
+      children.set(key, child);
     }
     return child;
   }
 
   /** Puts the subtree `child` (shared, not copied) under `key`, in place of any child there. */
   adopt(key: string, child: PolicyNode): void {
+    if (this === LEAF) throw new Error('the shared leaf node never gets children');
     this.#children ??= new Map();
     this.#children.set(key, child);
     this.#patterns = undefined;
@@ -83,6 +91,12 @@ export class PolicyNode {
     if (this.#children?.delete(key)) this.#patterns = undefined;
   }
 }
+
+/**
+ * The node copies share for every leaf (a node without children), as they share NO_CHILDREN:
+ * `ensure` puts a node of its own in its place before anything is added below it.
+ */
+const LEAF = new PolicyNode();
 
 export interface PolicyTree {
   readonly kind: Kind;
@@ -151,10 +165,15 @@ function addKeys(tree: PolicyTree, keys: Rule): boolean {
   let node = tree.root;
   let kind: Kind | null = tree.kind;
   let changed = false;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const next = node.children.get(key);
     if (next === undefined) changed = true;
-    node = next ?? node.ensure(key, kind ?? undefined);
+    // A shared LEAF is replaced only when something goes below it.
+    node =
+      next !== undefined && (next !== LEAF || i === keys.length - 1)
+        ? next
+        : node.ensure(key, kind ?? undefined);
     kind = kind?.child(key) ?? null;
   }
   return changed;
@@ -298,15 +317,19 @@ export function replaceContents(tree: PolicyTree, source: PolicyTree): void {
 }
 
 export function clone(tree: PolicyTree): PolicyTree {
-  return { kind: tree.kind, root: copyOf(tree.root) };
+  const root = new PolicyNode();
+  mergeInto(root, tree.root);
+  return { kind: tree.kind, root };
 }
 
 // The walks over every node use `forEach` with the node as `this`: iterating a map's entries
 // made an array per entry, and a closure per node would make one per leaf.
 
+/** A copy to put under a key: a leaf is the shared LEAF. */
 function copyOf(source: PolicyNode): PolicyNode {
+  if (source.children.size === 0) return LEAF;
   const out = new PolicyNode();
-  if (source.children.size > 0) source.children.forEach(copyChild, out);
+  source.children.forEach(copyChild, out);
   return out;
 }
 
@@ -321,8 +344,9 @@ function mergeInto(target: PolicyNode, source: PolicyNode): void {
 
 function mergeChild(this: PolicyNode, child: PolicyNode, key: string): void {
   const existing = this.children.get(key);
-  if (existing === undefined) this.adopt(key, copyOf(child));
-  else mergeInto(existing, child);
+  if (existing === undefined || existing === LEAF) {
+    if (existing === undefined || child.children.size > 0) this.adopt(key, copyOf(child));
+  } else mergeInto(existing, child);
 }
 
 /** The union of two trees of the same module. */
@@ -433,7 +457,9 @@ function simplifiedCopy(source: PolicyNode, kind: Kind, options: SimplifyOptions
       if (!members.every((m) => kind.covers(pattern, m))) continue;
       if (targets.has(pattern) || removed.has(pattern)) continue;
       const existing = children.get(pattern);
-      const target = existing === undefined ? new PolicyNode() : copyChild(pattern, existing);
+      const copied = existing === undefined ? LEAF : copyChild(pattern, existing);
+      // Members merge into it: a node of its own.
+      const target = copied === LEAF ? new PolicyNode() : copied;
       targets.set(pattern, target);
       for (const m of members) {
         const child = children.get(m)!;
