@@ -55,7 +55,7 @@ function filterScope(root: PolicyNode, scope: string | undefined): PolicyNode {
   if (scope === undefined) return root;
   const child = root.children.get(scope);
   const out = new PolicyNode();
-  if (child !== undefined) out.children.set(scope, child);
+  if (child !== undefined) out.adopt(scope, child);
   return out;
 }
 

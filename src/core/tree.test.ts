@@ -108,3 +108,31 @@ test('merge, subtract and diff work on rules and leave their inputs alone', () =
   assert.equal(countRules(d.removed), 0);
   assert.equal(coversRule(b, ['GET /', 'fs.read', '/data/*']), false);
 });
+
+test('copies share their leaves, yet each copy grows on its own', () => {
+  // A kind whose keys may end a rule or go on: `dir` ends, anything else has a path below it.
+  const next = literalKind({ name: 'next', child: () => resource });
+  const mixed = literalKind({ name: 'mixed', child: (key) => (key === 'dir' ? null : next) });
+  const a = createTree(mixed);
+  addRule(a, ['dir']);
+  add(a, ['file', 'x', '/data/a']);
+  const before = clone(a);
+  for (const copy of [clone(a), merge(a, createTree(mixed)), simplify(a, options)]) {
+    add(copy, ['file', 'x', '/data/b']);
+    add(copy, ['file', 'y', '/data/c']);
+    assert.equal(countRules(copy), 4);
+  }
+  assert.ok(equals(a, before));
+  assert.equal(countRules(a), 2);
+  // A leaf under a position that may go on (a hand-written rule cut short) still takes a subtree.
+  const b = createTree(mixed);
+  addRule(b, ['file', 'x', '/data/a']);
+  const cut = merge(b, b);
+  cut.root.children.get('file')!.remove('x');
+  const m = merge(cut, b);
+  assert.deepEqual(rules(m), [['file', 'x', '/data/a']]);
+  const grown = clone(cut);
+  add(grown, ['file', 'y', '/data/z']);
+  assert.deepEqual(rules(grown), [['file', 'y', '/data/z']]);
+  assert.deepEqual(rules(cut), [['file']]);
+});

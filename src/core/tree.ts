@@ -15,12 +15,30 @@ export type Facts = readonly string[];
 /** A rule: one key per position, from the root to a leaf. */
 export type Rule = readonly string[];
 
+/**
+ * The children of every leaf: most nodes of a large policy are leaves, and a map each made most of
+ * the garbage of `merge` and `clone`. It refuses changes, which go through the node.
+ */
+class NoChildren extends Map<string, PolicyNode> {
+  override set(): never {
+    throw new Error('a policy node gets children through ensure() or adopt()');
+  }
+}
+const NO_CHILDREN: ReadonlyMap<string, PolicyNode> = new NoChildren();
+const NO_PATTERNS: readonly string[] = Object.freeze([]);
+
 export class PolicyNode {
-  readonly children = new Map<string, PolicyNode>();
+  /** Made on the first child. */
+  #children: Map<string, PolicyNode> | undefined;
   /** Keys of `children` that are patterns; rebuilt lazily after a change. */
   #patterns: string[] | undefined;
 
+  get children(): ReadonlyMap<string, PolicyNode> {
+    return this.#children ?? NO_CHILDREN;
+  }
+
   patternKeys(kind: Kind): readonly string[] {
+    if (this.#children === undefined) return NO_PATTERNS;
     if (this.#patterns === undefined) {
       this.#patterns = [];
       for (const key of this.children.keys()) if (kind.isPattern(key)) this.#patterns.push(key);
@@ -34,27 +52,51 @@ export class PolicyNode {
    * checks after each, so rebuilding made learning n distinct facts quadratic.
    */
   ensure(key: string, kind?: Kind): PolicyNode {
-    let child = this.children.get(key);
+    if (this === LEAF) throw new Error('the shared leaf node never gets children');
+    let children = this.#children;
+    if (children === undefined) {
+      children = new Map();
+      this.#children = children;
+    }
+    let child = children.get(key);
     if (child === undefined) {
       child = new PolicyNode();
-      this.children.set(key, child);
+      children.set(key, child);
       if (this.#patterns !== undefined && kind !== undefined) {
         if (kind.isPattern(key)) this.#patterns.push(key);
       } else this.#patterns = undefined;
+    } else if (child === LEAF) {
+      // The caller may add below it: a node of its own, under the same key (same pattern list).
+      child = new PolicyNode();
+      children.set(key, child);
     }
     return child;
   }
 
+  /** Puts the subtree `child` (shared, not copied) under `key`, in place of any child there. */
+  adopt(key: string, child: PolicyNode): void {
+    if (this === LEAF) throw new Error('the shared leaf node never gets children');
+    this.#children ??= new Map();
+    this.#children.set(key, child);
+    this.#patterns = undefined;
+  }
+
   /** Removes every child. */
   clear(): void {
-    this.children.clear();
+    this.#children = undefined;
     this.#patterns = undefined;
   }
 
   remove(key: string): void {
-    if (this.children.delete(key)) this.#patterns = undefined;
+    if (this.#children?.delete(key)) this.#patterns = undefined;
   }
 }
+
+/**
+ * The node copies share for every leaf (a node without children), as they share NO_CHILDREN:
+ * `ensure` puts a node of its own in its place before anything is added below it.
+ */
+const LEAF = new PolicyNode();
 
 export interface PolicyTree {
   readonly kind: Kind;
@@ -123,10 +165,15 @@ function addKeys(tree: PolicyTree, keys: Rule): boolean {
   let node = tree.root;
   let kind: Kind | null = tree.kind;
   let changed = false;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const next = node.children.get(key);
     if (next === undefined) changed = true;
-    node = next ?? node.ensure(key, kind ?? undefined);
+    // A shared LEAF is replaced only when something goes below it.
+    node =
+      next !== undefined && (next !== LEAF || i === keys.length - 1)
+        ? next
+        : node.ensure(key, kind ?? undefined);
     kind = kind?.child(key) ?? null;
   }
   return changed;
@@ -251,7 +298,9 @@ export function countRules(tree: PolicyTree): number {
   const count = (node: PolicyNode): number => {
     if (node.children.size === 0) return 1;
     let n = 0;
-    for (const child of node.children.values()) n += count(child);
+    node.children.forEach((child) => {
+      n += count(child);
+    });
     return n;
   };
   return tree.root.children.size === 0 ? 0 : count(tree.root);
@@ -281,13 +330,36 @@ export function generation(tree: PolicyTree): number {
 }
 
 export function clone(tree: PolicyTree): PolicyTree {
-  const out = createTree(tree.kind);
-  mergeInto(out.root, tree.root);
+  const root = new PolicyNode();
+  mergeInto(root, tree.root);
+  return { kind: tree.kind, root };
+}
+
+// The walks over every node use `forEach` with the node as `this`: iterating a map's entries
+// made an array per entry, and a closure per node would make one per leaf.
+
+/** A copy to put under a key: a leaf is the shared LEAF. */
+function copyOf(source: PolicyNode): PolicyNode {
+  if (source.children.size === 0) return LEAF;
+  const out = new PolicyNode();
+  source.children.forEach(copyChild, out);
   return out;
 }
 
+/** A fresh node has no key to look up first, as `ensure` does. */
+function copyChild(this: PolicyNode, child: PolicyNode, key: string): void {
+  this.adopt(key, copyOf(child));
+}
+
 function mergeInto(target: PolicyNode, source: PolicyNode): void {
-  for (const [key, child] of source.children) mergeInto(target.ensure(key), child);
+  source.children.forEach(mergeChild, target);
+}
+
+function mergeChild(this: PolicyNode, child: PolicyNode, key: string): void {
+  const existing = this.children.get(key);
+  if (existing === undefined || existing === LEAF) {
+    if (existing === undefined || child.children.size > 0) this.adopt(key, copyOf(child));
+  } else mergeInto(existing, child);
 }
 
 /** The union of two trees of the same module. */
@@ -362,16 +434,76 @@ const MAX_ROUNDS = 1000;
  * when its pattern covers every member, and idempotent because it runs to a fixed point.
  */
 export function simplify(tree: PolicyTree, options: SimplifyOptions): PolicyTree {
-  const out = clone(tree);
-  simplifyNode(out.root, tree.kind, options);
-  return out;
+  return { kind: tree.kind, root: simplifiedCopy(tree.root, tree.kind, options) };
+}
+
+/**
+ * What copying `source` and then `simplifyNode` on the copy gives, with the first round of
+ * collapses read off the source: a member is never copied, only left out (and merged into its
+ * pattern when it has children). On a node of 100,000 files that collapse into one pattern,
+ * copying each into a new map only to delete it again was most of simplify's work.
+ */
+function simplifiedCopy(source: PolicyNode, kind: Kind, options: SimplifyOptions): PolicyNode {
+  const children = source.children;
+  const copyChild = (key: string, child: PolicyNode): PolicyNode => {
+    const next = kind.child(key);
+    return next === null ? copyOf(child) : simplifiedCopy(child, next, options);
+  };
+  const out = new PolicyNode();
+  let collapsed = false;
+  if (children.size < 2) {
+    children.forEach((child, key) => {
+      out.adopt(key, copyChild(key, child));
+    });
+  } else {
+    // applyCollapses, on the source's keys: a key is used once, as a member or as a pattern.
+    const keys = [...children.keys()].sort();
+    const removed = new Set<string>();
+    /** Each pattern used, with its node: a new one, or the copy of the key already there. */
+    const targets = new Map<string, PolicyNode>();
+    for (const group of kind.collapse(keys, options)) {
+      const pattern = group.pattern;
+      const members = group.members.filter(
+        (m) => m !== pattern && children.has(m) && !removed.has(m) && !targets.has(m),
+      );
+      if (members.length === 0) continue;
+      if (!members.every((m) => kind.covers(pattern, m))) continue;
+      if (targets.has(pattern) || removed.has(pattern)) continue;
+      const existing = children.get(pattern);
+      const copied = existing === undefined ? LEAF : copyChild(pattern, existing);
+      // Members merge into it: a node of its own.
+      const target = copied === LEAF ? new PolicyNode() : copied;
+      targets.set(pattern, target);
+      for (const m of members) {
+        const child = children.get(m)!;
+        if (child.children.size > 0) mergeInto(target, copyChild(m, child));
+        removed.add(m);
+      }
+      const next = kind.child(pattern);
+      if (next !== null) simplifyNode(target, next, options);
+      collapsed = true;
+    }
+    // In the order the copy would have: the keys left, then the new patterns.
+    children.forEach((child, key) => {
+      if (!removed.has(key)) out.adopt(key, targets.get(key) ?? copyChild(key, child));
+    });
+    targets.forEach((target, key) => {
+      if (!children.has(key)) out.adopt(key, target);
+    });
+  }
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (round > 0) collapsed = applyCollapses(out, kind, options);
+    const subsumed = dropSubsumed(out, kind);
+    if (!collapsed && !subsumed) return out;
+  }
+  throw new Error(`kind '${kind.name}' did not settle while simplifying`);
 }
 
 function simplifyNode(node: PolicyNode, kind: Kind, options: SimplifyOptions): void {
-  for (const [key, child] of node.children) {
+  node.children.forEach((child, key) => {
     const next = kind.child(key);
     if (next !== null) simplifyNode(child, next, options);
-  }
+  });
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const collapsed = applyCollapses(node, kind, options);
     const subsumed = dropSubsumed(node, kind);
@@ -383,28 +515,43 @@ function simplifyNode(node: PolicyNode, kind: Kind, options: SimplifyOptions): v
 function applyCollapses(node: PolicyNode, kind: Kind, options: SimplifyOptions): boolean {
   if (node.children.size < 2) return false;
   const keys = [...node.children.keys()].sort();
-  const used = new Set<string>();
+  // A key is used once, as a member or as a pattern. A used member left the node, so a key still
+  // there was used only as a pattern: a set of the patterns (few) tells, where a set of every
+  // member (all the keys, at worst) made much of simplify's garbage on wide nodes.
+  const patterns = new Set<string>();
+  const removed = (key: string) => !node.children.has(key) && sortedHas(keys, key);
   let changed = false;
   for (const group of kind.collapse(keys, options)) {
     const members = group.members.filter(
-      (m) => m !== group.pattern && node.children.has(m) && !used.has(m),
+      (m) => m !== group.pattern && node.children.has(m) && !patterns.has(m),
     );
     if (members.length === 0) continue;
     // A kind that proposes a pattern not covering its members would widen nothing safely: skip.
     if (!members.every((m) => kind.covers(group.pattern, m))) continue;
-    if (used.has(group.pattern)) continue;
+    if (patterns.has(group.pattern) || removed(group.pattern)) continue;
     const target = node.ensure(group.pattern);
     for (const m of members) {
       mergeInto(target, node.children.get(m)!);
       node.remove(m);
-      used.add(m);
     }
-    used.add(group.pattern);
+    patterns.add(group.pattern);
     const next = kind.child(group.pattern);
     if (next !== null) simplifyNode(target, next, options);
     changed = true;
   }
   return changed;
+}
+
+/** Whether `sorted` (in `Array.prototype.sort` order) holds `key`. */
+function sortedHas(sorted: readonly string[], key: string): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] === key;
 }
 
 function dropSubsumed(node: PolicyNode, kind: Kind): boolean {

@@ -31,9 +31,10 @@ export function widen(
   let kind = out.kind;
   let parent: PolicyNode | undefined;
   for (const key of keys) {
-    const child = node.children.get(key);
-    if (child === undefined)
+    if (!node.children.has(key))
       throw usage(`no rule ${keys.join(' › ')} (no key ${JSON.stringify(key)} there)`);
+    // `ensure`: the copy's own node, which may be changed (a copied leaf is shared).
+    const child = node.ensure(key);
     const next = kind.child(key);
     if (key === keys[keys.length - 1]) {
       parent = node;

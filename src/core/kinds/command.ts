@@ -45,6 +45,7 @@ import {
   GlobSyntaxError,
   globCovers,
   globRegex,
+  isPlainPath,
   literalText,
   parseGlob,
 } from './glob.ts';
@@ -274,8 +275,23 @@ function readPlaceholder(text: string, at: number): Found | undefined {
   return undefined;
 }
 
+/**
+ * A line of plain words (`SAFE_WORD` characters) separated by spaces and tabs: nothing a shell or
+ * shell-quote reads specially (no quote, escape, `$`, operator, glob, comment, placeholder or
+ * newline), so its tokens are its words. Most command lines are such, and shell-quote's parse was
+ * most of the command kind's cost.
+ */
+const PLAIN_LINE = /^[A-Za-z0-9_.,:@%+=/ \t-]*$/;
+const BLANKS = /[ \t]+/;
+
 /** Splits a shell string into tokens; with `rule`, placeholders are recognised. */
 function tokenize(input: string, rule: boolean): Tokenized {
+  if (PLAIN_LINE.test(input)) {
+    const tokens: CommandToken[] = [];
+    for (const word of input.split(BLANKS))
+      if (word !== '') tokens.push({ type: 'word', value: word });
+    return { tokens, error: undefined };
+  }
   // A newline or carriage return separates commands, wherever it is.
   const text = input.replace(/\r\n|\r|\n/g, ' ; ');
   const mark = sentinel(text, '');
@@ -620,7 +636,9 @@ function generalisePaths(
   const keys = new Set<string>();
   for (const t of column) {
     const key = t.type === 'path' ? t.source : t.type === 'word' ? escapePath(t.value) : undefined;
-    if (key === undefined || paths.validate(key) !== undefined) return undefined;
+    // A plain path is valid without parsing it.
+    if (key === undefined || (!isPlainPath(key) && paths.validate(key) !== undefined))
+      return undefined;
     keys.add(key);
   }
   // A path a sibling glob already grants adds nothing (and would only make the glob wider). Only
@@ -628,16 +646,14 @@ function generalisePaths(
   const patterns = [...keys].filter((k) => paths.isPattern(k));
   const needed = [...keys].filter((k) => !patterns.some((o) => o !== k && paths.covers(o, k)));
   // The path kind may need a few rounds (files, then directories): run it to a fixed point.
-  let current = new Set(needed);
+  const current = new Set(needed);
   for (let round = 0; round < 32 && current.size > 1; round++) {
     let changed = false;
     for (const group of paths.collapse([...current].sort(), options)) {
       const members = group.members.filter((m) => current.has(m) && m !== group.pattern);
       if (members.length === 0 || !members.every((m) => paths.covers(group.pattern, m))) continue;
-      const next = new Set(current);
-      for (const m of members) next.delete(m);
-      next.add(group.pattern);
-      current = next;
+      for (const m of members) current.delete(m);
+      current.add(group.pattern);
       changed = true;
     }
     if (!changed) break;
@@ -646,9 +662,12 @@ function generalisePaths(
   const source = [...current][0]!;
   const glob = parseGlob(source);
   if (!glob.isPattern) return undefined;
-  if (![...keys].every((k) => globCovers(glob, parseGlob(k)))) return undefined;
+  const regex = globRegex(glob);
+  // A plain path is covered exactly when the glob matches it (as in the path kind's covers).
+  const covered = (k: string) => (isPlainPath(k) ? regex.test(k) : globCovers(glob, parseGlob(k)));
+  for (const k of keys) if (!covered(k)) return undefined;
   if (!wildcardAllowedIn(literalDir(glob), options)) return undefined;
-  return { type: 'path', source, glob, regex: globRegex(glob) };
+  return { type: 'path', source, glob, regex };
 }
 
 /** The literal directory a glob's first wildcard sits in. */

@@ -101,6 +101,20 @@ export function parseGlob(source: string): Glob {
 // made most of simplify's garbage on large policies. Anything unusual takes the full parser.
 const PLAIN_UNSAFE = /[\\*?[\]{}]|\/\/|\/\.\.?(?:\/|$)/;
 
+/**
+ * Whether `source` is a plain path: valid, not `/`, with nothing to escape, no wildcard, no empty,
+ * `.` or `..` segment. Its segments are its `/`-separated names, and its key is itself
+ * (`escapePath` leaves it as it is), so callers may read it as a string without parsing it.
+ */
+export function isPlainPath(source: string): boolean {
+  return (
+    source.length > 1 &&
+    source.charCodeAt(0) === 47 &&
+    source.charCodeAt(source.length - 1) !== 47 &&
+    !PLAIN_UNSAFE.test(source)
+  );
+}
+
 function plainSegments(source: string): Segment[] {
   const names = source.slice(1).split('/');
   const out: Segment[] = new Array(names.length);

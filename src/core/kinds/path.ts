@@ -18,6 +18,7 @@ import {
   globCovers,
   globRegex,
   globSource,
+  isPlainPath,
   literalText,
   parseGlob,
   type Segment,
@@ -74,16 +75,74 @@ function extensionOf(name: string): string | undefined {
   return name.slice(dot);
 }
 
-function wildcardSegment(names: readonly (string | undefined)[]): Segment {
-  const exts = new Set(names.map((n) => (n === undefined ? undefined : extensionOf(n))));
-  const [ext] = exts;
-  if (exts.size === 1 && ext !== undefined) return { kind: 'part', parts: ['*', ext] };
+/** `extensionOf(name) === ext`, without slicing the name. */
+function hasExtension(name: string, ext: string): boolean {
+  const dot = name.length - ext.length;
+  return dot > 0 && dot < name.length - 1 && name.lastIndexOf('.') === dot && name.endsWith(ext);
+}
+
+/** `hasExtension` of a plain path's last name, without slicing it. */
+function plainHasExtension(key: string, ext: string): boolean {
+  const dot = key.length - ext.length;
+  return (
+    dot > key.lastIndexOf('/') + 1 &&
+    dot < key.length - 1 &&
+    key.lastIndexOf('.') === dot &&
+    key.endsWith(ext)
+  );
+}
+
+/** A key of steps 2 and 3: its segments are made when first read (a plain path's, by a split). */
+class Parsed {
+  readonly key: string;
+  #glob: Glob | undefined;
+
+  constructor(key: string, glob: Glob | undefined) {
+    this.key = key;
+    this.#glob = glob;
+  }
+
+  get glob(): Glob {
+    this.#glob ??= parseGlob(this.key);
+    return this.#glob;
+  }
+}
+
+/**
+ * A key of step 1: a plain path (`isPlainPath`) as itself, read as a string (its directory and
+ * name are slices of it, its glob is made for the first key of a group only), so that collapsing
+ * 100,000 files of one directory allocates next to nothing per file; any other key with its glob,
+ * name and directory.
+ */
+type DirEntry =
+  | string
+  | { readonly key: string; readonly glob: Glob; readonly name: string | undefined };
+
+const entryKey = (e: DirEntry): string => (typeof e === 'string' ? e : e.key);
+
+/** `*.ext` when every name has the extension `.ext`, else `*`. */
+function wildcardSegment(names: readonly string[]): Segment {
+  const ext = names.length === 0 ? undefined : extensionOf(names[0]!);
+  if (ext !== undefined && names.every((n) => hasExtension(n, ext)))
+    return { kind: 'part', parts: ['*', ext] };
   return { kind: 'part', parts: ['*'] };
 }
 
-interface Parsed {
-  readonly key: string;
-  readonly glob: Glob;
+/** `wildcardSegment` of step 1's members. */
+function dirWildcard(members: readonly DirEntry[]): Segment {
+  const first = members[0]!;
+  const name = typeof first === 'string' ? first.slice(first.lastIndexOf('/') + 1) : first.name;
+  const ext = name === undefined ? undefined : extensionOf(name);
+  if (
+    ext !== undefined &&
+    members.every((m) =>
+      typeof m === 'string'
+        ? plainHasExtension(m, ext)
+        : m.name !== undefined && hasExtension(m.name, ext),
+    )
+  )
+    return { kind: 'part', parts: ['*', ext] };
+  return { kind: 'part', parts: ['*'] };
 }
 
 export function pathKind(options: { readonly child?: (key: string) => Kind | null } = {}): Kind {
@@ -101,6 +160,8 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     }
     return entry;
   };
+  let lastOuter: string | undefined;
+  let lastCompiled: ReturnType<typeof compiled> = null;
   const child = options.child ?? (() => null);
   return {
     name: 'path',
@@ -113,18 +174,25 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
     },
     covers(outer, inner) {
       if (outer === inner) return true;
-      const o = compiled(outer);
-      const i = compiled(inner);
-      return o !== null && i !== null && globCovers(o.glob, i.glob);
-    },
-    isPattern: (key) => compiled(key)?.glob.isPattern ?? false,
-    collapse(keys, simplifyOptions) {
-      const parsed: Parsed[] = [];
-      for (const key of keys) {
-        const entry = compiled(key);
-        if (entry !== null) parsed.push({ key, glob: entry.glob });
+      // Callers ask about one pattern and many keys in a row (a collapse's members).
+      if (outer !== lastOuter) {
+        lastOuter = outer;
+        lastCompiled = compiled(outer);
       }
-      return collapsePaths(parsed, simplifyOptions);
+      const o = lastCompiled;
+      if (o === null) return false;
+      // A plain path is covered exactly when the glob matches it: no need to parse (or cache) it.
+      if (isPlainPath(inner)) {
+        o.regex ??= globRegex(o.glob);
+        return o.regex.test(inner);
+      }
+      const i = compiled(inner);
+      return i !== null && globCovers(o.glob, i.glob);
+    },
+    // Only a `*` makes a pattern (`*` or `**`): keys without one are never parsed for this.
+    isPattern: (key) => key.includes('*') && (compiled(key)?.glob.isPattern ?? false),
+    collapse(keys, simplifyOptions) {
+      return collapsePaths(keys, (key) => compiled(key)?.glob, simplifyOptions);
     },
     child,
     validate(key) {
@@ -151,7 +219,12 @@ export function pathKind(options: { readonly child?: (key: string) => Kind | nul
   };
 }
 
-function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Collapse[] {
+/** `globOf(key)`: the key's glob, `undefined` for a malformed key (which never collapses). */
+function collapsePaths(
+  keys: readonly string[],
+  globOf: (key: string) => Glob | undefined,
+  options: SimplifyOptions,
+): Collapse[] {
   const out: Collapse[] = [];
   const used = new Set<string>();
   const take = (pattern: string, members: readonly Parsed[]): void => {
@@ -161,37 +234,71 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     out.push({ pattern, members: fresh.map((m) => m.key) });
   };
 
-  // 1. Files in one directory.
-  const byDir = groupBy(parsed, (p) => {
-    const segs = p.glob.segments;
+  // 1. Files in one directory (dot files stay explicit).
+  const byDir = new Map<string, DirEntry[]>();
+  // Sorted keys of one directory mostly follow each other: the last group is tried first.
+  let lastSlash = -1;
+  let lastDir = '';
+  let lastGroup: DirEntry[] = [];
+  for (const key of keys) {
+    if (isPlainPath(key)) {
+      const slash = key.lastIndexOf('/');
+      if (key.charCodeAt(slash + 1) === 46) continue; // a dot file
+      if (slash === lastSlash && key.startsWith(lastDir)) {
+        lastGroup.push(key);
+        continue;
+      }
+      lastSlash = slash;
+      lastDir = slash === 0 ? '/' : key.slice(0, slash);
+      lastGroup = pushTo(byDir, lastDir, key);
+      continue;
+    }
+    const glob = globOf(key);
+    if (glob === undefined) continue;
+    const segs = glob.segments;
     const last = segs[segs.length - 1];
-    if (last === undefined || last.kind === 'globstar') return undefined;
+    if (last === undefined || last.kind === 'globstar') continue;
     const name = literalText(last);
-    if (name?.startsWith('.')) return undefined; // dot files stay explicit
-    return globSource(segs.slice(0, -1));
-  });
+    if (name?.startsWith('.')) continue;
+    pushTo(byDir, globSource(segs.slice(0, -1)), { key, glob, name });
+  }
   for (const [dirSource, members] of byDir) {
     if (members.length < options.threshold) continue;
-    const dirSegs = members[0]!.glob.segments.slice(0, -1);
+    const first = members[0]!;
+    const dirSegs = (typeof first === 'string' ? parseGlob(first) : first.glob).segments.slice(
+      0,
+      -1,
+    );
     const dir = literalPrefix(dirSegs, dirSegs.length);
     if (
       dir === undefined ? !wildcardDirAllowed(dirSegs, options) : !wildcardAllowedIn(dir, options)
     ) {
       continue;
     }
-    const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
-    const wildcard = names.some((n) => n === undefined)
+    const wildcard = members.some((m) => typeof m !== 'string' && m.name === undefined)
       ? { kind: 'part' as const, parts: ['*'] }
-      : wildcardSegment(names);
+      : dirWildcard(members);
     const pattern = globSource([...dirSegs, wildcard]);
     if (dirSource === '/' && pattern === '/*') continue;
-    take(pattern, members);
+    // A key has one directory, so these groups never overlap, and the later steps (which do
+    // overlap, and use `used`) run only when this one took nothing.
+    const fresh: string[] = [];
+    for (const m of members) if (entryKey(m) !== pattern) fresh.push(entryKey(m));
+    if (fresh.length > 0) out.push({ pattern, members: fresh });
   }
   if (out.length > 0) return out;
 
   // 2. Directories at one position, the rest equal.
-  const remaining = parsed.filter((p) => !used.has(p.key));
-  const maxDepth = Math.max(0, ...remaining.map((p) => p.glob.segments.length));
+  const remaining: Parsed[] = [];
+  for (const key of keys) {
+    if (isPlainPath(key)) remaining.push(new Parsed(key, undefined));
+    else {
+      const glob = globOf(key);
+      if (glob !== undefined) remaining.push(new Parsed(key, glob));
+    }
+  }
+  let maxDepth = 0;
+  for (const p of remaining) maxDepth = Math.max(maxDepth, p.glob.segments.length);
   for (let position = maxDepth - 2; position >= 1; position--) {
     const groups = groupBy(remaining, (p) => {
       const segs = p.glob.segments;
@@ -235,7 +342,9 @@ function collapsePaths(parsed: readonly Parsed[], options: SimplifyOptions): Col
     const depths = new Set(members.map((m) => m.glob.segments.length));
     if (depths.size < 2) continue;
     const names = members.map((m) => literalText(m.glob.segments[m.glob.segments.length - 1]!));
-    const last = names.some((n) => n === undefined) ? undefined : wildcardSegment(names);
+    const last = names.some((n) => n === undefined)
+      ? undefined
+      : wildcardSegment(names as string[]);
     const base = globSource(parseGlob(escapeDir(dir)).segments);
     const pattern =
       last && last.kind === 'part' && last.parts.length > 1
@@ -273,8 +382,14 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined)
   return out;
 }
 
-function pushTo<T>(map: Map<string, T[]>, key: string, item: T): void {
+/** Adds `item` to the list of `key`; returns that list. */
+function pushTo<T>(map: Map<string, T[]>, key: string, item: T): T[] {
   const list = map.get(key);
-  if (list === undefined) map.set(key, [item]);
-  else list.push(item);
+  if (list === undefined) {
+    const created = [item];
+    map.set(key, created);
+    return created;
+  }
+  list.push(item);
+  return list;
 }
