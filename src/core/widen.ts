@@ -7,7 +7,7 @@
  */
 import { LeashError } from '../errors.ts';
 import type { SimplifyOptions } from './kind.ts';
-import { escapePath, parseGlob } from './kinds/glob.ts';
+import { escapePath, parseGlob, WILDCARD } from './kinds/glob.ts';
 import { wildcardAllowedIn } from './kinds/path.ts';
 import { clone, type PolicyNode, type PolicyTree } from './tree.ts';
 
@@ -56,7 +56,7 @@ export function widen(
   if (kind.name === 'path') {
     const glob = parseGlob(last);
     const dirSegments = glob.segments.slice(0, -1);
-    if (dirSegments.some((s) => s.kind === 'globstar' || s.parts.includes('*')))
+    if (dirSegments.some((s) => s.kind === 'globstar' || s.parts.includes(WILDCARD)))
       throw usage(`${last} is already a pattern over directories`);
     const dir = `/${dirSegments.map((s) => (s.kind === 'part' ? s.parts.join('') : '')).join('/')}`;
     if (!wildcardAllowedIn(dir, options))

@@ -13,8 +13,9 @@
 export type Segment =
   | { readonly kind: 'globstar' }
   | { readonly kind: 'part'; readonly parts: readonly string[] };
-// `parts` alternates literal text and wildcards: ['img-', '*', '.png'] (a '*' entry is a wildcard,
-// literal text is stored unescaped, so '*' as text never appears in parts except as the wildcard).
+// `parts` alternates literal text and wildcards: ['img-', WILDCARD, '.png']. Literal text is stored
+// unescaped, so it can be `*` itself (a file named `*`, written `\*`): the wildcard is a marker no
+// text can equal (a path cannot hold a NUL).
 
 export interface Glob {
   readonly source: string;
@@ -41,13 +42,15 @@ export class GlobSyntaxError extends Error {
   }
 }
 
-const WILDCARD = '*';
+/** The wildcard in a segment's `parts`. */
+export const WILDCARD = '\u0000*';
 
 export function parseGlob(source: string): Glob {
   if (!source.startsWith('/'))
     throw new GlobSyntaxError(source, 'a path must be absolute (start with /)');
   if (source === '/') return { source, segments: [], isPattern: false };
   if (source.endsWith('/')) throw new GlobSyntaxError(source, 'a path must not end with /');
+  if (source.includes('\u0000')) throw new GlobSyntaxError(source, 'a path cannot hold a NUL');
   if (!PLAIN_UNSAFE.test(source))
     return { source, segments: plainSegments(source), isPattern: false };
   const segments: Segment[] = [];

@@ -169,3 +169,20 @@ test('breadth flags wildcards leash would never write', () => {
   assert.equal(path.breadth('/srv/app/views/*.html', opts), undefined);
   assert.equal(path.breadth('/etc/passwd', opts), undefined);
 });
+
+test('a file named `*` (learned as `\\*`) grants that file only, not every file beside it', () => {
+  for (const fact of ['/data/*', '/data/*/x', '/data/a*', '/data/**']) {
+    const key = path.key(fact);
+    assert.equal(path.isPattern(key), false, key);
+    assert.equal(path.matches(key, fact), true, key);
+    assert.equal(path.matches(key, fact.replaceAll('*', 'x')), false, key);
+    assert.equal(path.covers(key, path.key(fact.replaceAll('*', 'x'))), false, key);
+  }
+  const tree = createTree(path);
+  add(tree, ['/data/*']);
+  assert.equal(allows(tree, ['/data/*']).allowed, true);
+  assert.equal(allows(tree, ['/data/secret']).allowed, false);
+  // An escaped star beside a real one: the real one still matches anything, the escaped only `*`.
+  assert.equal(path.matches('/data/\\**', '/data/*anything'), true);
+  assert.equal(path.matches('/data/\\**', '/data/anything'), false);
+});

@@ -22,6 +22,7 @@ import {
   literalText,
   parseGlob,
   type Segment,
+  WILDCARD,
 } from './glob.ts';
 
 /** Directories whose contents are never generalised, whatever the roots say. */
@@ -124,8 +125,8 @@ const entryKey = (e: DirEntry): string => (typeof e === 'string' ? e : e.key);
 function wildcardSegment(names: readonly string[]): Segment {
   const ext = names.length === 0 ? undefined : extensionOf(names[0]!);
   if (ext !== undefined && names.every((n) => hasExtension(n, ext)))
-    return { kind: 'part', parts: ['*', ext] };
-  return { kind: 'part', parts: ['*'] };
+    return { kind: 'part', parts: [WILDCARD, ext] };
+  return { kind: 'part', parts: [WILDCARD] };
 }
 
 /** `wildcardSegment` of step 1's members. */
@@ -141,8 +142,8 @@ function dirWildcard(members: readonly DirEntry[]): Segment {
         : m.name !== undefined && hasExtension(m.name, ext),
     )
   )
-    return { kind: 'part', parts: ['*', ext] };
-  return { kind: 'part', parts: ['*'] };
+    return { kind: 'part', parts: [WILDCARD, ext] };
+  return { kind: 'part', parts: [WILDCARD] };
 }
 
 export function pathKind(options: { readonly child?: (key: string) => Kind | null } = {}): Kind {
@@ -276,7 +277,7 @@ function collapsePaths(
       continue;
     }
     const wildcard = members.some((m) => typeof m !== 'string' && m.name === undefined)
-      ? { kind: 'part' as const, parts: ['*'] }
+      ? { kind: 'part' as const, parts: [WILDCARD] }
       : dirWildcard(members);
     const pattern = globSource([...dirSegs, wildcard]);
     if (dirSource === '/' && pattern === '/*') continue;
@@ -316,7 +317,7 @@ function collapsePaths(
       if (dir === undefined || !wildcardAllowedIn(dir, options)) continue;
       const pattern = globSource([
         ...segs.slice(0, position),
-        { kind: 'part', parts: ['*'] },
+        { kind: 'part', parts: [WILDCARD] },
         ...segs.slice(position + 1),
       ]);
       take(pattern, members);
@@ -362,7 +363,7 @@ function escapeDir(dir: string): string {
 function dotSafe(segment: Segment): boolean {
   if (segment.kind === 'globstar') return true;
   const first = segment.parts[0];
-  return first === undefined || first === '*' || !first.startsWith('.');
+  return first === undefined || first === WILDCARD || !first.startsWith('.');
 }
 
 /** A directory given with wildcards (`/data/*`): allowed when its literal part is. */

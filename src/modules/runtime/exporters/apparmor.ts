@@ -12,7 +12,7 @@
  * and the whole glob is quoted when it holds anything else a profile would read specially.
  */
 import { realpathSync } from 'node:fs';
-import { parseGlob, type Segment } from '../../../core/kinds/glob.ts';
+import { parseGlob, type Segment, WILDCARD } from '../../../core/kinds/glob.ts';
 import type { Policy } from '../../../core/policy.ts';
 import { LeashError } from '../../../errors.ts';
 import { analyseCommand, resolveProgram } from './commands.ts';
@@ -211,7 +211,7 @@ export function aaGlob(segments: readonly Segment[], suffix = ''): string {
     }
     let text = '';
     for (const part of segment.parts) {
-      if (part === '*') text += '*';
+      if (part === WILDCARD) text += '*';
       else {
         quote ||= needsQuotes(part);
         text += aaEscape(part);

@@ -26,7 +26,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { escapePath, parseGlob } from '../../../core/kinds/glob.ts';
+import { escapePath, parseGlob, WILDCARD } from '../../../core/kinds/glob.ts';
 import type { Policy } from '../../../core/policy.ts';
 import { lockPath, violationsPath } from '../../../store/file-store.ts';
 import { type ExtraPaths, runtimeGrants } from './grants.ts';
@@ -107,7 +107,7 @@ export function nodeGrant(glob: string): string {
     if (segment.kind === 'globstar') return `${out}/*`;
     let text = '';
     for (const part of segment.parts) {
-      if (part === '*') return `${out}/${text}*`;
+      if (part === WILDCARD) return `${out}/${text}*`;
       const star = part.indexOf('*');
       if (star >= 0) return `${out}/${text}${part.slice(0, star)}*`;
       text += part;
