@@ -16,15 +16,15 @@
  *   --route html|json       which route (default html: GET /items/:id)
  *   --requests N            requests after the rest measurement (default 20000)
  *   --configs a,b,…         baseline, learn, report, enforce (default all four)
- *   --leash src|dist        run leash from the checkout's TypeScript or from dist/ (`npm run build`
- *                           first; default src)
+ *   --leash dist|src        run leash as installed (dist/, built first: bench/lib/package-copy.ts;
+ *                           the default) or from the checkout's TypeScript sources
  *   --node-option X         a Node option for the service in every configuration (repeatable), e.g.
  *                           --node-option=--max-semi-space-size=1
  *                           (--node-option=--expose-gc adds the heap live after a full collection)
  *   --repeat N              each configuration N times, medians shown (default 1)
  *   --json                  one JSON document instead of the table
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { launchAndWait, type Started, stopGroup } from '../examples/service/start.ts';
 import { ITEMS, seed } from './fixtures/light/seed.ts';
 import { freePorts, servicePidOf, withPorts } from './lib/configurations.ts';
+import { packageCopy } from './lib/package-copy.ts';
 import { currentRss, peakRss } from './lib/proc.ts';
 import { runLoad } from './load.ts';
 
@@ -70,7 +71,7 @@ const { values: args } = parseArgs({
     route: { type: 'string', default: 'html' },
     requests: { type: 'string', default: '20000' },
     configs: { type: 'string', default: CONFIGS.join(',') },
-    leash: { type: 'string', default: 'src' },
+    leash: { type: 'string', default: 'dist' },
     'node-option': { type: 'string', multiple: true, default: [] },
     repeat: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
@@ -85,23 +86,11 @@ const configs = args.configs.split(',').map((c) => c.trim()) as Config[];
 for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown configuration ${c}`);
 const nodeOptions = args['node-option'];
 
-/** The leash CLI: the checkout's (TypeScript) or a copy of the package that only has dist/. */
-function leashBin(work: string): string {
+/** The leash CLI: the checkout's (TypeScript) or a package-shaped copy with dist/ only. */
+function leashBin(): string {
   if (args.leash === 'src') return join(REPO, 'bin', 'leash.js');
   if (args.leash !== 'dist') throw new Error('--leash is src or dist');
-  // bin/leash.js runs src/ when it is there: a package-shaped copy has bin, dist and
-  // package.json only, and finds its dependencies in the checkout's node_modules.
-  const pkg = join(work, 'package');
-  mkdirSync(pkg, { recursive: true });
-  cpSync(join(REPO, 'bin'), join(pkg, 'bin'), { recursive: true });
-  cpSync(join(REPO, 'dist'), join(pkg, 'dist'), { recursive: true });
-  cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'));
-  cpSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'), {
-    recursive: true,
-    dereference: false,
-    verbatimSymlinks: true,
-  });
-  return join(pkg, 'bin', 'leash.js');
+  return join(packageCopy(REPO), 'bin', 'leash.js');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,7 +110,7 @@ async function sample(pid: number, started: Started): Promise<Sample> {
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'leash-memory-'));
-  const bin = leashBin(work);
+  const bin = leashBin();
   const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
   const dataDir = join(work, 'data');
   seed(dataDir);
