@@ -18,6 +18,8 @@
  *   --configs a,b,…         baseline, learn, report, enforce (default all four)
  *   --leash dist|src        run leash as installed (dist/, built first: bench/lib/package-copy.ts;
  *                           the default) or from the checkout's TypeScript sources
+ *   --leash-root DIR        another checkout's leash (its node_modules linked or installed), e.g.
+ *                           an older commit's `git archive` for a before/after
  *   --node-option X         a Node option for the service in every configuration (repeatable), e.g.
  *                           --node-option=--max-semi-space-size=1
  *                           (--node-option=--expose-gc adds the heap live after a full collection)
@@ -33,7 +35,7 @@ import { launchAndWait, type Started, stopGroup } from '../examples/service/star
 import { ITEMS, seed } from './fixtures/light/seed.ts';
 import { freePorts, servicePidOf, withPorts } from './lib/configurations.ts';
 import { packageCopy } from './lib/package-copy.ts';
-import { currentRss, peakRss } from './lib/proc.ts';
+import { cpuSeconds, cpuTime, currentRss, peakRss } from './lib/proc.ts';
 import { runLoad } from './load.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -63,6 +65,8 @@ interface Run {
   rest: Sample;
   loaded: Sample;
   requestsPerSecond: number;
+  /** The service's CPU time (user + system) per request of the burst, ms. */
+  cpuPerRequest: number;
   non2xx: number;
 }
 
@@ -72,6 +76,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '20000' },
     configs: { type: 'string', default: CONFIGS.join(',') },
     leash: { type: 'string', default: 'dist' },
+    'leash-root': { type: 'string' },
     'node-option': { type: 'string', multiple: true, default: [] },
     repeat: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
@@ -88,9 +93,10 @@ const nodeOptions = args['node-option'];
 
 /** The leash CLI: the checkout's (TypeScript) or a package-shaped copy with dist/ only. */
 function leashBin(): string {
-  if (args.leash === 'src') return join(REPO, 'bin', 'leash.js');
+  const root = args['leash-root'] ?? REPO;
+  if (args.leash === 'src') return join(root, 'bin', 'leash.js');
   if (args.leash !== 'dist') throw new Error('--leash is src or dist');
-  return join(packageCopy(REPO), 'bin', 'leash.js');
+  return join(packageCopy(root), 'bin', 'leash.js');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -171,6 +177,7 @@ async function main(): Promise<void> {
           const { service } = servicePidOf(started.child.pid!, mode !== undefined, false);
           await sleep(1000);
           const rest = await sample(service, started);
+          const cpuBefore = cpuSeconds(cpuTime(service));
           const load = await runLoad({
             url: started.url,
             connections: 10,
@@ -180,6 +187,7 @@ async function main(): Promise<void> {
               path: route(i + 1),
             })),
           });
+          const cpu = cpuSeconds(cpuTime(service)) - cpuBefore;
           await sleep(200);
           const loaded = await sample(service, started);
           runs.push({
@@ -187,6 +195,7 @@ async function main(): Promise<void> {
             rest,
             loaded,
             requestsPerSecond: load.requestsPerSecond,
+            cpuPerRequest: (cpu * 1000) / load.responses,
             non2xx: load.non2xx,
           });
           if (!args.json)
@@ -229,6 +238,7 @@ function print(runs: readonly Run[]): void {
     'live heap after',
     'code after',
     'external after',
+    'CPU ms/req',
     'req/s',
   ];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
@@ -254,6 +264,7 @@ function print(runs: readonly Run[]): void {
         mib(m((r) => r.loaded.probe?.live)),
         mib(m((r) => r.loaded.probe?.spaces.code_space?.size)),
         mib(m((r) => r.loaded.probe?.usage.external)),
+        m((r) => r.cpuPerRequest)?.toFixed(3) ?? '–',
         m((r) => r.requestsPerSecond)?.toFixed(0) ?? '–',
       ].join(' | ')} |`,
     );

@@ -131,6 +131,21 @@ function bindEmitter(
   const target = emitter as { emit?: Emit };
   const emit = target.emit;
   if (typeof emit !== 'function') return;
+  const bound = emit === boundEmit ? bindingOf(emitter) : undefined;
+  if (bound !== undefined) {
+    // Bound already (the request re-emitted to another server): its listeners keep running in
+    // the first request state, as the innermost of two wrappers ran them; both watchers hear.
+    const first = bound.see;
+    const both =
+      first === undefined || see === undefined
+        ? (first ?? see)
+        : (event: string | symbol, args: unknown[]) => {
+            see(event, args);
+            first(event, args);
+          };
+    bindings.set(emitter, { state: bound.state, emit: bound.emit, see: both });
+    return;
+  }
   bindings.set(emitter, { state, emit, see });
   target.emit = boundEmit;
 }
