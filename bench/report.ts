@@ -19,6 +19,8 @@ export interface Environment {
   command: string;
   quick: boolean;
   pinned: boolean;
+  /** Which leash the services ran (absent in results from before it was recorded: the sources). */
+  leash?: string;
   durationSeconds: number;
 }
 
@@ -461,7 +463,9 @@ export function markdown(results: Results): string {
     `- **Machine:** ${e.cpuModel}, ${e.cores} cores, ${e.memoryGb.toFixed(0)} GiB RAM, Linux ${e.kernel}; shared and noisy (other jobs run on it)`,
   );
   out.push(`- **Node.js:** ${e.node}`);
-  out.push(`- **leash commit:** ${e.commit}`);
+  out.push(
+    `- **leash commit:** ${e.commit}${e.leash === undefined ? '' : `; the services run ${e.leash}`}`,
+  );
   out.push(`- **Command:** \`${e.command}\`${e.quick ? ' (quick mode: indicative only)' : ''}`);
   out.push(`- **Run time:** ${(e.durationSeconds / 60).toFixed(1)} min`);
   out.push(
@@ -601,7 +605,7 @@ export function lightSection(results: Results): string {
   );
   out.push('');
   out.push(
-    `- **Run:** ${e.date}, leash ${e.commit}, Node.js ${e.node}, ${e.cpuModel}, ${e.cores} cores, Linux ${e.kernel}${e.pinned ? ', pinned' : ', not pinned'}`,
+    `- **Run:** ${e.date}, leash ${e.commit}${e.leash === undefined ? '' : ` (${e.leash})`}, Node.js ${e.node}, ${e.cpuModel}, ${e.cores} cores, Linux ${e.kernel}${e.pinned ? ', pinned' : ', not pinned'}`,
   );
   out.push(`- **Reproduce:** \`${e.command}\`${e.quick ? ' (quick mode: indicative only)' : ''}`);
   out.push('');

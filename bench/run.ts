@@ -21,7 +21,9 @@
  * Other options: --rounds N, --seconds S (per measurement), --connections N,
  * --variants sqlite,postgres, --only micro|service|light, --light-requests N (per
  * light measurement), --no-pin, --markdown FILE, --json FILE,
- * --leash-root DIR (run another checkout's CLI). LEASH_BENCH_OWN_ISOLATE_CONFIG=1 in the
+ * --leash-root DIR (run another checkout's CLI), --source (run the checkout's TypeScript
+ * sources; by default the services run leash as installed: dist/, built first, in a
+ * package-shaped copy, bench/lib/package-copy.ts). LEASH_BENCH_OWN_ISOLATE_CONFIG=1 in the
  * environment runs enforce-isolate with a config file of the bench's own (and a policy learned
  * with it) even when the example's config would do.
  */
@@ -32,6 +34,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchFileOutput, GrowthResult, MicroResult } from './lib/micro.ts';
+import { packageCopy } from './lib/package-copy.ts';
 import { canPin, cpuCount, cpuModel } from './lib/proc.ts';
 import { LIGHT_VARIANTS, runLightBench } from './light.bench.ts';
 import {
@@ -70,6 +73,7 @@ const { values: args } = parseArgs({
     markdown: { type: 'string' },
     json: { type: 'string' },
     'leash-root': { type: 'string' },
+    source: { type: 'boolean', default: false },
     'light-requests': { type: 'string' },
   },
   allowPositionals: false,
@@ -181,6 +185,20 @@ if (args.only === undefined || args.only === 'micro') {
   }
 }
 
+/**
+ * Which leash the services run: another checkout's CLI (--leash-root), this checkout's sources
+ * (--source), or, by default, this checkout as a user installs it (dist/, no TypeScript).
+ */
+const leashRoot =
+  args['leash-root'] ?? (args.source || args.only === 'micro' ? undefined : packageCopy(REPO));
+const leashRun =
+  args['leash-root'] !== undefined
+    ? `the CLI of ${args['leash-root']}`
+    : leashRoot === undefined
+      ? "the checkout's TypeScript sources"
+      : 'dist/, as installed (built for this run)';
+if (args.only !== 'micro') log(`services run leash from ${leashRun}`);
+
 /** What the service and light-route scenarios share: warm-ups, pinning, which leash. */
 const scenario = {
   connections: number(args.connections, 10),
@@ -189,7 +207,7 @@ const scenario = {
   pin: pinning,
   serviceCpu,
   loadCpu,
-  ...(args['leash-root'] === undefined ? {} : { leashRoot: args['leash-root'] }),
+  ...(leashRoot === undefined ? {} : { leashRoot }),
   log: (line: string) => log(`  ${line}`),
 };
 
@@ -232,6 +250,7 @@ const environment: Environment = {
   command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
   quick,
   pinned: pinning,
+  leash: leashRun,
   durationSeconds: (Date.now() - started) / 1000,
 };
 const summary = service.map(summarizeVariant);

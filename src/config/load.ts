@@ -8,7 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { evaluate, parse as parseJson } from '@humanwhocodes/momoa';
-import { z } from 'zod';
+import type { z as Z } from 'zod';
 import type { SimplifyOptions } from '../core/kind.ts';
 import { SYSTEM_DIRS } from '../core/kinds/path.ts';
 import { LeashError } from '../errors.ts';
@@ -17,6 +17,7 @@ import { BUILTIN_MODULES } from '../modules/builtin.ts';
 import { checkModePair, checkModeSetting } from './check-modes.ts';
 import { configSchemaFor, type LeashConfig } from './schema.ts';
 import { didYouMean } from './suggest.ts';
+import { zod } from './zod.ts';
 
 /** `.ts` is loaded as is: Node 26 strips the types of files outside node_modules. */
 export const CONFIG_FILES = [
@@ -197,22 +198,27 @@ export function resolveConfig(
   }
   const allModules = modulesOf(raw);
   const moduleNames = allModules.map((m) => m.name);
-  const schema = configSchemaFor(allModules);
   try {
     checkModeSetting((raw as { mode?: unknown }).mode, moduleNames, where);
   } catch (error) {
     if (error instanceof LeashError) throw new LeashError(error.code, error.message, details);
     throw error;
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new LeashError(
-      'ERR_LEASH_CONFIG',
-      `${where}: ${describeIssue(parsed.error.issues[0]!, schema)}`,
-      details,
-    );
+  // No settings (no config file): nothing to check, every setting being optional, and no schema
+  // made for it (see zod.ts).
+  let config = {} as LeashConfig & Record<string, unknown>;
+  if (Object.keys(raw).length > 0) {
+    const schema = configSchemaFor(allModules);
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new LeashError(
+        'ERR_LEASH_CONFIG',
+        `${where}: ${describeIssue(parsed.error.issues[0]!, schema)}`,
+        details,
+      );
+    }
+    config = parsed.data as LeashConfig & Record<string, unknown>;
   }
-  const config = parsed.data as LeashConfig & Record<string, unknown>;
   const moduleSettings = new Map<string, Readonly<Record<string, unknown>>>();
   for (const module of allModules) {
     if (module.settings === undefined) continue;
@@ -317,7 +323,7 @@ function modulesOf(raw: object): LeashModule[] {
 }
 
 /** One zod issue as a person reads it: where, what was wrong, and the likely intended key. */
-function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+function describeIssue(issue: Z.core.$ZodIssue, schema: Z.ZodType): string {
   const path = issue.path.map(String);
   const at = path.length > 0 ? `${path.join('.')}: ` : '';
   if (issue.code === 'unrecognized_keys') {
@@ -329,15 +335,16 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
 }
 
 /** The settings an object at `path` of the config may have. */
-function knownKeys(root: z.ZodType, path: readonly string[]): string[] {
+function knownKeys(root: Z.ZodType, path: readonly string[]): string[] {
+  const z = zod();
   let schema = root;
   for (const key of ['', ...path]) {
-    while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+    while (schema instanceof z.ZodOptional) schema = schema.unwrap() as Z.ZodType;
     if (key === '') continue;
     if (!(schema instanceof z.ZodObject)) return [];
-    schema = (schema.shape as Record<string, z.ZodType>)[key]!;
+    schema = (schema.shape as Record<string, Z.ZodType>)[key]!;
   }
-  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as Z.ZodType;
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 

@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import { sep } from 'node:path';
 import { Hook } from 'require-in-the-middle';
-import semver from 'semver';
+import satisfies from 'semver/functions/satisfies.js';
 import { LeashError } from '../errors.ts';
 import type { Mode } from '../module/module.ts';
 import { hookEsm } from './esm.ts';
@@ -128,7 +128,7 @@ export function enableInstrumentations(
     const inRange =
       version === undefined
         ? []
-        : target.files.filter((entry) => semver.satisfies(version, entry.versions));
+        : target.files.filter((entry) => satisfies(version, entry.versions));
     const missing = inRange.filter(
       (entry) => !packageHasFile(basedir, entry.file || 'package.json'),
     );
@@ -169,7 +169,7 @@ export function enableInstrumentations(
     }
     const patched = target.files.find((entry) => sameFile(entry.file, file));
     if (patched === undefined) return exports;
-    if (version === undefined || !semver.satisfies(version, patched.versions)) {
+    if (version === undefined || !satisfies(version, patched.versions)) {
       unpatched(pkg, target.failClosed, notSupported(pkg, version, target));
       return exports;
     }

@@ -5,7 +5,8 @@
  * small diff. A node whose children all end rules is written as an array of keys.
  */
 import { type AnyNode, type DocumentNode, parse as parseJson } from '@humanwhocodes/momoa';
-import { z } from 'zod';
+import type { z as Z } from 'zod';
+import { lazy, zod } from '../config/zod.ts';
 import type { Kind } from '../core/kind.ts';
 import { POLICY_VERSION, type Policy } from '../core/policy.ts';
 import { createTree, PolicyNode, type PolicyTree } from '../core/tree.ts';
@@ -17,22 +18,25 @@ import { readPolicyFast } from './policy-file-fast.ts';
 /** A tree in the file: nested objects, ending in arrays of keys or empty objects. */
 type TreeJson = readonly string[] | { readonly [key: string]: TreeJson };
 
-const treeSchema: z.ZodType<TreeJson> = z.lazy(() =>
-  z.union([z.array(z.string()), z.record(z.string(), treeSchema)], {
-    error: 'expected an object of rules or an array of strings',
-  }),
-);
-
-export const policyFileSchema = z
-  .object({
-    version: z.literal(POLICY_VERSION, {
-      error: (issue) =>
-        issue.input === undefined
-          ? `missing "version": expected "version": ${POLICY_VERSION}`
-          : `unknown version ${JSON.stringify(issue.input)}: this leash reads version ${POLICY_VERSION}`,
+/** The file's schema, made when a file is first read the slow way (see config/zod.ts). */
+export const policyFileSchema = lazy(() => {
+  const z = zod();
+  const treeSchema: Z.ZodType<TreeJson> = z.lazy(() =>
+    z.union([z.array(z.string()), z.record(z.string(), treeSchema)], {
+      error: 'expected an object of rules or an array of strings',
     }),
-  })
-  .catchall(treeSchema);
+  );
+  return z
+    .object({
+      version: z.literal(POLICY_VERSION, {
+        error: (issue) =>
+          issue.input === undefined
+            ? `missing "version": expected "version": ${POLICY_VERSION}`
+            : `unknown version ${JSON.stringify(issue.input)}: this leash reads version ${POLICY_VERSION}`,
+      }),
+    })
+    .catchall(treeSchema);
+});
 
 export interface ParseOptions {
   /** Shown in messages; the caller reads the file. */
@@ -69,7 +73,7 @@ export function parsePolicyWithPositions(text: string, options: ParseOptions): P
   }
   checkDuplicateKeys(document.body, file, []);
   const value = evaluate(document.body);
-  const result = policyFileSchema.safeParse(value);
+  const result = policyFileSchema().safeParse(value);
   if (!result.success) {
     const { path, message } = deepestIssue(result.error.issues[0]!, []);
     throw schemaError(file, document.body, path, message);

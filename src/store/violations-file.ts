@@ -23,45 +23,49 @@
  * One record per (module, facts, mode), sorted by module, then facts, then mode.
  */
 import { type AnyNode, evaluate, parse as parseJson } from '@humanwhocodes/momoa';
-import { z } from 'zod';
+import { lazy, zod } from '../config/zod.ts';
 import { LeashError } from '../errors.ts';
 import { jsonPath } from './policy-file.ts';
 import type { ViolationRecord } from './store.ts';
 
 export const VIOLATIONS_VERSION = 1;
 
-const strings = z.array(z.string().min(1, 'expected a non-empty string'));
+/** The file's schema, made when a violations file is first read (see config/zod.ts). */
+const fileSchema = lazy(() => {
+  const z = zod();
+  const strings = z.array(z.string().min(1, 'expected a non-empty string'));
 
-const recordSchema = z
-  .strictObject({
-    module: z.string().min(1, 'expected a module name'),
-    facts: strings.min(1, 'expected at least one fact'),
-    mode: z.enum(['report', 'enforce'], { error: 'expected "report" or "enforce"' }),
-    count: z.int('expected a whole number').positive('expected a count of at least 1'),
-    firstSeen: z.iso.datetime({
-      offset: true,
-      error: 'expected an ISO date-time such as "2026-08-01T10:00:00.000Z"',
+  const recordSchema = z
+    .strictObject({
+      module: z.string().min(1, 'expected a module name'),
+      facts: strings.min(1, 'expected at least one fact'),
+      mode: z.enum(['report', 'enforce'], { error: 'expected "report" or "enforce"' }),
+      count: z.int('expected a whole number').positive('expected a count of at least 1'),
+      firstSeen: z.iso.datetime({
+        offset: true,
+        error: 'expected an ISO date-time such as "2026-08-01T10:00:00.000Z"',
+      }),
+      lastSeen: z.iso.datetime({
+        offset: true,
+        error: 'expected an ISO date-time such as "2026-08-01T10:00:00.000Z"',
+      }),
+      nearest: strings.optional(),
+    })
+    .refine((r) => Date.parse(r.firstSeen) <= Date.parse(r.lastSeen), {
+      message: 'firstSeen is later than lastSeen',
+      path: ['firstSeen'],
+    });
+
+  return z.strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(VIOLATIONS_VERSION, {
+      error: (issue) =>
+        issue.input === undefined
+          ? `missing "version": expected "version": ${VIOLATIONS_VERSION}`
+          : `unknown version ${JSON.stringify(issue.input)}: this leash reads version ${VIOLATIONS_VERSION}`,
     }),
-    lastSeen: z.iso.datetime({
-      offset: true,
-      error: 'expected an ISO date-time such as "2026-08-01T10:00:00.000Z"',
-    }),
-    nearest: strings.optional(),
-  })
-  .refine((r) => Date.parse(r.firstSeen) <= Date.parse(r.lastSeen), {
-    message: 'firstSeen is later than lastSeen',
-    path: ['firstSeen'],
+    violations: z.array(recordSchema, { error: 'expected "violations": an array of records' }),
   });
-
-const fileSchema = z.strictObject({
-  $schema: z.string().optional(),
-  version: z.literal(VIOLATIONS_VERSION, {
-    error: (issue) =>
-      issue.input === undefined
-        ? `missing "version": expected "version": ${VIOLATIONS_VERSION}`
-        : `unknown version ${JSON.stringify(issue.input)}: this leash reads version ${VIOLATIONS_VERSION}`,
-  }),
-  violations: z.array(recordSchema, { error: 'expected "violations": an array of records' }),
 });
 
 /** Parses and validates the violations file's text. Throws a `LeashError` naming file:line:col. */
@@ -84,7 +88,7 @@ export function parseViolations(text: string, file: string): ViolationRecord[] {
       },
     );
   }
-  const result = fileSchema.safeParse(evaluate(body));
+  const result = fileSchema().safeParse(evaluate(body));
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));

@@ -24,7 +24,12 @@ import { sqlDriverInstrumentations } from '../../src/modules/sql/module.ts';
 import { aliasedLayout } from '../support/aliases.ts';
 
 const require = createRequire(import.meta.url);
-const checker: SqlChecker = { check: () => () => {} };
+const checker: SqlChecker = {
+  check: () => () => {},
+  expect: () => {},
+  mustWait: () => false,
+  defer: () => {},
+};
 const TARGETS = [
   ...FRAMEWORK_INSTRUMENTATIONS,
   ...sqlDriverInstrumentations(checker),

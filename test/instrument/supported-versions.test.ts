@@ -19,7 +19,12 @@ const BUILTINS = [
 export function supportedRows(): string[] {
   const targets = [
     ...FRAMEWORK_INSTRUMENTATIONS,
-    ...sqlDriverInstrumentations({ check: () => () => {} }),
+    ...sqlDriverInstrumentations({
+      check: () => () => {},
+      expect: () => {},
+      mustWait: () => false,
+      defer: () => {},
+    }),
     ...runtimeInstrumentations({ check: () => {} }),
   ];
   return [

@@ -9,7 +9,7 @@
  * framework. A sub-app mounted with `app.use('/admin', admin)` refines a request its parent left
  * unmatched, under the mount's path.
  */
-import semver from 'semver';
+import major from 'semver/functions/major.js';
 import { currentRequest, type RequestState, UNMATCHED } from '../../attribution/scope.ts';
 import { defineInstrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
@@ -73,7 +73,7 @@ export const expressInstrumentation = defineInstrumentation({
       // Express before 4.11 cannot answer a request on the Node leash runs on (its `req.fresh`
       // reads `res._headers`, which Node removed), so no version below it is claimed.
       versions: '>=4.11.0 <6',
-      patch: (exports, version) => patchHandle(exports as object, semver.major(version) as 4 | 5),
+      patch: (exports, version) => patchHandle(exports as object, major(version) as 4 | 5),
     },
   ],
 });

@@ -12,6 +12,7 @@
  * stream itself (raw-body, busboy, multer) or a handler that runs after the body arrived would
  * otherwise run in `@background`.
  */
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import {
@@ -20,6 +21,7 @@ import {
   scopeSwitches,
   UNMATCHED,
 } from '../../attribution/scope.ts';
+import { privateSlot } from '../../instrument/private-slot.ts';
 import { TOKEN_HEADER } from '../../isolate/gate.ts';
 import { isolationHooks } from '../../isolate/worker/hooks.ts';
 import { watchBody } from './body.ts';
@@ -76,6 +78,46 @@ export function addRequestInterceptor(interceptor: RequestInterceptor): () => vo
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
+/** What an emitter bound to a request emits with: the request's state, its own emit, the watcher. */
+interface Binding {
+  readonly state: RequestState;
+  readonly emit: Emit;
+  readonly see: ((event: string | symbol, args: unknown[]) => void) | undefined;
+}
+
+const bindings = privateSlot<Binding>();
+
+/**
+ * The `emit` of every bound emitter: one function for all of them, its request in a private slot
+ * of the emitter. A function made per request and set on the request object kept each request's
+ * objects alive through V8's young-generation collections (promoted, then freed only by a full
+ * collection: issue 14, the service's peak memory under load).
+ */
+function boundEmit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+  const binding = bindingOf(this);
+  // Copied onto an object that is not a bound emitter: it emits as any emitter does.
+  if (binding === undefined) return EventEmitter.prototype.emit.call(this, event, ...args);
+  const { state, emit, see } = binding;
+  see?.(event, args);
+  // Most events are emitted by the request's own code: entering its state again would only
+  // allocate a new context frame.
+  if (currentRequest() === state) return emit.call(this, event, ...args);
+  return runInRequest(state, () => emit.call(this, event, ...args));
+}
+
+/** The binding of `target`, or of the bound emitter it inherits from (`Object.create(request)`). */
+function bindingOf(target: unknown): Binding | undefined {
+  for (
+    let at = target;
+    typeof at === 'object' && at !== null;
+    at = Object.getPrototypeOf(at) as unknown
+  ) {
+    const binding = bindings.get(at);
+    if (binding !== undefined) return binding;
+  }
+  return undefined;
+}
+
 /**
  * Makes every event of `emitter` run its listeners in the request's state; `see` also hears
  * each event (the body watcher).
@@ -89,13 +131,23 @@ function bindEmitter(
   const target = emitter as { emit?: Emit };
   const emit = target.emit;
   if (typeof emit !== 'function') return;
-  target.emit = function (this: unknown, event, ...args) {
-    see?.(event, args);
-    // Most events are emitted by the request's own code: entering its state again would only
-    // allocate a new context frame.
-    if (currentRequest() === state) return emit.call(this, event, ...args);
-    return runInRequest(state, () => emit.call(this, event, ...args));
-  };
+  const bound = emit === boundEmit ? bindingOf(emitter) : undefined;
+  if (bound !== undefined) {
+    // Bound already (the request re-emitted to another server): its listeners keep running in
+    // the first request state, as the innermost of two wrappers ran them; both watchers hear.
+    const first = bound.see;
+    const both =
+      first === undefined || see === undefined
+        ? (first ?? see)
+        : (event: string | symbol, args: unknown[]) => {
+            see(event, args);
+            first(event, args);
+          };
+    bindings.set(emitter, { state: bound.state, emit: bound.emit, see: both });
+    return;
+  }
+  bindings.set(emitter, { state, emit, see });
+  target.emit = boundEmit;
 }
 
 /**

@@ -12,7 +12,7 @@
  * every class it makes is patched (patching the factory's own prototype, as for 12, would throw
  * on the missing `prepare`).
  */
-import semver from 'semver';
+import major from 'semver/functions/major.js';
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { isWrapped, wrap, wrapExport } from '../../instrument/shimmer.ts';
 import type { SqlChecker, StatementParams } from '../../modules/sql/check.ts';
@@ -132,9 +132,7 @@ export function betterSqlite3Instrumentation(checker: SqlChecker): Instrumentati
         // V8 removed), and no prebuilt binary of it loads there: no version below is claimed.
         versions: '>=12.8.0 <14',
         patch: (exports, version) =>
-          semver.major(version) >= 13
-            ? patchFactory(exports, checker)
-            : patchDatabase(exports, checker),
+          major(version) >= 13 ? patchFactory(exports, checker) : patchDatabase(exports, checker),
       },
     ],
   });

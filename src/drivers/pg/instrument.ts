@@ -3,12 +3,14 @@
  * node-postgres (`pg` 8): `Client.prototype.query` (in pg's lib/client.js) is wrapped (a Pool's queries go through its
  * clients), so text queries, parameterised queries and query config objects are checked before
  * they are queued, and the rows they return are remembered for `=result` constraints. A refusal
- * follows pg's convention: the callback gets the error, or the returned promise rejects.
+ * follows pg's convention: the callback gets the error, or the returned promise rejects. Loading
+ * pg starts loading the PostgreSQL parser; a query made before it is ready waits for it.
  */
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
 import { withToken } from '../../isolate/gate.ts';
 import { isolationHooks } from '../../isolate/worker/hooks.ts';
+import type { UseContext } from '../../module/module.ts';
 import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -92,6 +94,67 @@ function runRemembering(
   return result;
 }
 
+/**
+ * Decides the statement, then `run`s the query with how to remember its rows (a refusal answers
+ * as pg answers errors). While the PostgreSQL parser is still loading (it starts when pg is
+ * loaded), both wait for it, in call order and the caller's context, and the query answers as pg
+ * does, later: its callback, or the promise returned now. A Submittable (a cursor, a stream),
+ * returned by pg as it is, cannot wait: it is decided at once (refused while the parser loads).
+ */
+function decideThen(
+  checker: SqlChecker,
+  args: readonly unknown[],
+  statement: { text: string; values: unknown[] },
+  run: (remember: Recorder) => unknown,
+): unknown {
+  const decide = (caller?: UseContext): unknown => {
+    let remember: Recorder;
+    try {
+      remember = checker.check(
+        'postgres',
+        statement.text,
+        { positional: statement.values },
+        caller,
+      );
+    } catch (error) {
+      return refuse(args, error);
+    }
+    return run(remember);
+  };
+  if (
+    !checker.mustWait('postgres') ||
+    typeof (args[0] as { submit?: unknown } | null)?.submit === 'function'
+  )
+    return decide();
+  const answersLater =
+    args.some((a) => typeof a === 'function') ||
+    typeof (args[0] as QueryConfig | null)?.callback === 'function';
+  let settle: ((value: unknown) => void) | undefined;
+  const answer = answersLater
+    ? undefined
+    : new Promise((resolve) => {
+        settle = resolve;
+      });
+  checker.defer(
+    'postgres',
+    (caller) => {
+      // A query that throws at once (a closed client) rejects the promise, as pg's would.
+      try {
+        const out = decide(caller);
+        settle?.(out);
+      } catch (error) {
+        if (settle === undefined) throw error;
+        settle(Promise.reject(error));
+      }
+    },
+    (error) => {
+      const refused = refuse(args, error);
+      settle?.(refused);
+    },
+  );
+  return answer;
+}
+
 /** Client.prototype.query: decide, unless a Pool already did in the caller's context. */
 function wrapClientQuery(original: AnyFunction, checker: SqlChecker): AnyFunction {
   return function (this: unknown, ...given: unknown[]) {
@@ -104,13 +167,9 @@ function wrapClientQuery(original: AnyFunction, checker: SqlChecker): AnyFunctio
     if (decided !== undefined) return runRemembering(original, this, args, decided);
     const statement = statementOf(given);
     if (statement === undefined) return original.apply(this, args);
-    let remember: Recorder;
-    try {
-      remember = checker.check('postgres', statement.text, { positional: statement.values });
-    } catch (error) {
-      return refuse(args, error);
-    }
-    return runRemembering(original, this, args, remember);
+    return decideThen(checker, args, statement, (remember) =>
+      runRemembering(original, this, args, remember),
+    );
   };
 }
 
@@ -123,18 +182,15 @@ function wrapPoolQuery(original: AnyFunction, checker: SqlChecker): AnyFunction 
   return function (this: unknown, ...args: unknown[]) {
     const statement = statementOf(args);
     if (statement === undefined) return original.apply(this, args);
-    let remember: Recorder;
-    try {
-      remember = checker.check('postgres', statement.text, { positional: statement.values });
-    } catch (error) {
-      return refuse(args, error);
-    }
-    const config: QueryConfig & Decided =
-      typeof args[0] === 'string' ? { text: args[0] } : { ...(args[0] as QueryConfig) };
-    config[DECIDED] = remember;
+    // The request's token, read now: a query that waits for the parser runs in its context too.
     const token = isolationHooks()?.tokenOf();
-    if (token !== undefined) config[TOKEN] = token;
-    return original.apply(this, [config, ...args.slice(1)]);
+    return decideThen(checker, args, statement, (remember) => {
+      const config: QueryConfig & Decided =
+        typeof args[0] === 'string' ? { text: args[0] } : { ...(args[0] as QueryConfig) };
+      config[DECIDED] = remember;
+      if (token !== undefined) config[TOKEN] = token;
+      return original.apply(this, [config, ...args.slice(1)]);
+    });
   };
 }
 
@@ -149,6 +205,8 @@ export function pgInstrumentations(checker: SqlChecker): Instrumentation[] {
     (exports: unknown): (() => void) => {
       const proto = (exports as { prototype?: Record<string, AnyFunction> }).prototype;
       if (typeof proto?.query !== 'function') return () => {};
+      // The service uses PostgreSQL: the parser loads now, while it connects.
+      checker.expect('postgres');
       return wrap(proto, 'query', (original) => wrapQuery(original, checker));
     };
   return [

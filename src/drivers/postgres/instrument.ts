@@ -17,7 +17,9 @@
  *
  * A query postgres.js makes for itself on a new connection (its array types, the server's
  * read-only state) has no canceller, unlike every query made through `sql`: it is not the
- * service's, and is not checked. Not covered: isolated workers (no request token is added to the
+ * service's, and is not checked. Loading postgres.js starts loading the PostgreSQL parser; a query
+ * that runs before it is ready starts once it is (a failure to load it leaves the query to be
+ * refused at its build, as unparsable). Not covered: isolated workers (no request token is added to the
  * text for the proxy, which then refuses the statement).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -73,11 +75,29 @@ function decideAtBuild(query: Query, checker: SqlChecker): void {
   };
 }
 
+/** Queries held until the PostgreSQL parser is loaded (their `handle` runs once it is). */
+const held = new WeakSet<object>();
+
 function wrapHandle(original: AnyFunction, checker: SqlChecker): AnyFunction {
   return function (this: unknown) {
     const query = this as Query;
-    if (query.executed !== true && query.canceller) decideAtBuild(query, checker);
-    return original.apply(this, []);
+    if (query.executed === true || !query.canceller) return original.apply(this, []);
+    if (held.has(query)) return undefined;
+    decideAtBuild(query, checker);
+    if (!checker.mustWait('postgres')) return original.apply(this, []);
+    // A query is built, and so decided, only once it runs: while the parser is still loading (it
+    // starts when postgres.js is loaded), the query starts running once it is, in call order.
+    let handled: ((value: unknown) => void) | undefined;
+    const later = new Promise((resolve) => {
+      handled = resolve;
+    });
+    const run = () => {
+      held.delete(query);
+      handled!(original.apply(query, []));
+    };
+    checker.defer('postgres', run, run);
+    held.add(query);
+    return later;
   };
 }
 
@@ -88,6 +108,8 @@ function wrapHandle(original: AnyFunction, checker: SqlChecker): AnyFunction {
  */
 export function postgresInstrumentation(checker: SqlChecker): Instrumentation {
   const patch = (exports: unknown): (() => void) => {
+    // The service uses PostgreSQL: the parser loads now, before its first connection is open.
+    checker.expect('postgres');
     const proto = (exports as { Query?: { prototype?: Record<string, AnyFunction> } }).Query
       ?.prototype;
     if (typeof proto?.handle !== 'function') return () => {};

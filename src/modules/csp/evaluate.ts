@@ -4,16 +4,16 @@
  * what a security reviewer would flag: `'unsafe-inline'`, wildcards, script hosts that may serve
  * JSONP or Angular (bypasses of an allow-list).
  */
-import { createRequire } from 'node:module';
+import { lazy, loadNow } from '../../lazy.ts';
 
-const require = createRequire(import.meta.url);
-// csp_evaluator ships CommonJS only.
-const { CspEvaluator } = require('csp_evaluator/dist/evaluator.js') as {
-  CspEvaluator: new (csp: unknown) => { evaluate(): RawFinding[] };
-};
-const { CspParser } = require('csp_evaluator/dist/parser.js') as {
-  CspParser: new (text: string) => { csp: unknown };
-};
+// csp_evaluator ships CommonJS only; loaded when a policy is first evaluated (`leash policy
+// lint`), never in a service.
+const evaluator = lazy(() => ({
+  ...loadNow<{ CspEvaluator: new (csp: unknown) => { evaluate(): RawFinding[] } }>(
+    'csp_evaluator/dist/evaluator.js',
+  ),
+  ...loadNow<{ CspParser: new (text: string) => { csp: unknown } }>('csp_evaluator/dist/parser.js'),
+}));
 
 interface RawFinding {
   readonly severity: number;
@@ -45,6 +45,7 @@ export interface CspFinding {
 
 /** Evaluates a policy (the header's value, without `Content-Security-Policy:`). */
 export function evaluatePolicy(policy: string): CspFinding[] {
+  const { CspEvaluator, CspParser } = evaluator();
   return new CspEvaluator(new CspParser(policy).csp).evaluate().map((finding) => ({
     severity: SEVERITIES[finding.severity] ?? String(finding.severity),
     warning: finding.severity <= 50 && finding.severity !== 45,

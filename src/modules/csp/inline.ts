@@ -4,10 +4,13 @@
  * reads it: the text of each inline `<script>` (JavaScript types only, no `src`) and `<style>`,
  * each inline event handler (`onclick="…"`) and each `style="…"` attribute. CSP hashes the
  * element's text after HTML parsing (newlines normalised, entities decoded in attributes), which
- * is what parse5 gives.
+ * is what parse5 gives. parse5 is loaded when a page is first read, which only learning does.
  */
 import { createHash } from 'node:crypto';
-import { parse } from 'parse5';
+import { lazy, loadNow } from '../../lazy.ts';
+
+/** parse5's `parse`, loaded when a page is first read (while learning), never before. */
+const parser = lazy(() => loadNow<typeof import('parse5')>('parse5').parse);
 
 export interface InlineHashes {
   /** `<script>` blocks → script-src. */
@@ -59,7 +62,7 @@ export function inlineHashes(html: string, nonce?: string): InlineHashes {
     seen.add(tag + hash);
     list.push(hash);
   };
-  const stack: Node[] = [parse(html) as unknown as Node];
+  const stack: Node[] = [parser()(html) as unknown as Node];
   while (stack.length > 0) {
     const node = stack.pop()!;
     const attrs = node.attrs ?? [];
@@ -105,7 +108,7 @@ const IMAGE_LINKS = new Set(['icon', 'shortcut', 'apple-touch-icon']);
  */
 export function referencedUrls(html: string): Reference[] {
   const out: Reference[] = [];
-  const stack: Node[] = [parse(html) as unknown as Node];
+  const stack: Node[] = [parser()(html) as unknown as Node];
   while (stack.length > 0) {
     const node = stack.pop()!;
     const attr = (name: string) => node.attrs?.find((a) => a.name === name)?.value.trim();

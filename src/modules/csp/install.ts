@@ -27,6 +27,7 @@ import zlib from 'node:zlib';
 import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
 import type { RequestState } from '../../attribution/scope.ts';
 import { BoundedCache } from '../../core/bounded-cache.ts';
+import { type PrivateSlot, privateSlot } from '../../instrument/private-slot.ts';
 import type { ModuleHost } from '../../module/module.ts';
 import { atLearningEnd } from '../../store/learner.ts';
 import { createReportEndpoint, type ReportEndpoint } from './endpoint.ts';
@@ -103,7 +104,11 @@ export function installCsp(host: ModuleHost): CspInstall {
     return loaded;
   };
   const learning = host.mode === 'learn';
-  const tracked = new WeakMap<http.ServerResponse, Tracked>();
+  // What leash tracks of each response, on the response and its `locals`, in a private slot: not
+  // a WeakMap keyed by the response, whose entries V8's young-generation collector keeps alive
+  // (see private-slot.ts).
+  const tracked = privateSlot<Tracked>();
+  const nonceProperty = localsNonce(tracked);
   const compiled = new Map<string, Map<string, Set<string>>>();
 
   const links = learning
@@ -175,7 +180,8 @@ export function installCsp(host: ModuleHost): CspInstall {
     // not defined: defining a property on the response would turn it into a slow dictionary
     // object, on every request (`res.cspNonce` is a getter of the prototype instead).
     const locals = Object.create(null) as Record<string, unknown>;
-    Object.defineProperty(locals, 'cspNonce', { get: () => nonceOf(entry), enumerable: true });
+    tracked.set(locals, entry);
+    Object.defineProperty(locals, 'cspNonce', nonceProperty);
     (response as { locals?: unknown }).locals = locals;
     return false;
   });
@@ -431,6 +437,29 @@ export function installCsp(host: ModuleHost): CspInstall {
       proto.end = originals.end;
       delete (proto as { cspNonce?: unknown }).cspNonce;
     },
+  };
+}
+
+/**
+ * `res.locals.cspNonce`: one getter for every response's locals (a getter made per request kept
+ * each request's objects alive through V8's young-generation collections, as a WeakMap keyed by
+ * the response did: see private-slot.ts), finding the response's entry on the locals or on what
+ * they inherit from (`Object.create(locals)`, as template engines layer their scopes).
+ */
+function localsNonce(tracked: PrivateSlot<Tracked>): PropertyDescriptor {
+  return {
+    get(this: unknown) {
+      for (
+        let at = this;
+        typeof at === 'object' && at !== null;
+        at = Object.getPrototypeOf(at) as unknown
+      ) {
+        const entry = tracked.get(at);
+        if (entry !== undefined) return nonceOf(entry);
+      }
+      return undefined;
+    },
+    enumerable: true,
   };
 }
 

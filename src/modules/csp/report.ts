@@ -6,7 +6,8 @@
  * `csp-violation` ones are kept). Every field is bounded; anything else is a LeashError with code
  * ERR_LEASH_CSP_REPORT (the endpoint answers 400).
  */
-import { z } from 'zod';
+import type { z as Z } from 'zod';
+import { lazy, zod } from '../../config/zod.ts';
 import { LeashError } from '../../errors.ts';
 
 /** One violation, whichever format it came in. */
@@ -24,47 +25,51 @@ export interface Violation {
 }
 
 const MAX_REPORTS = 100;
-const url = z.string().max(4096);
-const directive = z
-  .string()
-  .max(64)
-  .regex(/^[a-z-]+$/, 'a directive name');
-const disposition = z.enum(['enforce', 'report']);
 
-const legacySchema = z.object({
-  'csp-report': z.object({
-    'document-uri': url,
-    'blocked-uri': url.optional(),
-    'effective-directive': directive.optional(),
-    'violated-directive': z.string().max(4096).optional(),
-    disposition: disposition.optional(),
-    'source-file': url.optional(),
-  }),
-});
-
-const reportingSchema = z
-  .array(
-    z.object({
-      type: z.string().max(64),
-      url: url.optional(),
-      body: z.unknown(),
+/** The report formats' schemas, made when the first report arrives (see config/zod.ts). */
+const schemas = lazy(() => {
+  const z = zod();
+  const url = z.string().max(4096);
+  const directive = z
+    .string()
+    .max(64)
+    .regex(/^[a-z-]+$/, 'a directive name');
+  const disposition = z.enum(['enforce', 'report']);
+  return {
+    legacy: z.object({
+      'csp-report': z.object({
+        'document-uri': url,
+        'blocked-uri': url.optional(),
+        'effective-directive': directive.optional(),
+        'violated-directive': z.string().max(4096).optional(),
+        disposition: disposition.optional(),
+        'source-file': url.optional(),
+      }),
     }),
-  )
-  .max(MAX_REPORTS, `at most ${MAX_REPORTS} reports in one request`);
-
-const violationBodySchema = z.object({
-  documentURL: url,
-  blockedURL: url.optional(),
-  effectiveDirective: directive,
-  disposition: disposition.optional(),
-  sourceFile: url.nullish(),
+    reporting: z
+      .array(
+        z.object({
+          type: z.string().max(64),
+          url: url.optional(),
+          body: z.unknown(),
+        }),
+      )
+      .max(MAX_REPORTS, `at most ${MAX_REPORTS} reports in one request`),
+    violationBody: z.object({
+      documentURL: url,
+      blockedURL: url.optional(),
+      effectiveDirective: directive,
+      disposition: disposition.optional(),
+      sourceFile: url.nullish(),
+    }),
+  };
 });
 
 function fail(message: string): never {
   throw new LeashError('ERR_LEASH_CSP_REPORT', `bad CSP report: ${message}`);
 }
 
-function issue(error: z.ZodError): string {
+function issue(error: Z.ZodError): string {
   const first = error.issues[0]!;
   return `${first.path.join('.') || '(body)'}: ${first.message}`;
 }
@@ -88,7 +93,7 @@ export function parseReports(text: string, format: ReportFormat): Violation[] {
     fail('the body is not JSON');
   }
   if (format === 'csp-report') {
-    const parsed = legacySchema.safeParse(json);
+    const parsed = schemas().legacy.safeParse(json);
     if (!parsed.success) fail(issue(parsed.error));
     const r = parsed.data['csp-report'];
     const name =
@@ -104,12 +109,12 @@ export function parseReports(text: string, format: ReportFormat): Violation[] {
       },
     ];
   }
-  const parsed = reportingSchema.safeParse(json);
+  const parsed = schemas().reporting.safeParse(json);
   if (!parsed.success) fail(issue(parsed.error));
   const out: Violation[] = [];
   for (const [i, report] of parsed.data.entries()) {
     if (report.type !== 'csp-violation') continue;
-    const body = violationBodySchema.safeParse(report.body);
+    const body = schemas().violationBody.safeParse(report.body);
     if (!body.success) fail(`[${i}].body.${issue(body.error)}`);
     out.push({
       documentUrl: body.data.documentURL,

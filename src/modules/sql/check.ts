@@ -6,19 +6,25 @@
  * them or refuses them before the statement is sent. A statement that does not parse is never
  * learned: reported while learning, refused when enforcing.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { isInternal } from '../../attribution/internal.ts';
 import { currentRequest, type RequestState } from '../../attribution/scope.ts';
 import { BoundedCache } from '../../core/bounded-cache.ts';
 import { type Observation, observationFact } from '../../core/kinds/sql.ts';
 import { allows, generation } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
-import type { CheckOptions, ModuleHost } from '../../module/module.ts';
+import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
 import { derivedSources } from './derived.ts';
 import { ResultMemory } from './result-memory.ts';
 import { FULL_DIGEST, looksSecret, SHORT_DIGEST, secretSlots, valueDigest } from './sensitive.ts';
 import { comparable, principalOf, requestInputs, templateId } from './sources.ts';
 import type { StatementCache } from './statement-cache.ts';
-import type { SqlDialect as Dialect, Template, ValueSource } from './template.ts';
+import {
+  type SqlDialect as Dialect,
+  sqlParserLoading,
+  type Template,
+  type ValueSource,
+} from './template.ts';
 
 export interface SqlSettings {
   readonly principal: string | ((request: unknown) => unknown) | undefined;
@@ -32,9 +38,29 @@ export interface SqlChecker {
   /**
    * Decides a statement about to run, in the caller's context, and returns how to remember the
    * rows it will return. The recorder is bound to the request of the check: drivers call it from
-   * callbacks whose async context may be another request's (pooled connections).
+   * callbacks whose async context may be another request's (pooled connections). `caller`: the
+   * scope and package of a statement that waited (`defer`), as they were when it was made.
    */
-  check(dialect: Dialect, sql: string, params: StatementParams): Recorder;
+  check(dialect: Dialect, sql: string, params: StatementParams, caller?: UseContext): Recorder;
+  /** The service loaded a driver of `dialect`: its parser starts loading if it needs one. */
+  expect(dialect: Dialect): void;
+  /**
+   * For drivers whose API is asynchronous (pg, postgres.js): whether a statement of `dialect` must
+   * wait before it can be decided, because its parser is still loading or statements deferred
+   * before it have not run yet (their order is kept). A statement that cannot wait is decided at
+   * once: while the parser loads it is refused as unparsable, never allowed.
+   */
+  mustWait(dialect: Dialect): boolean;
+  /**
+   * Runs `decide` once a statement of `dialect` can be decided (`mustWait`), after every statement
+   * deferred before it, in the caller's async context and with its scope and package as they are
+   * now; `failed` instead when the parser cannot be loaded. Neither may throw.
+   */
+  defer(
+    dialect: Dialect,
+    decide: (caller: UseContext) => void,
+    failed: (error: unknown) => void,
+  ): void;
 }
 
 /** Remembers the rows a checked statement returned, for `=result` constraints. */
@@ -270,11 +296,47 @@ export function createSqlChecker(
     return { alsoLearn: [...facts.slice(0, 3), `in ${JSON.stringify([observation.v])}`] };
   };
 
+  // Statements waiting for their parser, in the order they were made.
+  let queue: Promise<void> = Promise.resolve();
+  let waiting = 0;
+
   return {
-    check(dialect, sql, params) {
+    expect(dialect) {
+      if (host.mode !== 'off') sqlParserLoading(dialect)?.catch(() => {});
+    },
+    mustWait(dialect) {
+      if (host.mode === 'off' || isInternal()) return false;
+      return waiting > 0 || sqlParserLoading(dialect) !== undefined;
+    },
+    defer(dialect, decide, failed) {
+      const loading = sqlParserLoading(dialect);
+      // The package is read from the stack now, while the caller is on it.
+      const use = host.use();
+      const caller: UseContext = { scope: use.scope, package: use.package };
+      const inContext = AsyncLocalStorage.snapshot();
+      const run = (fn: () => void) => {
+        waiting--;
+        try {
+          inContext(fn);
+        } catch (error) {
+          // A driver's bug, not a decision: surfaced as its own callback's throw would be.
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      };
+      waiting++;
+      queue = queue
+        .then(() => loading)
+        .then(
+          () => run(() => decide(caller)),
+          (error: unknown) => run(() => failed(error)),
+        );
+    },
+    check(dialect, sql, params, caller) {
       // leash's own statements (the policy lock is a node:sqlite transaction) are not the service's.
       if (host.mode === 'off' || isInternal()) return NOTHING;
-      const use = host.use();
+      const use = caller ?? host.use();
       let template: Template;
       try {
         template = cache.get(sql, dialect);

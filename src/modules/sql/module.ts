@@ -20,7 +20,6 @@ import type { Instrumentation } from '../../instrument/instrumentation.ts';
 import { defineModule } from '../../module/module.ts';
 import { createSqlChecker, type SqlChecker } from './check.ts';
 import { createStatementCache } from './statement-cache.ts';
-import { prepareSqlParsers } from './template.ts';
 
 /** The drivers patched on the instrumentation layer (node:sqlite, a builtin, is patched directly). */
 export function sqlDriverInstrumentations(checker: SqlChecker): Instrumentation[] {
@@ -68,7 +67,6 @@ export const sqlModule = defineModule({
   description: 'SQL statement templates per route, with where each argument comes from',
   positions: ['scope', 'template', 'slot', 'constraint'],
   root: scopeKind,
-  prepare: prepareSqlParsers,
   notes(tree) {
     // A conjunction means several sources always held while learning: say which, so a person
     // can keep the one the code means (an id equal to both a route param and an earlier result).

@@ -15,6 +15,8 @@
  * (`varchar(20)`), options (`DefElem`: `BEGIN ISOLATION LEVEL …`, `COPY … WITH (…)`, function
  * bodies), positional `ORDER BY 1`/`GROUP BY 1`, and the field of `EXTRACT(epoch FROM …)`.
  */
+import { createRequire } from 'node:module';
+import { internal } from '../../attribution/internal.ts';
 import { freezeTemplate, type SlotInfo, type Template, unparsable } from './template-common.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -22,9 +24,32 @@ type Obj = { [key: string]: Json };
 
 let parseSync: ((sql: string) => unknown) | undefined;
 let deparseSync: ((node: never, options: { pretty: boolean }) => string) | undefined;
+let loading: Promise<void> | undefined;
 
-export async function loadPostgres(): Promise<void> {
-  const [pg, deparser] = await Promise.all([import('libpg-query'), import('pgsql-deparser')]);
+/**
+ * Loads the parser: libpg-query (its WASM module, about 7 MB of the service's memory) and
+ * pgsql-deparser. Only when PostgreSQL is met: a service that never loads a PostgreSQL driver
+ * never pays for them. Both packages are read synchronously, as leash's own I/O (not the
+ * service's: checked by no module); the WASM module then compiles asynchronously (10-25 ms). Later
+ * calls return the same promise; after a failure the next call tries again.
+ */
+export function loadPostgres(): Promise<void> {
+  loading ??= startLoading().catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
+  return loading;
+}
+
+async function startLoading(): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const [pg, deparser] = internal(
+    () =>
+      [
+        require('libpg-query') as typeof import('libpg-query'),
+        require('pgsql-deparser') as typeof import('pgsql-deparser'),
+      ] as const,
+  );
   await pg.loadModule();
   parseSync = pg.parseSync;
   deparseSync = deparser.deparseSync as (node: never, options: { pretty: boolean }) => string;
@@ -396,9 +421,12 @@ const ASCII = /^[\x00-\x7f]*$/;
 
 export function postgresTemplate(sql: string): Template {
   if (parseSync === undefined || deparseSync === undefined) {
+    // Refused (never allowed) while it loads; drivers whose API can wait hold their statements
+    // until it has (SqlChecker.defer).
+    loadPostgres().catch(() => {});
     throw unparsable(
       'postgres',
-      'the PostgreSQL parser is not loaded: call `await prepareSqlParsers()` at agent start',
+      'the PostgreSQL parser is still loading (`await prepareSqlParsers()` waits for it)',
       { notReady: true },
     );
   }

@@ -27,8 +27,11 @@
  * a string), or, for an `IN (…)` list, the list of those.
  *
  * Parsing is synchronous (node:sqlite and better-sqlite3 are synchronous drivers). libpg-query needs
- * its WASM module loaded once: call `await prepareSqlParsers()` at agent start. A PostgreSQL
- * statement seen before that is refused as unparsable, never allowed.
+ * its WASM module loaded once, which is asynchronous: it starts when PostgreSQL is first met (the
+ * sql module starts it when the service loads a PostgreSQL driver; `sqlParserLoading`), or with
+ * `await prepareSqlParsers()`. A PostgreSQL statement parsed before it is ready is refused as
+ * unparsable, never allowed; the drivers whose API is asynchronous (pg, postgres.js) make their
+ * statements wait for it instead (SqlChecker.defer).
  */
 
 import { type SqlDialect, type Template, unparsable } from './template-common.ts';
@@ -53,23 +56,27 @@ export {
 } from './template-common.ts';
 export { isValidatorConnection } from './template-sqlite.ts';
 
-let preparing: Promise<void> | undefined;
-
 /**
- * Loads the parsers (libpg-query's WASM module, the deparser). Call once at agent start; later
- * calls return the same promise. SQLite and MySQL need nothing loaded.
+ * Loads every parser that needs loading (libpg-query's WASM module, the deparser), for a process
+ * that will parse PostgreSQL at once (the isolation proxy, tests, benchmarks). Later calls return
+ * the same promise. SQLite and MySQL need nothing loaded.
  */
 export function prepareSqlParsers(): Promise<void> {
-  preparing ??= loadPostgres().catch((error: unknown) => {
-    preparing = undefined;
-    throw error;
-  });
-  return preparing;
+  return loadPostgres();
 }
 
 /** Whether `templateOf` can parse statements of `dialect` now. */
 export function isSqlParserReady(dialect: SqlDialect): boolean {
   return dialect !== 'postgres' || isPostgresReady();
+}
+
+/**
+ * Starts loading the parser of `dialect` when it needs one that is not loaded yet; a promise that
+ * settles once it is (rejected if it cannot be loaded), or undefined when `templateOf` can parse
+ * `dialect` now.
+ */
+export function sqlParserLoading(dialect: SqlDialect): Promise<void> | undefined {
+  return isSqlParserReady(dialect) ? undefined : loadPostgres();
 }
 
 /**
