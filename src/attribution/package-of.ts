@@ -34,6 +34,12 @@ export interface PackageResolver {
    * capture then starts right below it instead of walking leash's own frames first.
    */
   caller(entry?: (...args: never[]) => unknown): Caller;
+  /**
+   * The package and loader flag of the frame right below `entry`, when that frame is foreign
+   * (the service's or a package's); undefined when it is Node's or leash's, or `entry` is not on
+   * the stack. One frame captured.
+   */
+  callerBelow(entry: (...args: never[]) => unknown): Caller | undefined;
   /** The package a source file belongs to, or `undefined` when the file is leash's own. */
   ofFile(file: string): string | undefined;
 }
@@ -111,9 +117,15 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
     return walk(callSites(MAX_FRAMES, callSites));
   };
 
+  const callerBelow = (entry: (...args: never[]) => unknown): Caller | undefined => {
+    const first = walk(callSites(ENTRY_FRAMES, entry));
+    return first.found ? first : undefined;
+  };
+
   return {
     current: () => caller().package,
     caller,
+    callerBelow,
     ofFile(file) {
       const pkg = ofFile(file);
       return pkg === SKIP ? undefined : pkg;
@@ -160,6 +172,14 @@ export function packageOfPath(path: string): string {
   const first = rest[0] ?? '';
   if (first.startsWith('@') && rest[1] !== undefined) return `${first}/${rest[1]}`;
   return first === '' || first === '.bin' ? APP : first;
+}
+
+/**
+ * The file of the frame right below the topmost call of `entry` (`node:child_process` when Node's
+ * own code called it), or undefined when `entry` is not on the stack.
+ */
+export function fileBelow(entry: (...args: never[]) => unknown): string | undefined {
+  return callSites(1, entry)[0]?.getFileName() ?? undefined;
 }
 
 const toSites = (_: Error, sites: NodeJS.CallSite[]) => sites;

@@ -20,6 +20,9 @@ export interface Layer {
   handle?: { stack?: Layer[]; name?: string };
   /** Express 4 only. */
   regexp?: RegExp & { fast_slash?: boolean; fast_star?: boolean };
+  /** Express 5 (router 2): a middleware mounted at `/`, which matches every path. */
+  slash?: boolean;
+  rawPath?: unknown;
   keys?: ReadonlyArray<{ name: string | number }>;
 }
 
@@ -34,8 +37,14 @@ function patternText(pattern: unknown): string {
   return String(pattern);
 }
 
+/** What a middleware mounted at `/` matches: any path, consuming none. */
+const SLASH: Matched = { path: '', template: '' };
+
 /** Express 5 (router 2): `match` is pure and names the pattern. */
 function matchV5(layer: Layer, path: string): Matched | undefined {
+  // Router 2 answers a `/` mount with fresh objects (`params`, `keys`) for every path: the same
+  // answer, made once. Most middleware (body parsers, sessions) is mounted so.
+  if (layer.slash === true && layer.rawPath === '/') return SLASH;
   const match = layer.match(path) as false | { path: string; pattern: unknown };
   if (match === false) return undefined;
   return { path: match.path, template: patternText(match.pattern) };

@@ -11,7 +11,7 @@ import { wrap } from '../../instrument/shimmer.ts';
 import { withToken } from '../../isolate/gate.ts';
 import { isolationHooks } from '../../isolate/worker/hooks.ts';
 import type { UseContext } from '../../module/module.ts';
-import type { Recorder, SqlChecker } from '../../modules/sql/check.ts';
+import { type Recorder, recordsNothing, type SqlChecker } from '../../modules/sql/check.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -75,6 +75,8 @@ function runRemembering(
   args: unknown[],
   remember: Recorder,
 ): unknown {
+  // No constraint uses these rows: the query runs as the service called it.
+  if (recordsNothing(remember)) return original.apply(self, args);
   const at = args.findIndex((a) => typeof a === 'function');
   if (at !== -1) {
     const callback = args[at] as (error: unknown, result?: { rows?: unknown[] }) => void;

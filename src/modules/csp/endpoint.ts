@@ -87,8 +87,10 @@ export function createReportEndpoint(options: EndpointOptions): ReportEndpoint {
     stats,
     handle(request, response) {
       const url = request.url ?? '/';
+      // Every request asks: the path compared in place, no copy of it made.
+      if (!url.startsWith(options.path)) return false;
       const query = url.indexOf('?');
-      if ((query < 0 ? url : url.slice(0, query)) !== options.path) return false;
+      if ((query < 0 ? url.length : query) !== options.path.length) return false;
       if (request.method === 'OPTIONS') {
         response.writeHead(204, { allow: 'POST' });
         response.end();

@@ -34,6 +34,7 @@ function enforcing(rules: readonly (readonly string[])[]) {
   const caller = { package: 'app', looks: 0 };
   const packages = {
     current: () => caller.package,
+    callerBelow: () => undefined,
     caller: () => {
       caller.looks++;
       return { package: caller.package, loader: false };

@@ -8,14 +8,13 @@
  * to it (what was allowed stays allowed) until a flush replaces its contents, which starts a new
  * generation of memory.
  */
-import { BoundedCache } from '../../core/bounded-cache.ts';
 import { allows, generation, type PolicyTree } from '../../core/tree.ts';
 
 /** A package name no npm package can have (`*` is the literal kind's "any"; see literal.ts). */
 const ANY_PACKAGE = '*';
 
-/** Resources remembered per generation (BoundedCache keeps up to twice as many). */
-const LIMIT = 10_000;
+/** Uses remembered per generation; past it, memory starts afresh. */
+const LIMIT = 20_000;
 
 interface Entry {
   /** A rule grants the use to every package. */
@@ -27,7 +26,12 @@ interface Entry {
 export class AllowedMemo {
   readonly #tree: PolicyTree;
   #generation: number;
-  #entries = new BoundedCache<string, Entry>(LIMIT);
+  /**
+   * Scope → capability → resource. Nested rather than one joined key: a joined key is a new
+   * string to hash on every use, a route and a capability are the same strings every time.
+   */
+  #entries = new Map<string, Map<string, Map<string, Entry>>>();
+  #size = 0;
 
   constructor(tree: PolicyTree) {
     this.#tree = tree;
@@ -37,20 +41,30 @@ export class AllowedMemo {
   /** The memory of one use (`scope`, `capability`, `resource`); a use of any package. */
   entry(scope: string, capability: string, resource: string): Entry {
     const now = generation(this.#tree);
-    if (now !== this.#generation) {
+    if (now !== this.#generation || this.#size >= LIMIT) {
       this.#generation = now;
-      this.#entries.clear();
+      this.#entries = new Map();
+      this.#size = 0;
     }
-    // NUL cannot occur in a route template, a capability name or a path Node accepts.
-    const key = `${scope}\u0000${capability}\u0000${resource}`;
-    let entry = this.#entries.get(key);
+    let byCapability = this.#entries.get(scope);
+    if (byCapability === undefined) {
+      byCapability = new Map();
+      this.#entries.set(scope, byCapability);
+    }
+    let byResource = byCapability.get(capability);
+    if (byResource === undefined) {
+      byResource = new Map();
+      byCapability.set(capability, byResource);
+    }
+    let entry = byResource.get(resource);
     if (entry === undefined) {
       // The fact `*` in the package position matches a rule's `*` and no package's name.
       const any = allows(this.#tree, [scope, ANY_PACKAGE, capability, resource], {
         nearest: false,
       }).allowed;
       entry = { any, packages: new Set() };
-      this.#entries.set(key, entry);
+      byResource.set(resource, entry);
+      this.#size++;
     }
     return entry;
   }

@@ -24,6 +24,7 @@ function contextFor(pkg: string, loader = false) {
   const packages = {
     current: () => pkg,
     caller: () => ({ package: pkg, loader }),
+    callerBelow: () => undefined,
     ofFile: () => pkg,
   };
   return { context: createRuntimeContext(host, packages, '/srv/app'), asked };

@@ -6,7 +6,7 @@
 
 import { sep } from 'node:path';
 import { isInternal } from '../../attribution/internal.ts';
-import { lazyUse, type PackageResolver } from '../../attribution/package-of.ts';
+import { type Caller, lazyUse, type PackageResolver } from '../../attribution/package-of.ts';
 import { currentScope, LOADER, POOL } from '../../attribution/scope.ts';
 import { wildcardAllowedIn } from '../../core/kinds/path.ts';
 import { allows } from '../../core/tree.ts';
@@ -53,13 +53,15 @@ export interface RuntimeContext {
   readonly appRoot: string;
   /**
    * Checks a use; throws ERR_LEASH_DENIED in enforce mode. `excuse` (see CheckOptions) is asked
-   * before an ungranted use is recorded or refused.
+   * before an ungranted use is recorded or refused. `entry`: the wrapper the service called, so
+   * the stack is read from right below it (PackageResolver.caller), or the caller already read
+   * where the service called leash (a fetch's, read in the fetch wrapper).
    */
   check(
     capability: Capability,
     resource: string,
     excuse?: () => boolean,
-    entry?: (...args: never[]) => unknown,
+    entry?: ((...args: never[]) => unknown) | Caller,
   ): void;
   /** Like check but never throws (observers that cannot veto). */
   observe(capability: Capability, resource: string): void;
@@ -117,7 +119,7 @@ export function createRuntimeContext(
     capability: Capability,
     resource: string,
     excuse?: () => boolean,
-    entry?: (...args: never[]) => unknown,
+    entry?: ((...args: never[]) => unknown) | Caller,
     refuse = true,
   ): void => {
     if (isInternal()) return;
@@ -126,10 +128,8 @@ export function createRuntimeContext(
     // A rule that grants the use to every package needs no look at the stack.
     const memory = memo.entry(scope, capability, resource);
     if (memory.any) return;
-    const withExcuse = (options: CheckOptions | undefined): CheckOptions | undefined =>
-      excuse === undefined ? options : { ...options, excuse };
     // One look at the stack gives the package and whether the module loader made the call.
-    const caller = packages.caller(entry);
+    const caller = typeof entry === 'object' ? entry : packages.caller(entry);
     const u = { scope, package: caller.package };
     const plain =
       !isPoolUse(capability, caller.package) &&
@@ -144,13 +144,13 @@ export function createRuntimeContext(
       (refuse ? host.check : host.observe)(
         [POOL, u.package, capability, resource],
         u,
-        withExcuse(undefined),
+        withExcuse(undefined, excuse),
       );
       return;
     }
     if (!caller.loader || (capability !== 'fs.read' && capability !== 'addon.load')) {
       const facts = [u.scope, u.package, capability, resource];
-      (refuse ? host.check : host.observe)(facts, u, withExcuse(timeless(facts)));
+      (refuse ? host.check : host.observe)(facts, u, withExcuse(timeless(facts), excuse));
       return;
     }
     // Module loading is the process's doing, not the route's: a package loaded lazily by whichever
@@ -165,7 +165,7 @@ export function createRuntimeContext(
     (refuse ? host.check : host.observe)(
       facts,
       { scope: u.scope, package: 'node' },
-      withExcuse(options),
+      withExcuse(options, excuse),
     );
   };
   return {
@@ -176,6 +176,14 @@ export function createRuntimeContext(
     check: decide,
     observe: (capability, resource) => decide(capability, resource, undefined, undefined, false),
   };
+}
+
+/** Check options with the caller's excuse added (made only when a use is not granted). */
+function withExcuse(
+  options: CheckOptions | undefined,
+  excuse: (() => boolean) | undefined,
+): CheckOptions | undefined {
+  return excuse === undefined ? options : { ...options, excuse };
 }
 
 /** A literal path as a leash glob (escape the characters globs treat specially). */

@@ -5,8 +5,11 @@
  * context and before anything is sent, so `DispatcherBase.prototype.dispatch` decides it there
  * (`net.connect` of its origin) — per request, also over a kept-alive socket. An Agent hands the
  * same `opts` to its Pool and the Pool to a Client, possibly later and in another context, so a
- * request is decided once, at the outermost dispatcher. A refusal is reported the way undici
- * reports a request that fails synchronously: to the handler's `onResponseError`.
+ * request is decided once, at the outermost dispatcher. A request is known by its `opts` or by its
+ * handler with the same origin: the dispatcher Node's fetch goes through by default (the `.1`
+ * global, a wrapper of the `.2` one) hands a copy of `opts` on, with the same handler. A refusal
+ * is reported the way undici reports a request that fails synchronously: to the handler's
+ * `onResponseError`.
  *
  * Node's own `fetch` runs on a copy of undici inside Node, whose global dispatcher the package
  * also uses by default (`Symbol.for('undici.globalDispatcher.1')` is shared): the runtime module
@@ -43,12 +46,18 @@ function ownOrigin(dispatcher: object): unknown {
   return key === undefined ? undefined : (dispatcher as Record<symbol, unknown>)[key];
 }
 
-/** Requests already decided (by an outer dispatcher, or by the fetch wrapper). */
+/** Requests already decided (by an outer dispatcher, or by the fetch wrapper): their options. */
 const decided = new WeakSet<object>();
+/** The same requests' handlers, with the endpoint each was decided for. */
+const decidedHandlers = new WeakMap<object, string>();
 
-/** Marks a dispatch's options as decided, so inner dispatchers do not decide them again. */
-export function markDecided(opts: object): void {
+/**
+ * Marks a dispatch as decided for `endpoint`, so inner dispatchers do not decide it again: its
+ * options, and its handler for that endpoint.
+ */
+export function markDecided(opts: object, handler: unknown, endpoint: string): void {
   decided.add(opts);
+  if (typeof handler === 'object' && handler !== null) decidedHandlers.set(handler, endpoint);
 }
 
 /**
@@ -66,6 +75,9 @@ export function wrapDispatch(proto: object, check: ConnectCheck): () => void {
           return original.apply(this, args);
         const to = originEndpoint(opts.origin ?? ownOrigin(this as object));
         if (to === undefined) return original.apply(this, args);
+        const handler = args[1];
+        if (typeof handler === 'object' && handler !== null && decidedHandlers.get(handler) === to)
+          return original.apply(this, args);
         try {
           check(to);
         } catch (error) {
@@ -74,7 +86,7 @@ export function wrapDispatch(proto: object, check: ConnectCheck): () => void {
           handler.onResponseError(null, error);
           return true;
         }
-        decided.add(opts);
+        markDecided(opts, handler, to);
         return withDecidedConnect(to, () => original.apply(this, args));
       },
   );

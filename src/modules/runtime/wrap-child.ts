@@ -13,6 +13,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { promisify } from 'node:util';
 import workerThreads from 'node:worker_threads';
 import { quote } from 'shell-quote';
+import { fileBelow } from '../../attribution/package-of.ts';
 import { LeashError } from '../../errors.ts';
 import type { RuntimeContext } from './context.ts';
 import { pathOf } from './wrap-fs.ts';
@@ -66,18 +67,34 @@ function commandOf({
 const SYNC = new Set(['execSync', 'spawnSync', 'execFileSync']);
 
 /**
- * Inside a wrapped child_process function, whose own check already decided the command line as
- * the caller wrote it (a shell string, say): the class below does not decide it again.
+ * The command lines the wrapped child_process functions in progress decided, innermost last.
+ * Inside one, whose own check already decided the command line as the caller wrote it (a shell
+ * string, say), the class below does not decide it again; nor does a wrapped function Node's own
+ * child_process code calls with the same command line (`exec` calls `execFile` through the
+ * module's exports): nothing but Node's frames and leash's is between the two, so its caller is
+ * the one already decided.
  */
-let wrapperDepth = 0;
+const decided: string[] = [];
 
-function viaWrapper<T>(fn: () => T): T {
-  wrapperDepth++;
+function viaWrapper<T>(command: string, fn: () => T): T {
+  decided.push(command);
   try {
     return fn();
   } finally {
-    wrapperDepth--;
+    decided.pop();
   }
+}
+
+/**
+ * Whether a wrapped function's command line is the one the wrapper around it just decided, and
+ * Node's child_process code is what called it (so no code of the service's is between the two).
+ */
+function decidedAbove(command: string, wrapper: (...args: never[]) => unknown): boolean {
+  return (
+    decided.length > 0 &&
+    decided[decided.length - 1] === command &&
+    fileBelow(wrapper) === 'node:child_process'
+  );
 }
 
 /** A ChildProcess that was never started and reports the refusal as spawn failures do. */
@@ -97,25 +114,30 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
   for (const [name, commandLine] of Object.entries(COMMANDS)) {
     const original = target[name]!;
     const wrapped = function (this: unknown, ...args: unknown[]) {
+      const command = commandLine(args);
       try {
-        context.check('child.spawn', commandLine(args));
+        // The stack is read from right below this wrapper: its caller.
+        if (!decidedAbove(command, wrapped))
+          context.check('child.spawn', command, undefined, wrapped);
       } catch (error) {
         if (SYNC.has(name)) throw error;
         return refusedChild(error, args[args.length - 1]);
       }
-      return viaWrapper(() => original.apply(this, args));
+      return viaWrapper(command, () => original.apply(this, args));
     } as AnyFunction & { [promisify.custom]?: unknown };
     const custom = (original as { [promisify.custom]?: AnyFunction })[promisify.custom];
     if (custom !== undefined) {
       // util.promisify(exec) resolves to { stdout, stderr }: keep that shape, check first.
-      wrapped[promisify.custom] = function (this: unknown, ...args: unknown[]) {
+      const promised = function (this: unknown, ...args: unknown[]) {
+        const command = commandLine(args);
         try {
-          context.check('child.spawn', commandLine(args));
+          context.check('child.spawn', command, undefined, promised);
         } catch (error) {
           return Promise.reject(error);
         }
-        return viaWrapper(() => custom.apply(this, args));
+        return viaWrapper(command, () => custom.apply(this, args));
       };
+      wrapped[promisify.custom] = promised;
     }
     Object.defineProperty(wrapped, 'name', { value: original.name });
     target[name] = wrapped;
@@ -139,15 +161,16 @@ export function wrapChildProcess(context: RuntimeContext): () => void {
     }
     return result;
   };
-  proto.spawn = function (this: unknown, options: unknown) {
-    if (wrapperDepth > 0 || typeof options !== 'object' || options === null)
+  const spawn = function (this: unknown, options: unknown) {
+    if (decided.length > 0 || typeof options !== 'object' || options === null)
       return remember(this, originalSpawn.call(this, options));
     const o = options as { file?: unknown; args?: unknown };
     const file = String(o.file);
     const args = Array.isArray(o.args) ? o.args.map(String) : [];
-    context.check('child.spawn', quote([file, ...args.slice(1)]));
+    context.check('child.spawn', quote([file, ...args.slice(1)]), undefined, spawn);
     return remember(this, originalSpawn.call(this, { ...o, file, args }));
   };
+  proto.spawn = spawn;
   restore.push(() => {
     proto.spawn = originalSpawn;
   });

@@ -23,6 +23,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import { syncBuiltinESMExports } from 'node:module';
+import type { Caller } from '../../attribution/package-of.ts';
 import { isWrapped } from '../../instrument/shimmer.ts';
 import type { RuntimeContext } from './context.ts';
 import { withDecidedConnect } from './decided-connects.ts';
@@ -112,6 +113,15 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
     return target === undefined ? fn() : withDecidedConnect(target, fn);
   }
 
+  /**
+   * The callers of the fetch calls in progress (their synchronous part), innermost last; undefined
+   * where the frame below the fetch wrapper was not the service's. A fetch's first dispatch
+   * usually happens within it, through the checking dispatcher below, with only Node's undici
+   * frames between: the caller read right below the wrapper is then the one a look from the
+   * dispatch would find after walking them all. A dispatch later (a redirect) looks the usual way.
+   */
+  const fetchCallers: Array<Caller | undefined> = [];
+
   const checking = new WeakMap<Dispatcher, Dispatcher>();
   const checkingDispatcher = (inner: Dispatcher): Dispatcher => {
     let wrapper = checking.get(inner);
@@ -125,8 +135,8 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
           return (options: { origin?: unknown }, handler: unknown) => {
             const to = originTarget(options.origin);
             if (to === undefined) return target.dispatch(options, handler);
-            context.check('net.connect', to);
-            markDecided(options);
+            context.check('net.connect', to, undefined, fetchCallers[fetchCallers.length - 1]);
+            markDecided(options, handler, to);
             return withDecidedConnect(to, () => target.dispatch(options, handler));
           };
         },
@@ -146,13 +156,13 @@ export function wrapHttpClient(context: RuntimeContext): () => void {
       wrapGlobalDispatchers();
       return response;
     }
-    return originalFetch(
-      input as FetchInput,
-      {
-        ...init,
-        dispatcher: checkingDispatcher(inner),
-      } as RequestInit,
-    );
+    const options = { ...init, dispatcher: checkingDispatcher(inner) } as RequestInit;
+    fetchCallers.push(context.packages.callerBelow(wrappedFetch));
+    try {
+      return originalFetch(input as FetchInput, options);
+    } finally {
+      fetchCallers.pop();
+    }
   };
   Object.defineProperty(globalThis, 'fetch', {
     value: wrappedFetch,

@@ -7,9 +7,10 @@ import { observationFact } from '../../core/kinds/sql.ts';
 import { addRule, createTree, replaceContents } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
-import { createSqlChecker } from './check.ts';
+import { createSqlChecker, recordsNothing } from './check.ts';
 import { sqlModule } from './module.ts';
 import { SHORT_DIGEST, valueDigest } from './sensitive.ts';
+import { templateId } from './sources.ts';
 import { createStatementCache } from './statement-cache.ts';
 
 const SCOPE = 'GET /notes';
@@ -127,4 +128,64 @@ test('learning remembers allowed executions too, and forgets them when a flush r
   assert.equal(learned.length, 1, 'bob, allowed before the flush by =principal, is learned now');
   assert.equal(run('cy', 'cy', 30), true);
   assert.equal(learned.length, 2, 'and every other distinct value after it');
+});
+
+test('enforcing keeps the results a constraint names, and only those statements get a recorder', () => {
+  const cache = createStatementCache({ max: 100 });
+  const OWNER_OF = 'SELECT owner FROM notes WHERE id = ?';
+  const SHARED = 'SELECT title FROM shares WHERE owner = ?';
+  const COUNT = 'SELECT COUNT(*) AS n FROM notes';
+  const ownerOf = cache.get(OWNER_OF, 'sqlite').text;
+  const shared = cache.get(SHARED, 'sqlite').text;
+  const count = cache.get(COUNT, 'sqlite').text;
+  const source = `result.${templateId(ownerOf)}.owner`;
+  const tree = createTree(sqlModule.root);
+  addRule(tree, [SCOPE, ownerOf, '$1', '*']);
+  addRule(tree, [SCOPE, shared, '$1', `=${source}`]);
+  addRule(tree, [SCOPE, count]);
+  const host = createHost({
+    module: sqlModule,
+    mode: 'enforce',
+    tree,
+    policyFile: 'test.policy.json',
+    simplify: DEFAULT_SIMPLIFY_OPTIONS,
+    sink: { learn: () => true, learnRule: () => true, recordViolation: () => {} },
+    logger: createLogger({ level: 'silent' }),
+    appRoot: '/srv/app',
+    use: () => ({ scope: SCOPE, package: 'app' }),
+    settings: { principal: undefined, inputHeaders: [], maxRememberedValues: 100 },
+  });
+  const checker = createSqlChecker(
+    host,
+    cache,
+    { principal: undefined, headers: [], maxRemembered: 100 },
+    new Set([source]),
+  );
+  /** In one request: the owner of note 1 is read (returning `owner`), then the shares of `who`. */
+  const request = (owner: string, who: string) => {
+    const state = { scope: SCOPE, request: { headers: {} } };
+    return runInRequest(state, () => {
+      const counted = checker.check('sqlite', COUNT, { positional: [] });
+      const remember = checker.check('sqlite', OWNER_OF, { positional: [1] });
+      remember([{ owner, title: 'x' }]);
+      try {
+        checker.check('sqlite', SHARED, { positional: [who] });
+      } catch (error) {
+        if (isLeashError(error, 'ERR_LEASH_DENIED')) return { allowed: false, counted, remember };
+        throw error;
+      }
+      return { allowed: true, counted, remember };
+    });
+  };
+  const first = request('ann', 'ann');
+  assert.equal(first.allowed, true, 'the value an earlier statement returned');
+  assert.equal(request('ann', 'bob').allowed, false, 'not what it returned');
+  assert.equal(recordsNothing(first.counted), true, 'no constraint reads a count');
+  assert.equal(recordsNothing(first.remember), false);
+  // A new request remembers nothing of the last one.
+  const state = { scope: SCOPE, request: { headers: {} } };
+  assert.throws(
+    () => runInRequest(state, () => checker.check('sqlite', SHARED, { positional: ['ann'] })),
+    (error: unknown) => isLeashError(error, 'ERR_LEASH_DENIED'),
+  );
 });

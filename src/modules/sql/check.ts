@@ -9,15 +9,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isInternal } from '../../attribution/internal.ts';
 import { currentRequest, type RequestState } from '../../attribution/scope.ts';
-import { BoundedCache } from '../../core/bounded-cache.ts';
 import { type Observation, observationFact } from '../../core/kinds/sql.ts';
 import { allows, generation } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
 import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
 import { derivedSources } from './derived.ts';
-import { ResultMemory } from './result-memory.ts';
+import { ResultMemory, wantedColumns } from './result-memory.ts';
 import { FULL_DIGEST, looksSecret, SHORT_DIGEST, secretSlots, valueDigest } from './sensitive.ts';
-import { comparable, principalOf, requestInputs, templateId } from './sources.ts';
+import { comparable, principalReader, requestInputs, templateId } from './sources.ts';
 import type { StatementCache } from './statement-cache.ts';
 import {
   type SqlDialect as Dialect,
@@ -68,8 +67,21 @@ export type Recorder = (rows: readonly unknown[]) => void;
 
 const NOTHING: Recorder = () => {};
 
-/** Allowed executions remembered per generation (BoundedCache keeps up to twice as many). */
+/** Whether a recorder keeps nothing (no constraint uses its statement's results): a driver need not hand it the rows. */
+export function recordsNothing(recorder: Recorder): boolean {
+  return recorder === NOTHING;
+}
+
+/** Allowed executions remembered per generation. */
 const DECIDED_LIMIT = 10_000;
+
+/** What was decided for one statement in one route. */
+interface Decided {
+  /** What the last allowed execution depended on, per slot: the key a repetition is looked up by. */
+  depends: readonly Depends[] | undefined;
+  /** Keys (decidedKey) of the executions allowed. */
+  readonly keys: Set<string>;
+}
 
 export interface StatementParams {
   readonly positional: readonly unknown[];
@@ -139,21 +151,23 @@ export function slotsSeen(
   sources: RequestSources,
 ): SlotSeen[] {
   const { principal, inputs, memory } = sources;
-  return template.slots.map((_slot, i) => {
+  const seen: SlotSeen[] = [];
+  for (let i = 0; i < template.slots.length; i++) {
     const value = slotValue(template, i, params);
     const eq: string[] = [];
     if (value !== undefined) {
       if (principal !== undefined && value === principal) eq.push('=principal');
-      const exact = inputs.get(value) ?? [];
-      for (const source of exact) eq.push(`=${source}`);
+      const exact = inputs.get(value);
+      if (exact !== undefined) for (const source of exact) eq.push(`=${source}`);
       // Derived only when no input equals the value: equality implies every derivation.
-      if (exact.length === 0 && inputs.size > 0)
+      else if (inputs.size > 0)
         for (const source of derivedSources(value, inputs)) eq.push(`=${source}`);
-      for (const source of memory?.sourcesOf(value) ?? []) eq.push(`=${source}`);
+      if (memory !== undefined) for (const source of memory.sourcesOf(value)) eq.push(`=${source}`);
     }
-    eq.sort();
-    return { value, eq };
-  });
+    if (eq.length > 1) eq.sort();
+    seen.push({ value, eq });
+  }
+  return seen;
 }
 
 /**
@@ -199,18 +213,17 @@ function dependsOn(constraint: string): Depends {
 }
 
 /**
- * The key of an execution under what each slot's decision depended on, or undefined when it
- * depended on a secret-looking slot's value (a value the cache would keep in memory).
+ * The key of an execution of one statement in one route under what each slot's decision depended
+ * on, or undefined when it depended on a secret-looking slot's value (a value the cache would keep
+ * in memory).
  */
 function decidedKey(
-  /** The route and template (`scope \u0000 text`), what the key starts with. */
-  statement: string,
   template: Template,
   seen: readonly SlotSeen[],
   secret: ReadonlySet<string>,
   depends: readonly Depends[],
 ): string | undefined {
-  let key = statement;
+  let key = '';
   for (let i = 0; i < seen.length; i++) {
     const { value, eq } = seen[i]!;
     const on = depends[i];
@@ -250,21 +263,35 @@ export function createSqlChecker(
 ): SqlChecker {
   const memories = new WeakMap<RequestState, ResultMemory>();
   const secretSlotsOf = secretSlotCache();
+  const principalOf = principalReader(settings.principal);
   const warned = new Set<string>();
-  // Executions already allowed, keyed by what their decision depended on (decidedKey): the same
-  // route running the same statement with values from the same sources is decided by one lookup,
-  // with no digest and no policy walk. Report and enforce never change the policy; learning only
-  // adds to it (what was allowed stays allowed, and an allowed execution teaches nothing) until a
-  // flush replaces the live tree with the saved one, which starts a new generation of memory.
-  const decided = new BoundedCache<string, true>(DECIDED_LIMIT);
-  const dependsOf = new BoundedCache<string, readonly Depends[]>(DECIDED_LIMIT);
+  // Executions already allowed, per statement (its template, one object per text) and route,
+  // keyed by what their decision depended on (decidedKey): the same route running the same
+  // statement with values from the same sources is decided by one lookup, with no digest and no
+  // policy walk. Report and enforce never change the policy; learning only adds to it (what was
+  // allowed stays allowed, and an allowed execution teaches nothing) until a flush replaces the
+  // live tree with the saved one, which starts a new generation of memory.
+  let decided = new WeakMap<Template, Map<string, Decided>>();
+  let decidedCount = 0;
   let decidedGeneration = generation(host.tree);
-  const forgetReplaced = (): void => {
+  const decidedOf = (template: Template, scope: string): Decided => {
     const now = generation(host.tree);
-    if (now === decidedGeneration) return;
-    decidedGeneration = now;
-    decided.clear();
-    dependsOf.clear();
+    if (now !== decidedGeneration || decidedCount >= DECIDED_LIMIT) {
+      decidedGeneration = now;
+      decided = new WeakMap();
+      decidedCount = 0;
+    }
+    let byScope = decided.get(template);
+    if (byScope === undefined) {
+      byScope = new Map();
+      decided.set(template, byScope);
+    }
+    let entry = byScope.get(scope);
+    if (entry === undefined) {
+      entry = { depends: undefined, keys: new Set() };
+      byScope.set(scope, entry);
+    }
+    return entry;
   };
 
   const memoryOf = (state: RequestState): ResultMemory => {
@@ -359,23 +386,23 @@ export function createSqlChecker(
       // Inputs and the principal live on the framework's own request object (Fastify's), else
       // on the request Node gave the server (Express adds to it).
       const request = state?.framework ?? state?.request;
-      const principal = principalOf(request, settings.principal);
+      const principal = principalOf(request);
       const inputs =
         state === undefined
           ? new Map<string, string[]>()
           : requestInputs(request, settings.headers, state);
-      // With no constraint on results (enforce and report know which they need), nothing is kept.
-      const memory = state === undefined || wantedResults?.size === 0 ? undefined : memoryOf(state);
+      // What earlier statements of this request returned; made when one returns rows a
+      // constraint may name (none yet: no value came from a result).
+      const memory = state === undefined ? undefined : memories.get(state);
       const secret = secretSlotsOf(template.text);
       const seen = slotsSeen(template, params, { principal, inputs, memory });
       // What the last allowed execution of this statement in this route depended on, per slot:
       // the key under it is what a repetition is looked up by.
-      const statement = `${use.scope}\u0000${template.text}`;
-      forgetReplaced();
-      const depends = dependsOf.get(statement);
+      const statement = decidedOf(template, use.scope);
+      const depends = statement.depends;
       const lookup =
-        depends === undefined ? undefined : decidedKey(statement, template, seen, secret, depends);
-      if (lookup === undefined || decided.get(lookup) !== true) {
+        depends === undefined ? undefined : decidedKey(template, seen, secret, depends);
+      if (lookup === undefined || !statement.keys.has(lookup)) {
         const found: Depends[] = [];
         // Learned or only reported (no rule allowed it): nothing to remember.
         let ruled = true;
@@ -389,16 +416,24 @@ export function createSqlChecker(
           if (rule === undefined) ruled = false;
           else if (template.slots.length > 0) found.push(dependsOn(rule[3] ?? ''));
         }
-        const key = ruled ? decidedKey(statement, template, seen, secret, found) : undefined;
-        if (key !== undefined) {
-          decided.set(key, true);
-          dependsOf.set(statement, found);
+        const key = ruled ? decidedKey(template, seen, secret, found) : undefined;
+        // Not when checking replaced the tree (a flush while learning): decided against the old.
+        if (key !== undefined && generation(host.tree) === decidedGeneration) {
+          if (!statement.keys.has(key)) {
+            statement.keys.add(key);
+            decidedCount++;
+          }
+          statement.depends = found;
         }
       }
-      if (memory === undefined) return NOTHING;
+      // With no constraint on this statement's results (enforce and report know which they
+      // need), nothing is kept.
+      if (state === undefined || wantedResults?.size === 0) return NOTHING;
       const id = templateId(template.text);
+      if (wantedResults !== undefined && wantedColumns(wantedResults, id).size === 0)
+        return NOTHING;
       return (rows) => {
-        if (rows.length > 0) memory.remember(id, rows, wantedResults);
+        if (rows.length > 0) memoryOf(state).remember(id, rows, wantedResults);
       };
     },
   };

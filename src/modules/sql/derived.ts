@@ -9,6 +9,8 @@
 import type { Transform } from '../../core/kinds/sql.ts';
 
 const NUMBER = /^-?\d+(?:\.\d+)?$/;
+/** The relations to an input, in the order they are named. */
+const RELATIONS: readonly Transform[] = ['trim', 'lower', 'number'];
 
 /** The numbers written in an input: with and without a leading minus, thousands commas dropped. */
 function numbersIn(text: string): number[] {
@@ -40,14 +42,18 @@ export function derivedSources(
     for (const path of inputs.get(like.inner) ?? []) out.add(`${path}|${like.transform}`);
   const lower = value.toLowerCase();
   const numeric = NUMBER.test(value) ? Number(value) : undefined;
-  for (const [text, paths] of inputs) {
+  // Keys, then a lookup: iterating entries makes a pair per input, on every statement.
+  for (const text of inputs.keys()) {
     if (text === value) continue;
-    const relations: Transform[] = [];
-    if (text.trim() === value) relations.push('trim');
-    if (text.toLowerCase() === lower || text.trim().toLowerCase() === lower)
-      relations.push('lower');
-    if (numeric !== undefined && numbersIn(text).includes(numeric)) relations.push('number');
-    for (const relation of relations) for (const path of paths) out.add(`${path}|${relation}`);
+    const trim = text.trim() === value;
+    const lowered = text.toLowerCase() === lower || text.trim().toLowerCase() === lower;
+    const number = numeric !== undefined && numbersIn(text).includes(numeric);
+    if (!trim && !lowered && !number) continue;
+    const paths = inputs.get(text) ?? [];
+    for (const relation of RELATIONS) {
+      if (relation === 'trim' ? !trim : relation === 'lower' ? !lowered : !number) continue;
+      for (const path of paths) out.add(`${path}|${relation}`);
+    }
   }
-  return [...out];
+  return out.size === 0 ? [] : [...out];
 }

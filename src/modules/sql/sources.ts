@@ -115,18 +115,35 @@ export function principalOf(
   request: unknown,
   principal: string | ((request: unknown) => unknown) | undefined,
 ): string | undefined {
-  if (principal === undefined || request === undefined) return undefined;
+  return principalReader(principal)(request);
+}
+
+/**
+ * principalOf for one setting, its property path split once: a statement check reads the
+ * principal every time.
+ */
+export function principalReader(
+  principal: string | ((request: unknown) => unknown) | undefined,
+): (request: unknown) => string | undefined {
+  if (principal === undefined) return () => undefined;
   if (typeof principal === 'function') {
-    try {
-      return comparable(principal(request));
-    } catch {
-      return undefined;
+    return (request) => {
+      if (request === undefined) return undefined;
+      try {
+        return comparable(principal(request));
+      } catch {
+        return undefined;
+      }
+    };
+  }
+  const keys = principal.replace(/^(req|request|ctx)\./, '').split('.');
+  return (request) => {
+    if (request === undefined) return undefined;
+    let value: unknown = request;
+    for (const key of keys) {
+      if (typeof value !== 'object' || value === null) return undefined;
+      value = (value as Record<string, unknown>)[key];
     }
-  }
-  let value: unknown = request;
-  for (const key of principal.replace(/^(req|request|ctx)\./, '').split('.')) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return comparable(value);
+    return comparable(value);
+  };
 }
