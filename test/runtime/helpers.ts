@@ -12,6 +12,19 @@ import {
 
 export const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 
+/** The test process's environment without leash's own settings (a run inherits none), plus `extra`. */
+export const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NO_COLOR: '1',
+  NODE_OPTIONS: '',
+  LEASH_MODE: '',
+  LEASH_POLICY: '',
+  LEASH_CONFIG: '',
+  LEASH_NODE_WAIT: '',
+  LEASH_PROGRESS_MS: '',
+  ...extra,
+});
+
 export interface Running {
   readonly base: string;
   readonly child: ChildProcess;

@@ -22,24 +22,13 @@ import {
   spawnGroup,
   withinLimit,
 } from '../support/processes.ts';
-import { BIN } from './helpers.ts';
+import { BIN, cleanEnv } from './helpers.ts';
 
 const SERVICE = fileURLToPath(new URL('./fixtures/waiter-service.mjs', import.meta.url));
 const LOCK_MODULE = fileURLToPath(new URL('../../src/store/lock.ts', import.meta.url));
 const waiter = findWaiter({ ...process.env, LEASH_NODE_WAIT: '' });
 const noWaiter = waiter.ok ? false : `no launcher here: ${waiter.reason}`;
 
-const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-  ...process.env,
-  NO_COLOR: '1',
-  NODE_OPTIONS: '',
-  LEASH_MODE: '',
-  LEASH_POLICY: '',
-  LEASH_CONFIG: '',
-  LEASH_NODE_WAIT: '',
-  LEASH_PROGRESS_MS: '',
-  ...extra,
-});
 
 interface Space {
   readonly dir: string;

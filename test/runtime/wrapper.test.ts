@@ -10,19 +10,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readPolicyJson } from '../support/policy-json.ts';
 import { killGroup, run, STARTUP_LIMIT_MS, spawnGroup, withinLimit } from '../support/processes.ts';
-import { BIN } from './helpers.ts';
+import { BIN, cleanEnv } from './helpers.ts';
 
 const SIGNAL_SERVICE = fileURLToPath(new URL('./fixtures/signal-service.mjs', import.meta.url));
 
-const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-  ...process.env,
-  NO_COLOR: '1',
-  NODE_OPTIONS: '',
-  LEASH_MODE: '',
-  LEASH_POLICY: '',
-  LEASH_CONFIG: '',
-  ...extra,
-});
 
 async function leash(cwd: string, args: readonly string[], node = process.execPath) {
   const result = await run(node, [BIN, ...args], { cwd, env: cleanEnv() });
