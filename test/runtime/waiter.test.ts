@@ -29,7 +29,6 @@ const LOCK_MODULE = fileURLToPath(new URL('../../src/store/lock.ts', import.meta
 const waiter = findWaiter({ ...process.env, LEASH_NODE_WAIT: '' });
 const noWaiter = waiter.ok ? false : `no launcher here: ${waiter.reason}`;
 
-
 interface Space {
   readonly dir: string;
   readonly secret: string;

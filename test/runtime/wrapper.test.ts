@@ -14,7 +14,6 @@ import { BIN, cleanEnv } from './helpers.ts';
 
 const SIGNAL_SERVICE = fileURLToPath(new URL('./fixtures/signal-service.mjs', import.meta.url));
 
-
 async function leash(cwd: string, args: readonly string[], node = process.execPath) {
   const result = await run(node, [BIN, ...args], { cwd, env: cleanEnv() });
   return {
