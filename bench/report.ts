@@ -4,6 +4,7 @@
  * of the same round, the targets with met / missed, BENCHMARKS.md, and the comparison of two
  * result files.
  */
+import { joinAtMarker, splitAtMarker } from './lib/hand-written.ts';
 import type { GrowthResult, MicroResult } from './lib/micro.ts';
 import type { Measurement, VariantResult } from './lib/rounds.ts';
 import { growthExponent, medianInterval, type Summary, summarize } from './lib/stats.ts';
@@ -632,9 +633,16 @@ export function lightSection(results: Results): string {
 
 /**
  * Replaces the light-route section of a BENCHMARKS.md, or puts it where a full run puts it (before
- * the micro-benchmarks): the rest stays as it is.
+ * the micro-benchmarks): the rest stays as it is. Only the generated part, above the hand-written
+ * marker (bench/lib/hand-written.ts), is looked at and changed.
  */
 export function withLightSection(existing: string, section: string): string {
+  const { generated, handWritten } = splitAtMarker(existing);
+  const replaced = withSection(generated, section);
+  return handWritten === undefined ? replaced : joinAtMarker(replaced, handWritten);
+}
+
+function withSection(existing: string, section: string): string {
   const start = existing.indexOf(`\n${LIGHT_HEADING}\n`);
   if (start < 0) {
     const micro = existing.indexOf('\n## Micro-benchmarks\n');

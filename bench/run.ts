@@ -5,7 +5,12 @@
  * (bench/service.bench.ts, `leash enforce --isolate` the eighth), SQLite then PostgreSQL, then
  * the light route of issue 14 beside its peers (bench/light.bench.ts: plain node, Node's flags,
  * sandworm, every leash configuration; HTML then JSON). Writes the results as JSON
- * (bench/results/<date>.json) and the tables to BENCHMARKS.md.
+ * (bench/results/<date>.json) and the tables to BENCHMARKS.md. The generated part of BENCHMARKS.md
+ * ends at the line `<!-- hand-written below: npm run bench keeps what follows -->`
+ * (bench/lib/hand-written.ts): a run rewrites what is above it and keeps the line and everything
+ * below it, the sections written by hand. A file without that line is rewritten whole, with a
+ * warning. The report names the commit (and uncommitted changes) checked out when the run starts,
+ * the tree it builds and measures.
  *
  *   npm run bench                        full run (about 10–12 minutes on 2 cores)
  *   npm run bench -- --quick             indicative run in a few minutes (SQLite only, 2
@@ -28,11 +33,12 @@
  * with it) even when the example's config would do.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { release, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HAND_WRITTEN_MARKER, withHandWritten } from './lib/hand-written.ts';
 import type { BenchFileOutput, GrowthResult, MicroResult } from './lib/micro.ts';
 import { packageCopy } from './lib/package-copy.ts';
 import { canPin, cpuCount, cpuModel } from './lib/proc.ts';
@@ -120,6 +126,14 @@ function git(...command: string[]): string {
     return '';
   }
 }
+
+// The tree this run builds (dist/) and measures, read before anything is built or run: a commit
+// made or merged during the run must not be named. LEASH_BENCH_COMMIT names the commit when the
+// run is made from an exported copy (no .git).
+const commit = process.env.LEASH_BENCH_COMMIT ?? git('rev-parse', '--short', 'HEAD');
+const dirty =
+  process.env.LEASH_BENCH_COMMIT === undefined &&
+  git('status', '--porcelain', '--untracked-files=no') !== '';
 
 /** Runs one bench file in its own process (pinned to the service core) and parses its output. */
 function runBenchFile(file: string): Promise<BenchFileOutput> {
@@ -233,11 +247,6 @@ if (args.only === undefined || args.only === 'light') {
   });
 }
 
-// LEASH_BENCH_COMMIT names the commit when the run is made from an exported copy (no .git).
-const commit = process.env.LEASH_BENCH_COMMIT ?? git('rev-parse', '--short', 'HEAD');
-const dirty =
-  process.env.LEASH_BENCH_COMMIT === undefined &&
-  git('status', '--porcelain', '--untracked-files=no') !== '';
 const argv = process.argv.slice(2);
 const environment: Environment = {
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -295,16 +304,21 @@ try {
 } catch {
   // biome missing: the JSON is still valid.
 }
-// A light-only run into BENCHMARKS.md replaces its light-route section and leaves the rest.
+// A light-only run into BENCHMARKS.md replaces its light-route section and leaves the rest; any
+// other run rewrites the generated part and keeps what follows the hand-written marker.
 const lightOnly = args.only === 'light' && !quick && args.markdown === undefined;
-writeFileSync(
-  markdownFile,
-  withoutCheckout(
-    lightOnly
-      ? withLightSection(readFileSync(markdownFile, 'utf8'), lightSection(results))
-      : markdown(results),
-  ),
-);
+let report: string;
+if (lightOnly) report = withLightSection(readFileSync(markdownFile, 'utf8'), lightSection(results));
+else {
+  const existing = existsSync(markdownFile) ? readFileSync(markdownFile, 'utf8') : undefined;
+  const merged = withHandWritten(markdown(results), existing);
+  if (merged.lost)
+    log(
+      `warning: ${relative(process.cwd(), markdownFile)} had no line "${HAND_WRITTEN_MARKER}", so it was rewritten whole: anything written by hand after its generated part is gone (git still has it); the line now ends the generated part`,
+    );
+  report = merged.text;
+}
+writeFileSync(markdownFile, withoutCheckout(report));
 
 log('');
 for (const t of results.targets) {
