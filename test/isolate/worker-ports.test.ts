@@ -81,6 +81,7 @@ function isolated(take: (i: number) => boolean) {
   let out = '';
   const waited: Waited[] = [];
   const held: net.Server[] = [];
+  const problems: unknown[] = [];
   const letGo = async (pid: number) => {
     const i = waited.length;
     const at = portOf(pid);
@@ -97,7 +98,8 @@ function isolated(take: (i: number) => boolean) {
     const lines = err.split('\n').slice(seen, -1);
     for (const line of lines) {
       const m = /waiting to listen: pid (\d+)/.exec(line);
-      if (m !== null) letting = letting.then(() => letGo(Number(m[1])));
+      if (m !== null)
+        letting = letting.then(() => letGo(Number(m[1]))).catch((e) => void problems.push(e));
     }
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
@@ -111,6 +113,8 @@ function isolated(take: (i: number) => boolean) {
   });
   return {
     waited,
+    /** What went wrong in letting a process go (none expected). */
+    problems,
     stderr: () => err,
     outcome: withinLimit(
       outcome,
@@ -152,6 +156,7 @@ test('a worker whose port another process took is started on another port, and a
     const answer = await response.text();
     assert.match(answer, /^answered by \d+$/);
 
+    assert.deepEqual(service.problems, []);
     const [startup, startupMoved, worker, workerMoved, ...more] = service.waited;
     assert.equal(more.length, 0, service.stderr());
     assert.ok(startup?.taken && worker?.taken);
@@ -183,6 +188,7 @@ test('when every port a worker is given is taken, leash stops and names the last
     const { base, code } = await service.outcome;
     assert.equal(base, undefined, 'leash listened');
     assert.notEqual(code, 0);
+    assert.deepEqual(service.problems, []);
     // The first port and MAX_PORT_MOVES more, each taken.
     assert.equal(service.waited.length, 1 + MAX_PORT_MOVES, service.stderr());
     const last = service.waited.at(-1)!;
