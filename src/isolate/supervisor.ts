@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { IsolateSettings } from '../config/load.ts';
 import type { Policy } from '../core/policy.ts';
@@ -41,6 +40,7 @@ import {
   reachesDatabaseFile,
   workerKernelRules,
 } from './plan.ts';
+import { workerPort } from './ports.ts';
 import { createRequestRegistry } from './requests.ts';
 import { routeTable } from './routes.ts';
 import { createSessionTable, sessionPrincipalPath } from './sessions.ts';
@@ -55,6 +55,7 @@ import {
   startWorkerPool,
   WORKER_CHANNEL_FD,
   type WorkerPool,
+  type WorkerProcess,
   type WorkerSlot,
 } from './worker-pool.ts';
 
@@ -117,14 +118,6 @@ export interface Supervisor {
 }
 
 const START_GROUP: Group = { name: 'startup', routes: [], grants: [] };
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function rssKiB(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -285,12 +278,18 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     return setup;
   };
   const hosts: SqliteHost[] = [];
+  // The ports given to workers, so that two workers chosen before either listens get two.
+  const ports = new Set<number>();
+  const portFor = async () => {
+    const port = await workerPort({ avoid: ports });
+    ports.add(port);
+    return port;
+  };
 
   const specFor = async (group: Group, index: number) => {
     const { kernel, nodeFlags, mayOpen } = setupOf(group);
     const name = `${group.name}#${index}`;
-    const port = await freePort();
-    const slot = newSlot(name, group.name, port);
+    const slot = newSlot(name, group.name, await portFor());
     const view: WorkerView = {
       group: group.name,
       name,
@@ -301,40 +300,57 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     let host = createSqliteHost({ mayOpen, gate });
     const hostAt = hosts.push(host) - 1;
     const listener = proxy === undefined ? undefined : await proxy.listen(gate);
-    const env: NodeJS.ProcessEnv = {
-      ...options.env,
-      [CHANNEL_FD_ENV]: String(WORKER_CHANNEL_FD),
-      [WORKER_PORT_ENV]: String(port),
+    /** The worker's process for a port: the port is in its environment and its kernel rules. */
+    const processAt = (port: number): WorkerProcess => {
+      const env: NodeJS.ProcessEnv = {
+        ...options.env,
+        [CHANNEL_FD_ENV]: String(WORKER_CHANNEL_FD),
+        [WORKER_PORT_ENV]: String(port),
+      };
+      delete env.PGPASSWORD;
+      if (nodeFlags.length > 0)
+        env.NODE_OPTIONS = [env.NODE_OPTIONS, ...nodeFlags.map(nodeOptionsWord)]
+          .filter(Boolean)
+          .join(' ');
+      if (listener !== undefined && databaseKey !== undefined) {
+        env[WORKER_DB_ENV] = `${databaseKey}=${listener.port}`;
+        env.DATABASE_URL = withoutPassword(databaseUrl!);
+      }
+      const command =
+        kernel === undefined || options.kernel?.helper === undefined
+          ? options.command
+          : (() => {
+              const rules = workerKernelRules(kernel, {
+                port,
+                proxyPorts: listener === undefined ? [] : [listener.port],
+                databasePorts: databasePort === undefined ? [] : [databasePort],
+              });
+              return [
+                options.kernel.helper,
+                ...launcherArguments(rules),
+                rules.executable,
+                ...options.command,
+              ];
+            })();
+      return { port, command, env };
     };
-    delete env.PGPASSWORD;
-    if (nodeFlags.length > 0)
-      env.NODE_OPTIONS = [env.NODE_OPTIONS, ...nodeFlags.map(nodeOptionsWord)]
-        .filter(Boolean)
-        .join(' ');
-    if (listener !== undefined && databaseKey !== undefined) {
-      env[WORKER_DB_ENV] = `${databaseKey}=${listener.port}`;
-      env.DATABASE_URL = withoutPassword(databaseUrl!);
-    }
-    const command =
-      kernel === undefined || options.kernel?.helper === undefined
-        ? options.command
-        : (() => {
-            const rules = workerKernelRules(kernel, {
-              port,
-              proxyPorts: listener === undefined ? [] : [listener.port],
-              databasePorts: databasePort === undefined ? [] : [databasePort],
-            });
-            return [
-              options.kernel.helper,
-              ...launcherArguments(rules),
-              rules.executable,
-              ...options.command,
-            ];
-          })();
+    const first = processAt(slot.port);
     return {
       slot,
-      command,
-      env,
+      command: first.command,
+      env: first.env,
+      // Another process took the port between its choice and the worker's bind (the worker
+      // said so). Its kernel rules allow binding that port alone, so the worker cannot simply
+      // be restarted: it is started as a new process, built for a new port, as a first one is.
+      movePort: async () => {
+        const taken = slot.port;
+        const next = processAt(await portFor());
+        ports.delete(taken);
+        options.log(
+          `worker ${name}: port ${taken} was taken by another process before it listened; starting it on port ${next.port}`,
+        );
+        return next;
+      },
       handle: (message: { readonly kind: string } & Record<string, unknown>) => {
         if (message.kind === 'sqlite') return host.handle(message);
         if (message.kind === 'session') {

@@ -1,9 +1,9 @@
 /**
  * @module
  * The worker processes of one group: each started ahead with its own channel (fd 4), violations
- * pipe (fd 3) and private port, restarted with a growing delay when it dies, and handed requests
- * in turn once it listens. A worker runs in a process group of its own, so stopping it also ends
- * what it started (a forked `tar`).
+ * pipe (fd 3) and private port, restarted with a growing delay when it dies (at once on another
+ * port when another process took its own), and handed requests in turn once it listens. A worker
+ * runs in a process group of its own, so stopping it also ends what it started (a forked `tar`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Duplex, Readable } from 'node:stream';
@@ -18,8 +18,8 @@ export interface WorkerSlot {
   /** `g2#1`: the group and the slot's number in it. */
   readonly name: string;
   readonly group: string;
-  /** The private port the supervisor told the worker to listen on. */
-  readonly port: number;
+  /** The private port the supervisor told the worker to listen on (another when it was taken). */
+  port: number;
   /** Whether the current process has started listening (its start-up is over). */
   started: boolean;
   pid: number | undefined;
@@ -35,12 +35,25 @@ export function newSlot(name: string, group: string, port: number): WorkerSlot {
   return { name, group, port, started: false, pid: undefined, starts: 0, requests: 0, inFlight: 0 };
 }
 
+/** What a process of a slot runs; the port is in its environment and in its kernel rules. */
+export interface WorkerProcess {
+  readonly port: number;
+  readonly command: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
 export interface SlotSpec {
   /** The slot this spec fills (made with newSlot, so the caller can see its state). */
   readonly slot: WorkerSlot;
   /** The command to run (the sandbox launcher's, with the service's command at its end). */
   readonly command: readonly string[];
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * The process for a new port, when a worker says its port was taken before it listened. Its
+   * kernel rules let it bind that one port only, so a restart of the same command could never
+   * listen: it takes another command. Without this, the slot is restarted on the same port.
+   */
+  readonly movePort?: () => Promise<WorkerProcess>;
   /** Answers the worker's channel messages ('ready' is handled here first). */
   readonly handle: Handler;
   /** Where the worker's standard output goes (default: this process's). */
@@ -64,6 +77,16 @@ export interface WorkerPool {
 }
 
 const MAX_BACKOFF_MS = 5000;
+/** New ports tried at once, one after another, before a taken port is the slot's failure. */
+export const MAX_PORT_MOVES = 3;
+
+/** What the pool keeps of a slot between its processes. */
+interface SlotRun {
+  command: readonly string[];
+  env: NodeJS.ProcessEnv;
+  /** Ports moved to since the slot last listened. */
+  moves: number;
+}
 
 export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
   let stopping = false;
@@ -71,12 +94,19 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
   const children = new Map<WorkerSlot, ChildProcess>();
   const readiness: Promise<void>[] = [];
 
-  const launch = (spec: SlotSpec, slot: WorkerSlot, first?: (error?: Error) => void) => {
-    const [file, ...args] = spec.command;
+  const launch = (
+    spec: SlotSpec,
+    slot: WorkerSlot,
+    run: SlotRun,
+    first?: (error?: Error) => void,
+  ) => {
+    const [file, ...args] = run.command;
     slot.starts++;
     slot.started = false;
+    // Set when this process says another process holds its port (it cannot listen, ever).
+    let portTaken = false;
     const child = spawn(file!, args, {
-      env: spec.env,
+      env: run.env,
       detached: true,
       stdio: ['ignore', spec.stdout === undefined ? 'inherit' : 'pipe', 'inherit', 'pipe', 'pipe'],
     });
@@ -85,13 +115,28 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
     slot.pid = child.pid;
     const began = Date.now();
     const channel = child.stdio[WORKER_CHANNEL_FD] as Duplex | null;
+    // A worker that ends before it read a reply (killed just after asking) resets the channel:
+    // an error the stream would throw in this process. The worker's exit is handled below.
+    channel?.on('error', () => channel.destroy());
     if (channel !== null)
       serveChannel(
         channel,
         (message) => {
           if (message.kind === 'ready') {
-            if (children.get(slot) === child) slot.started = true;
+            if (children.get(slot) === child) {
+              slot.started = true;
+              run.moves = 0;
+            }
             first?.();
+            return null;
+          }
+          if (message.kind === 'port-taken') {
+            // Only before it listened: a worker cannot send a serving slot to another port. It
+            // is ended rather than waited for, as a service may survive the error, not listening.
+            if (children.get(slot) === child && !slot.started && !portTaken) {
+              portTaken = true;
+              setImmediate(() => killGroup(child, 'SIGKILL'));
+            }
             return null;
           }
           return spec.handle(message);
@@ -108,20 +153,44 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
       slot.pid = undefined;
       if (children.get(slot) === child) children.delete(slot);
       spec.exited?.(slot, code, signal);
-      if (!wasStarted) {
+      const moving = portTaken && spec.movePort !== undefined;
+      // A few new ports at once, the start not failed yet: each is taken only by a process that
+      // asked for that very port, so another one is almost always free.
+      const atOnce = moving && run.moves < MAX_PORT_MOVES;
+      if (moving) run.moves++;
+      const who = slot.group === 'startup' ? 'the start-up process' : `worker ${slot.name}`;
+      if (!wasStarted && !atOnce) {
         first?.(
           new LeashError(
             'ERR_LEASH_ISOLATE',
-            `${slot.group === 'startup' ? 'the start-up process' : `worker ${slot.name}`} exited (${signal ?? code}) before it listened`,
+            portTaken
+              ? `${who} could not listen on its port ${slot.port}: another process holds it${run.moves > 1 ? ` (the ${run.moves - 1} ports it was given before were taken too)` : ''}`
+              : `${who} exited (${signal ?? code}) before it listened`,
           ),
         );
       }
       if (stopping) return;
       // A worker that lived a while starts again at once; one that keeps dying waits longer.
       const lived = Date.now() - began;
-      const delay = lived > 30_000 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (slot.starts - 1));
+      const delay =
+        atOnce || lived > 30_000 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (slot.starts - 1));
       setTimeout(() => {
-        if (!stopping) launch(spec, slot);
+        if (stopping) return;
+        if (!moving) return launch(spec, slot, run);
+        spec.movePort!().then(
+          (next) => {
+            if (stopping) return;
+            slot.port = next.port;
+            run.command = next.command;
+            run.env = next.env;
+            launch(spec, slot, run, atOnce ? first : undefined);
+          },
+          (error: Error) => {
+            if (atOnce) first?.(error);
+            // No port to move to: the old one again (a slot that keeps failing waits longer).
+            if (!stopping) launch(spec, slot, run);
+          },
+        );
       }, delay).unref();
     });
   };
@@ -131,7 +200,8 @@ export function startWorkerPool(specs: readonly SlotSpec[]): WorkerPool {
     slots.push(spec.slot);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      launch(spec, spec.slot, (error) => {
+      const run = { command: spec.command, env: spec.env, moves: 0 };
+      launch(spec, spec.slot, run, (error) => {
         if (settled) return;
         settled = true;
         if (error === undefined) resolve();

@@ -18,8 +18,14 @@ export interface IsolationHooks {
   tokenOf(): string | undefined;
   /** Where a TCP connection to host:port goes instead, if anywhere. */
   connectTo(host: string, port: number): Endpoint | undefined;
-  /** Where a server asked to listen on host:port listens instead, and what to do once it does. */
-  listenOn(host: string, port: number): { at: Endpoint; listening: () => void } | undefined;
+  /**
+   * Where a server asked to listen on host:port listens instead, what to do once it does, and
+   * what to do when another process holds that port already (EADDRINUSE).
+   */
+  listenOn(
+    host: string,
+    port: number,
+  ): { at: Endpoint; listening: () => void; taken: () => void } | undefined;
 }
 
 let hooks: IsolationHooks | undefined;

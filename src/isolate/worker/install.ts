@@ -50,6 +50,9 @@ export function installWorker(fd: number, log: { warn: (message: string) => void
       return {
         at: { host: '127.0.0.1', port },
         listening: () => client.call('ready', { pid: process.pid }),
+        // Another process took the port between the supervisor's choice and this bind: the
+        // supervisor starts this worker again on another port (its kernel rules name this one).
+        taken: () => client.call('port-taken', { port }),
       };
     },
   });

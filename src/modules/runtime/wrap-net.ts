@@ -131,6 +131,20 @@ export function wrapNet(context: RuntimeContext): () => void {
         : isolationHooks()?.listenOn(target.host, Number(target.port));
     if (redirect !== undefined && target !== undefined) {
       this.once('listening', redirect.listening);
+      // EADDRINUSE on the private port is told to the supervisor first. A listener of ours
+      // would make a server without one survive the error, so the error is thrown on then, as
+      // Node throws an 'error' event nobody listens to.
+      const failed = (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE')
+          try {
+            redirect.taken();
+          } catch {
+            // The supervisor is gone: the error goes on as it came.
+          }
+        if (this.listenerCount('error') === 0) throw error;
+      };
+      this.prependOnceListener('error', failed);
+      this.once('listening', () => this.off('error', failed));
       // The service sees the address it asked for (what it prints, the URLs it builds): the
       // supervisor listens there and forwards to the private port.
       const asked = { address: target.host, port: Number(target.port) };
