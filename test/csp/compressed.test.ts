@@ -37,3 +37,26 @@ test('inline scripts and styles of gzip, br and deflate pages are learned', asyn
     assert.ok(route['style-src'].includes(hash('h1 { color: teal }')), JSON.stringify(route));
   }
 });
+
+test('a page written in pieces (strings, buffers splitting a character) is learned whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-csp-pieces-'));
+  writeFileSync(join(dir, 'leash.config.json'), JSON.stringify({ flushIntervalMs: 100 }));
+  const service = await startUnder(['learn', '--', process.execPath, SERVICE], { cwd: dir });
+  try {
+    for (const name of ['text', 'pieces']) {
+      const response = await fetch(new URL(`/${name}`, service.base));
+      assert.match(await response.text(), new RegExp(`window\\.${name}Ran`));
+    }
+  } finally {
+    await service.stop();
+  }
+  assert.doesNotMatch(service.stderr(), /csp-html-unreadable/);
+  const csp = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')).csp;
+  const scripts = { text: 'window.textRan = true;', pieces: 'window.piecesRan = "é";' };
+  for (const [name, script] of Object.entries(scripts)) {
+    const route = csp[`/${name}`];
+    assert.ok(route, `${name}: ${JSON.stringify(csp)}`);
+    assert.ok(route['script-src'].includes(hash(script)), JSON.stringify(route));
+    assert.ok(route['style-src'].includes(hash('h1 { color: teal }')), JSON.stringify(route));
+  }
+});

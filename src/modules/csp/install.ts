@@ -21,7 +21,7 @@
  *   to the policy when the service read it (while learning too, so nonced code is never reported
  *   nor hashed).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { addRequestInterceptor } from '../../adapters/node-http/adapter.ts';
@@ -64,8 +64,12 @@ interface Tracked {
   readonly url: string;
   nonce: string | undefined;
   nonceRead: boolean;
-  /** Learning: the body being captured (a page or a stylesheet), or null when it is not. */
-  body: Buffer[] | null;
+  /**
+   * Learning: the body being captured (a page or a stylesheet), or null when it is not. Text
+   * chunks stay text (`res.send` ends with one string): encoding them only to decode them again
+   * was most of what capturing a light page cost.
+   */
+  body: Array<Buffer | string> | null;
   /** What the captured body is. */
   kind?: 'html' | 'css';
   size: number;
@@ -278,16 +282,19 @@ export function installCsp(host: ModuleHost): CspInstall {
 
   const capture = (entry: Tracked | undefined, chunk: unknown, encoding: unknown) => {
     if (entry?.body == null || chunk == null || typeof chunk === 'function') return;
-    const buffer =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-        : chunk instanceof Uint8Array
-          ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-          : undefined;
-    if (buffer === undefined) return;
-    entry.size += buffer.length;
+    let piece: Buffer | string;
+    if (typeof chunk === 'string') {
+      const as = typeof encoding === 'string' ? encoding.toLowerCase() : 'utf8';
+      piece =
+        entry.encoding === undefined && (as === 'utf8' || as === 'utf-8')
+          ? chunk
+          : Buffer.from(chunk, as as BufferEncoding);
+    } else if (chunk instanceof Uint8Array) {
+      piece = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } else return;
+    entry.size += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
     if (entry.size > MAX_HTML) entry.body = null;
-    else entry.body.push(buffer);
+    else entry.body.push(piece);
   };
 
   const learnBody = (entry: Tracked) => {
@@ -296,7 +303,14 @@ export function installCsp(host: ModuleHost): CspInstall {
     if (body === null || body.length === 0) return;
     let text: string;
     try {
-      text = decoded(Buffer.concat(body), entry.encoding).toString('utf8');
+      text = body.every((piece) => typeof piece === 'string')
+        ? body.join('')
+        : decoded(
+            Buffer.concat(
+              body.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)),
+            ),
+            entry.encoding,
+          ).toString('utf8');
     } catch (error) {
       const route = pageRoute(entry.state.scope);
       host.log.warn({ event: 'csp-html-unreadable', route }, (error as Error).message);
@@ -349,10 +363,12 @@ export function installCsp(host: ModuleHost): CspInstall {
     const nonce = entry.nonceRead ? entry.nonce : undefined;
     // Relative references resolve against the page's directory: part of what the page teaches.
     const path = page.split(/[?#]/, 1)[0] ?? page;
-    const seen = createHash('sha256')
-      .update(`${route}\u0000${path.slice(0, path.lastIndexOf('/') + 1)}\u0000`)
-      .update(nonce === undefined ? text : text.replaceAll(nonce, ''))
-      .digest('base64url');
+    // One-shot: a Hash object per page cost as much as hashing the page.
+    const seen = hash(
+      'sha256',
+      `${route}\u0000${path.slice(0, path.lastIndexOf('/') + 1)}\u0000${nonce === undefined ? text : text.replaceAll(nonce, '')}`,
+      'base64url',
+    );
     if (pagesLearned.get(seen) !== undefined) return;
     pagesLearned.set(seen, true);
     const use = { scope: entry.state.scope, package: 'app' };
