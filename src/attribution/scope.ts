@@ -42,6 +42,13 @@ export interface RequestState {
   body?: unknown;
   /** In an isolated worker: the token the supervisor issued for this request. */
   token?: string;
+  /**
+   * Set by a framework adapter once an app's router resolved the request: true when a route
+   * matched, false when none did (a sub-app mounted under it may still find one). A field, not a
+   * WeakMap keyed by the state: a WeakMap entry per request is a hash insertion and lookup on
+   * every request, and its value outlives young-generation collections (private-slot.ts).
+   */
+  routed?: boolean;
 }
 
 const storage = new AsyncLocalStorage<RequestState>();

@@ -10,7 +10,7 @@
  * unmatched, under the mount's path.
  */
 import major from 'semver/functions/major.js';
-import { currentRequest, type RequestState, UNMATCHED } from '../../attribution/scope.ts';
+import { currentRequest, UNMATCHED } from '../../attribution/scope.ts';
 import { defineInstrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
 import { type ExpressMajor, expressRoute, type Layer } from './route-of.ts';
@@ -32,8 +32,6 @@ function stackOf(app: App, major: ExpressMajor): readonly Layer[] | undefined {
 }
 
 function patchHandle(proto: object, major: ExpressMajor): () => void {
-  /** Requests an app resolved, and whether a route matched. */
-  const resolved = new WeakMap<RequestState, boolean>();
   return wrap(
     proto,
     'handle',
@@ -41,8 +39,8 @@ function patchHandle(proto: object, major: ExpressMajor): () => void {
       function (this: unknown, ...args: unknown[]) {
         const state = currentRequest();
         const request = args[0] as Request;
-        if (state !== undefined && state.request === request && resolved.get(state) !== true) {
-          const mounted = resolved.has(state);
+        if (state !== undefined && state.request === request && state.routed !== true) {
+          const mounted = state.routed !== undefined;
           const stack = stackOf(this as App, major);
           const route =
             stack === undefined
@@ -55,7 +53,7 @@ function patchHandle(proto: object, major: ExpressMajor): () => void {
                   mounted ? (request.baseUrl ?? '') : '',
                 );
           if (route !== null || !mounted) state.scope = route ?? UNMATCHED;
-          resolved.set(state, route !== null);
+          state.routed = route !== null;
         }
         return original.apply(this, args);
       },

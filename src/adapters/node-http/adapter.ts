@@ -178,6 +178,7 @@ class PathState implements RequestState {
   declare framework?: object;
   declare body?: unknown;
   declare token?: string;
+  declare routed?: boolean;
 
   constructor(request: http.IncomingMessage, response: unknown) {
     this.request = request;
