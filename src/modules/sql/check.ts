@@ -12,6 +12,7 @@ import { currentRequest, type RequestState } from '../../attribution/scope.ts';
 import { type Observation, observationFact } from '../../core/kinds/sql.ts';
 import { allows, generation } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
+import { privateSlot } from '../../instrument/private-slot.ts';
 import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
 import { derivedSources } from './derived.ts';
 import { ResultMemory, wantedColumns } from './result-memory.ts';
@@ -261,7 +262,10 @@ export function createSqlChecker(
   /** In enforce/report mode, the `result.*` sources some constraint uses; undefined keeps all. */
   wantedResults: ReadonlySet<string> | undefined,
 ): SqlChecker {
-  const memories = new WeakMap<RequestState, ResultMemory>();
+  // On the request's state, which goes with the request: a WeakMap keyed by the state made an
+  // ephemeron that every young-generation collection processed (and a 'close' listener per
+  // request to empty it early), on every request of a learning service.
+  const memories = privateSlot<ResultMemory>();
   const secretSlotsOf = secretSlotCache();
   const principalOf = principalReader(settings.principal);
   const warned = new Set<string>();
@@ -299,11 +303,6 @@ export function createSqlChecker(
     if (memory === undefined) {
       memory = new ResultMemory(settings.maxRemembered);
       memories.set(state, memory);
-      const response = state.response as
-        | { once?: (event: string, fn: () => void) => void }
-        | undefined;
-      const done = memory;
-      response?.once?.('close', () => done.clear());
     }
     return memory;
   };

@@ -86,9 +86,4 @@ export class ResultMemory {
   sourcesOf(value: string): readonly string[] {
     return this.#values.get(value) ?? [];
   }
-
-  clear(): void {
-    this.#values.clear();
-    this.#size = 0;
-  }
 }
