@@ -9,7 +9,7 @@
  * `ctx.query`, `ctx.request.body` (what body parsers set), headers, and `ctx.state` (where auth
  * middleware puts the user: `principal: 'ctx.state.user'`).
  */
-import { currentRequest, type RequestState, UNMATCHED } from '../../attribution/scope.ts';
+import { currentRequest, UNMATCHED } from '../../attribution/scope.ts';
 import { defineInstrumentation } from '../../instrument/instrumentation.ts';
 import { wrapExport } from '../../instrument/shimmer.ts';
 import { koaRoute } from './route-of.ts';
@@ -53,8 +53,6 @@ function inputsView(ctx: KoaContext): object {
   };
 }
 
-const resolved = new WeakSet<RequestState>();
-
 type Composed = (this: unknown, ctx: unknown, next?: unknown) => unknown;
 
 function patchCompose(exports: unknown): { exports: unknown; restore: () => void } {
@@ -68,9 +66,10 @@ function patchCompose(exports: unknown): { exports: unknown; restore: () => void
         return function (this: unknown, ctx: unknown, next?: unknown) {
           const state = currentRequest();
           const koa = ctx as KoaContext;
-          if (state !== undefined && koa?.req === state.request && !resolved.has(state)) {
-            resolved.add(state);
-            state.scope = koaRoute(middleware, koa.method ?? 'GET', koa.path ?? '/') ?? UNMATCHED;
+          if (state !== undefined && koa?.req === state.request && state.routed === undefined) {
+            const route = koaRoute(middleware, koa.method ?? 'GET', koa.path ?? '/');
+            state.routed = route !== null;
+            state.scope = route ?? UNMATCHED;
             state.framework = inputsView(koa);
           }
           return composed.call(this, ctx, next);
