@@ -64,3 +64,29 @@ test('read from below the wrapper the service called, the caller is the same; a 
   for (const { package: pkg, loader } of call(wrapper))
     assert.deepEqual({ package: pkg, loader }, expected);
 });
+
+test("a call through graceful-fs is the write queue's when steno made it, graceful-fs's otherwise", () => {
+  const root = mkdtempSync(join(tmpdir(), 'leash-package-of-'));
+  const here = new URL(import.meta.url).pathname;
+  const resolver = createPackageResolver({ selfDirs: [here.slice(0, here.lastIndexOf('/'))] });
+  const packageAt = (name: string, source: string) => {
+    const dir = join(root, 'node_modules', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'index.js'), source);
+  };
+  // leash's fs wrapper (this file) is what graceful-fs calls, as it calls the patched fs.
+  const wrapper = (): [Caller, Caller] => [resolver.caller(wrapper), resolver.caller()];
+  // Two frames of graceful-fs's own, as its writeFile calls its inner go$writeFile.
+  packageAt(
+    'graceful-fs',
+    'module.exports = (w) => inner(w);\nfunction inner(w) { return w(); }\n',
+  );
+  packageAt('steno', "const fs = require('graceful-fs');\nmodule.exports = (w) => fs(w);\n");
+  packageAt('fs-extra', "const fs = require('graceful-fs');\nmodule.exports = (w) => fs(w);\n");
+  const load = createRequire(join(root, 'index.js'));
+  const via = (name: string) =>
+    (load(name) as (w: typeof wrapper) => Caller[])(wrapper).map((c) => c.package);
+  assert.deepEqual(via('steno'), ['steno', 'steno']);
+  assert.deepEqual(via('fs-extra'), ['graceful-fs', 'graceful-fs']);
+  assert.deepEqual(via('graceful-fs'), ['graceful-fs', 'graceful-fs']);
+});

@@ -52,6 +52,23 @@ export interface PackageResolver {
  */
 const ADDON_LOCATORS = new Set(['bindings', 'node-gyp-build']);
 
+/**
+ * Drop-in replacements of `fs` that pass their callers' calls on (graceful-fs retries them): a
+ * call of theirs made for a write queue (below) is the queue's.
+ */
+const FS_SHIMS = new Set(['graceful-fs']);
+
+/**
+ * Write queues: a write asked for while another is in flight is made later, in the continuation
+ * of the one before, so it lands in whichever request's async context wrote first (steno, the
+ * writer of lowdb's JSON file, used by json-server). Their uses are told apart from the shim
+ * they call through, so that the runtime module can treat them as the data file's, not a route's.
+ */
+const QUEUED_WRITERS = new Set(['steno']);
+
+/** What a walk over some frames found; see walk. */
+type Walked = Caller & { readonly found: boolean; readonly open?: boolean };
+
 const SHALLOW_FRAMES = 10;
 const ENTRY_FRAMES = 1;
 const MAX_FRAMES = 40;
@@ -78,17 +95,29 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
     return found;
   };
 
-  /** Walks frames inner to outer; `found` is false when no frame is foreign (look deeper). */
-  const walk = (sites: readonly NodeJS.CallSite[]): Caller & { found: boolean } => {
+  /**
+   * Walks frames inner to outer; `found` is false when no frame is foreign (look deeper). A frame
+   * of an fs shim stands for its caller when that caller is a write queue (FS_SHIMS); `open` when
+   * the frames ended before the shim's caller (look deeper to know).
+   */
+  const walk = (sites: readonly NodeJS.CallSite[]): Walked => {
     let loader = false;
+    let shim: Walked | undefined;
     for (const site of sites) {
       const file = site.getFileName();
       if (file === undefined || file === null) continue;
       if (file.startsWith('node:internal/modules/')) loader = true;
       const pkg = ofFile(file);
-      if (pkg !== SKIP)
-        return { package: pkg, loader: loader || ADDON_LOCATORS.has(pkg), found: true };
+      if (pkg === SKIP) continue;
+      if (shim !== undefined) {
+        if (pkg === shim.package) continue;
+        return QUEUED_WRITERS.has(pkg) ? { package: pkg, loader: shim.loader, found: true } : shim;
+      }
+      const found = { package: pkg, loader: loader || ADDON_LOCATORS.has(pkg), found: true };
+      if (!FS_SHIMS.has(pkg)) return found;
+      shim = found;
     }
+    if (shim !== undefined) return { ...shim, open: true };
     // Only Node and leash on the stack: Node acting on its own (the ESM loader, say).
     return { package: NODE, loader, found: false };
   };
@@ -107,13 +136,15 @@ export function createPackageResolver(options: PackageResolverOptions): PackageR
       Error.prepareStackTrace = prepare;
       Error.stackTraceLimit = limit;
       const first = walk(below);
-      if (first.found) return first;
+      if (first.found && first.open !== true) return first;
+      // An fs shim's frame: who called it decides (a write queue's calls are the queue's).
+      if (first.found) return walk(callSites(MAX_FRAMES, entry));
       // The wrapper was not on the stack, or only Node's frames followed it: look the usual way.
     }
     // Most calls come straight from the caller's code: a shallow capture is a third of the cost.
     const shallow = callSites(SHALLOW_FRAMES, callSites);
     const first = walk(shallow);
-    if (first.found || shallow.length < SHALLOW_FRAMES) return first;
+    if ((first.found && first.open !== true) || shallow.length < SHALLOW_FRAMES) return first;
     return walk(callSites(MAX_FRAMES, callSites));
   };
 

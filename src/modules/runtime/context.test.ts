@@ -31,7 +31,7 @@ function contextFor(pkg: string, loader = false) {
 }
 
 test("an embedded database driver's file checks are the process's (@pool), another package's the scope's", () => {
-  for (const driver of ['better-sqlite3', 'sqlite3']) {
+  for (const driver of ['better-sqlite3', 'sqlite3', 'steno']) {
     const { context, asked } = contextFor(driver);
     context.check('fs.read', '/srv/app/data/server-files');
     assert.deepEqual(asked, [[POOL, driver, 'fs.read', '/srv/app/data/server-files']]);

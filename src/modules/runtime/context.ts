@@ -38,7 +38,15 @@ const DATABASE_DRIVERS = new Set([
  * lazily in whichever request needs it first. A fresh install opens it at start-up (migrations),
  * a restarted one in the first request (a returning user's login): the process's, like a pool.
  */
-const EMBEDDED_DATABASES = new Set(['better-sqlite3', 'sqlite3']);
+const EMBEDDED_DATABASES = new Set([
+  'better-sqlite3',
+  'sqlite3',
+  // The writer of lowdb's JSON file (json-server's database): a write asked for while another is
+  // in flight is made in the continuation of the one before, in that request's async context,
+  // so which route a write lands in is timing. What a route may change in the data is the
+  // service's to decide, as what it sends over a database pool is.
+  'steno',
+]);
 
 /** Whether a use is a database handle's rather than the route's (decided under `@pool`). */
 function isPoolUse(capability: Capability, pkg: string): boolean {
