@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { launchAndWait, type Started, stopGroup } from '../examples/service/start.ts';
 import { ITEMS, seed } from './fixtures/light/seed.ts';
 import * as configurations from './lib/configurations.ts';
+import { LIGHT_DIR, lightEnv } from './lib/light.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
 import { pin, pinTree } from './lib/proc.ts';
 import * as rounds from './lib/rounds.ts';
@@ -35,7 +36,6 @@ import type { LoadRequest } from './load.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
-const LIGHT_DIR = join(HERE, 'fixtures', 'light');
 const SANDWORM_PRELOAD = join(LIGHT_DIR, 'sandworm.cjs');
 
 export type LightVariant = 'light-html' | 'light-json';
@@ -109,16 +109,7 @@ export async function runLightBench(options: LightBenchOptions): Promise<rounds.
   // The database in a directory of its own, beside (never around) the policy files.
   const dataDir = join(work, 'data');
   seed(dataDir);
-  // The test runner marks its children; the service is not a test.
-  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
-  const envFor = (port: number) => ({
-    ...inherited,
-    LEASH_CONFIG: '',
-    LEASH_MODE: '',
-    NO_COLOR: '1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
-  });
+  const envFor = (port: number) => lightEnv(dataDir, port);
   const server = [process.execPath, 'server.ts'];
   const running: Running[] = [];
   /** Every configuration that started, measured or not: each is stopped at the end. */

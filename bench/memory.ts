@@ -34,13 +34,13 @@ import { parseArgs } from 'node:util';
 import { launchAndWait, type Started, stopGroup } from '../examples/service/start.ts';
 import { ITEMS, seed } from './fixtures/light/seed.ts';
 import { freePorts, servicePidOf, withPorts } from './lib/configurations.ts';
+import { LIGHT_DIR, learnLightPolicy, lightEnv } from './lib/light.ts';
 import { packageCopy } from './lib/package-copy.ts';
 import { cpuSeconds, cpuTime, currentRss, peakRss } from './lib/proc.ts';
 import { runLoad } from './load.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
-const LIGHT_DIR = join(HERE, 'fixtures', 'light');
 const PROBE = join(HERE, 'lib', 'memory-probe.cjs');
 const MiB = 1024 * 1024;
 
@@ -117,39 +117,15 @@ async function sample(pid: number, started: Started): Promise<Sample> {
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'leash-memory-'));
   const bin = leashBin();
-  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
   const dataDir = join(work, 'data');
   seed(dataDir);
-  const envFor = (port: number) => ({
-    ...inherited,
-    LEASH_CONFIG: '',
-    LEASH_MODE: '',
-    NO_COLOR: '1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
-  });
+  const envFor = (port: number) => lightEnv(dataDir, port);
   const [learnPort, ...ports] = await freePorts(1 + configs.length * repeat);
   const learned = join(work, 'learned', 'leash.policy.json');
   mkdirSync(dirname(learned), { recursive: true });
   const runs: Run[] = [];
   try {
-    const learning = await launchAndWait(
-      [process.execPath, bin, 'learn', '--policy', learned, '--', process.execPath, 'server.ts'],
-      envFor(learnPort!),
-      90_000,
-      LIGHT_DIR,
-    );
-    try {
-      for (const id of Array.from({ length: 12 }, (_, i) => i + 1)) {
-        for (const path of [`/items/${id}`, `/api/items/${id}`]) {
-          const res = await fetch(learning.url + path);
-          await res.text();
-          if (!res.ok) throw new Error(`learning: GET ${path}: ${res.status}`);
-        }
-      }
-    } finally {
-      await stopGroup(learning.child);
-    }
+    await learnLightPolicy(bin, learned, envFor(learnPort!));
     let next = 0;
     for (let r = 0; r < repeat; r++) {
       for (const config of configs) {

@@ -33,13 +33,13 @@ import { parseArgs } from 'node:util';
 import { launchAndWait, type Started, stopGroup } from '../examples/service/start.ts';
 import { ITEMS, seed } from './fixtures/light/seed.ts';
 import { freePorts, withPorts } from './lib/configurations.ts';
+import { LIGHT_DIR, learnLightPolicy, lightEnv } from './lib/light.ts';
 import { packageCopy } from './lib/package-copy.ts';
 import { canPin, cpuSeconds, cpuTime, pin, pinTree } from './lib/proc.ts';
 import { runLoad } from './load.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
-const LIGHT_DIR = join(HERE, 'fixtures', 'light');
 
 const { values: args } = parseArgs({
   options: {
@@ -93,17 +93,8 @@ async function main(): Promise<void> {
   const bin = join(REPO, 'bin', 'leash.js');
   const pinned = canPin();
   if (pinned) pin(process.pid, '1');
-  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
   const dataDir = join(work, 'data');
   seed(dataDir);
-  const envFor = (port: number) => ({
-    ...inherited,
-    LEASH_CONFIG: '',
-    LEASH_MODE: '',
-    NO_COLOR: '1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
-  });
   const [learnPort, ...ports] = await freePorts(1 + CONFIGS.length);
   const learned = join(work, 'learned', 'leash.policy.json');
   mkdirSync(dirname(learned), { recursive: true });
@@ -111,26 +102,10 @@ async function main(): Promise<void> {
   const cpu: number[][] = CONFIGS.map(() => []);
   const started: Started[] = [];
   try {
-    const learning = await launchAndWait(
-      [process.execPath, bin, 'learn', '--policy', learned, '--', process.execPath, 'server.ts'],
-      envFor(learnPort!),
-      90_000,
-      LIGHT_DIR,
-    );
-    try {
-      for (let id = 1; id <= 12; id++) {
-        for (const path of [`/items/${id}`, `/api/items/${id}`]) {
-          const res = await fetch(learning.url + path);
-          await res.text();
-          if (!res.ok) throw new Error(`learning: GET ${path}: ${res.status}`);
-        }
-      }
-    } finally {
-      await stopGroup(learning.child);
-    }
+    await learnLightPolicy(bin, learned, lightEnv(dataDir, learnPort!));
     for (const [i, config] of CONFIGS.entries()) {
       const port = ports[i]!;
-      const env: NodeJS.ProcessEnv = envFor(port);
+      const env = lightEnv(dataDir, port);
       if (config.leashMode !== undefined) {
         const policy = join(work, `config-${i}`, 'leash.policy.json');
         mkdirSync(dirname(policy), { recursive: true });
