@@ -12,7 +12,7 @@
  * warning. The report names the commit (and uncommitted changes) checked out when the run starts,
  * the tree it builds and measures.
  *
- *   npm run bench                        full run (about 10–12 minutes on 2 cores)
+ *   npm run bench                        full run (about 20–35 minutes on 2 cores)
  *   npm run bench -- --quick             indicative run in a few minutes (SQLite only, 2
  *                                        rounds, short samples, a short light run; writes
  *                                        bench/results/quick-*.json and .md, leaves
