@@ -14,6 +14,8 @@ import {
   equals,
   FactShapeError,
   merge,
+  PerGeneration,
+  replaceContents,
   rules,
   simplify,
   subtract,
@@ -135,4 +137,22 @@ test('copies share their leaves, yet each copy grows on its own', () => {
   add(grown, ['file', 'y', '/data/z']);
   assert.deepEqual(rules(grown), [['file', 'y', '/data/z']]);
   assert.deepEqual(rules(cut), [['file']]);
+});
+
+test('PerGeneration: the memory holds until a flush replaces the tree or its limit is reached', () => {
+  const t = createTree(scope);
+  let made = 0;
+  const memory = new PerGeneration(t, 2, () => ({ id: ++made }));
+  const first = memory.current;
+  add(t, ['GET /a', 'fs.read', '/data/x']);
+  assert.equal(memory.current, first, 'facts added: what was allowed stays allowed');
+  assert.equal(memory.fresh, true);
+  replaceContents(t, clone(t));
+  assert.equal(memory.fresh, false);
+  const second = memory.current;
+  assert.notEqual(second, first);
+  memory.added();
+  memory.added();
+  assert.notEqual(memory.current, second, 'the limit starts it afresh');
+  assert.equal(made, 3);
 });

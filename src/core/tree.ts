@@ -329,6 +329,48 @@ export function generation(tree: PolicyTree): number {
   return replacements.get(tree.root) ?? 0;
 }
 
+/**
+ * Memory of decisions that holds for one generation of a tree (see generation): made afresh by
+ * `make` when a flush replaced the tree's contents, or when `limit` entries were added to it.
+ */
+export class PerGeneration<T> {
+  readonly #tree: PolicyTree;
+  readonly #limit: number;
+  readonly #make: () => T;
+  #generation: number;
+  #value: T;
+  #count = 0;
+
+  constructor(tree: PolicyTree, limit: number, make: () => T) {
+    this.#tree = tree;
+    this.#limit = limit;
+    this.#make = make;
+    this.#generation = generation(tree);
+    this.#value = make();
+  }
+
+  /** The memory of the tree's current generation. */
+  get current(): T {
+    const now = generation(this.#tree);
+    if (now !== this.#generation || this.#count >= this.#limit) {
+      this.#generation = now;
+      this.#value = this.#make();
+      this.#count = 0;
+    }
+    return this.#value;
+  }
+
+  /** Whether the memory is still of the tree's current generation. */
+  get fresh(): boolean {
+    return generation(this.#tree) === this.#generation;
+  }
+
+  /** Counts one entry added to the current memory. */
+  added(): void {
+    this.#count++;
+  }
+}
+
 export function clone(tree: PolicyTree): PolicyTree {
   const root = new PolicyNode();
   mergeInto(root, tree.root);

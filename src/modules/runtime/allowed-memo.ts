@@ -8,7 +8,7 @@
  * to it (what was allowed stays allowed) until a flush replaces its contents, which starts a new
  * generation of memory.
  */
-import { allows, generation, type PolicyTree } from '../../core/tree.ts';
+import { allows, PerGeneration, type PolicyTree } from '../../core/tree.ts';
 
 /** A package name no npm package can have (`*` is the literal kind's "any"; see literal.ts). */
 const ANY_PACKAGE = '*';
@@ -25,31 +25,24 @@ interface Entry {
 
 export class AllowedMemo {
   readonly #tree: PolicyTree;
-  #generation: number;
   /**
    * Scope → capability → resource. Nested rather than one joined key: a joined key is a new
    * string to hash on every use, a route and a capability are the same strings every time.
    */
-  #entries = new Map<string, Map<string, Map<string, Entry>>>();
-  #size = 0;
+  readonly #entries: PerGeneration<Map<string, Map<string, Map<string, Entry>>>>;
 
   constructor(tree: PolicyTree) {
     this.#tree = tree;
-    this.#generation = generation(tree);
+    this.#entries = new PerGeneration(tree, LIMIT, () => new Map());
   }
 
   /** The memory of one use (`scope`, `capability`, `resource`); a use of any package. */
   entry(scope: string, capability: string, resource: string): Entry {
-    const now = generation(this.#tree);
-    if (now !== this.#generation || this.#size >= LIMIT) {
-      this.#generation = now;
-      this.#entries = new Map();
-      this.#size = 0;
-    }
-    let byCapability = this.#entries.get(scope);
+    const entries = this.#entries.current;
+    let byCapability = entries.get(scope);
     if (byCapability === undefined) {
       byCapability = new Map();
-      this.#entries.set(scope, byCapability);
+      entries.set(scope, byCapability);
     }
     let byResource = byCapability.get(capability);
     if (byResource === undefined) {
@@ -64,7 +57,7 @@ export class AllowedMemo {
       }).allowed;
       entry = { any, packages: new Set() };
       byResource.set(resource, entry);
-      this.#size++;
+      this.#entries.added();
     }
     return entry;
   }

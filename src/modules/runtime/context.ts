@@ -138,17 +138,17 @@ export function createRuntimeContext(
     if (memory.any) return;
     // One look at the stack gives the package and whether the module loader made the call.
     const caller = typeof entry === 'object' ? entry : packages.caller(entry);
-    const u = { scope, package: caller.package };
-    const plain =
-      !isPoolUse(capability, caller.package) &&
-      !(caller.loader && (capability === 'fs.read' || capability === 'addon.load'));
+    const pool = isPoolUse(capability, caller.package);
+    const loading = caller.loader && (capability === 'fs.read' || capability === 'addon.load');
     // A use the policy grants this package in this route, seen before: one lookup.
-    if (plain && memo.allows(memory, scope, u.package, capability, resource)) return;
-    if (isPoolUse(capability, caller.package)) {
+    if ((pool || !loading) && memo.allows(memory, scope, caller.package, capability, resource))
+      return;
+    const u = { scope, package: caller.package };
+    if (pool) {
       // A pooled database connection or an embedded database's file: the process's, like module
-      // loading (see POOL).
-      if (allows(host.tree, [u.scope, u.package, capability, resource], { nearest: false }).allowed)
-        return;
+      // loading (see POOL); remembered as a route's uses are.
+      const shared = memo.entry(POOL, capability, resource);
+      if (shared.any || memo.allows(shared, POOL, u.package, capability, resource)) return;
       (refuse ? host.check : host.observe)(
         [POOL, u.package, capability, resource],
         u,
@@ -156,7 +156,7 @@ export function createRuntimeContext(
       );
       return;
     }
-    if (!caller.loader || (capability !== 'fs.read' && capability !== 'addon.load')) {
+    if (!loading) {
       const facts = [u.scope, u.package, capability, resource];
       (refuse ? host.check : host.observe)(facts, u, withExcuse(timeless(facts), excuse));
       return;

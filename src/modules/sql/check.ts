@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { isInternal } from '../../attribution/internal.ts';
 import { currentRequest, type RequestState } from '../../attribution/scope.ts';
 import { type Observation, observationFact } from '../../core/kinds/sql.ts';
-import { allows, generation } from '../../core/tree.ts';
+import { allows, PerGeneration } from '../../core/tree.ts';
 import { isLeashError } from '../../errors.ts';
 import { privateSlot } from '../../instrument/private-slot.ts';
 import type { CheckOptions, ModuleHost, UseContext } from '../../module/module.ts';
@@ -275,16 +275,13 @@ export function createSqlChecker(
   // policy walk. Report and enforce never change the policy; learning only adds to it (what was
   // allowed stays allowed, and an allowed execution teaches nothing) until a flush replaces the
   // live tree with the saved one, which starts a new generation of memory.
-  let decided = new WeakMap<Template, Map<string, Decided>>();
-  let decidedCount = 0;
-  let decidedGeneration = generation(host.tree);
+  const decisions = new PerGeneration(
+    host.tree,
+    DECIDED_LIMIT,
+    () => new WeakMap<Template, Map<string, Decided>>(),
+  );
   const decidedOf = (template: Template, scope: string): Decided => {
-    const now = generation(host.tree);
-    if (now !== decidedGeneration || decidedCount >= DECIDED_LIMIT) {
-      decidedGeneration = now;
-      decided = new WeakMap();
-      decidedCount = 0;
-    }
+    const decided = decisions.current;
     let byScope = decided.get(template);
     if (byScope === undefined) {
       byScope = new Map();
@@ -417,10 +414,10 @@ export function createSqlChecker(
         }
         const key = ruled ? decidedKey(template, seen, secret, found) : undefined;
         // Not when checking replaced the tree (a flush while learning): decided against the old.
-        if (key !== undefined && generation(host.tree) === decidedGeneration) {
+        if (key !== undefined && decisions.fresh) {
           if (!statement.keys.has(key)) {
             statement.keys.add(key);
-            decidedCount++;
+            decisions.added();
           }
           statement.depends = found;
         }
