@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { BIN, cleanEnv } from '../runtime/helpers.ts';
 import { run } from '../support/processes.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'leash.js');
 // Proves that it ran: the marker file exists only if the service's code was reached.
 const SERVICE = "import { writeFileSync } from 'node:fs'; writeFileSync('ran.txt', 'yes');\n";
 
@@ -25,15 +25,7 @@ async function leash(dir: string, mode: string, env: NodeJS.ProcessEnv = {}) {
     [BIN, mode, '--', process.execPath, join(dir, 'service.mjs')],
     {
       cwd: dir,
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        NODE_OPTIONS: '',
-        LEASH_MODE: '',
-        LEASH_POLICY: '',
-        LEASH_CONFIG: '',
-        ...env,
-      },
+      env: cleanEnv(env),
     },
   );
   return { ...result, ran: existsSync(join(dir, 'ran.txt')) };

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from '../support/processes.ts';
-import { BIN } from './helpers.ts';
+import { BIN, cleanEnv } from './helpers.ts';
 
 const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.mjs', import.meta.url));
 const SERVICE = fileURLToPath(new URL('./fixtures/footprint-service.mjs', import.meta.url));
@@ -23,14 +23,7 @@ test('the agent loads no parser nor validator a service has not needed yet; pg b
     [BIN, 'learn', '--', process.execPath, SERVICE],
     {
       cwd: dir,
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        LEASH_MODE: '',
-        LEASH_CONFIG: '',
-        LEASH_POLICY: '',
-        NODE_OPTIONS: `--import=${RECORDER}`,
-      },
+      env: cleanEnv({ NODE_OPTIONS: `--import=${RECORDER}` }),
     },
   );
   assert.equal(status, 0, stderr);

@@ -40,14 +40,7 @@ export function startUnder(
 ): Promise<Running> {
   return startListening([process.execPath, BIN, ...args], {
     cwd: options.cwd,
-    env: {
-      ...process.env,
-      NO_COLOR: '1',
-      LEASH_MODE: '',
-      LEASH_CONFIG: '',
-      LEASH_POLICY: '',
-      ...options.env,
-    },
+    env: cleanEnv(options.env),
   });
 }
 

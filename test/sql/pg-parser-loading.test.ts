@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { BIN, cleanEnv } from '../runtime/helpers.ts';
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts';
 import { run } from '../support/processes.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/leash.js', import.meta.url));
 const SERVICES = {
   pg: fileURLToPath(new URL('./fixtures/pg-early-service.mjs', import.meta.url)),
   'postgres.js': fileURLToPath(
@@ -64,16 +64,11 @@ async function under(
     [BIN, ...mode, '--', process.execPath, service],
     {
       cwd,
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        LEASH_MODE: '',
-        LEASH_CONFIG: '',
-        LEASH_POLICY: '',
+      env: cleanEnv({
         DATABASE_URL: postgres.url,
         LEASH_TEMPLATE_MODULE: TEMPLATE_MODULE,
         ...(extra === undefined ? {} : { EXTRA: extra }),
-      },
+      }),
     },
   );
   assert.equal(status, 0, stderr);
