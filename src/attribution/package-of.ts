@@ -62,7 +62,8 @@ const FS_SHIMS = new Set(['graceful-fs']);
  * Write queues: a write asked for while another is in flight is made later, in the continuation
  * of the one before, so it lands in whichever request's async context wrote first (steno, the
  * writer of lowdb's JSON file, used by json-server). Their uses are told apart from the shim
- * they call through, so that the runtime module can treat them as the data file's, not a route's.
+ * they call through, so that the runtime module can treat them as the data file's, not a route's
+ * (a route's ask is decided where it asks: src/modules/runtime/steno.ts).
  */
 const QUEUED_WRITERS = new Set(['steno']);
 

@@ -43,8 +43,8 @@ const EMBEDDED_DATABASES = new Set([
   'sqlite3',
   // The writer of lowdb's JSON file (json-server's database): a write asked for while another is
   // in flight is made in the continuation of the one before, in that request's async context,
-  // so which route a write lands in is timing. What a route may change in the data is the
-  // service's to decide, as what it sends over a database pool is.
+  // so which route a write lands in is timing. Whether a route may write the file is decided
+  // where it asks steno to, in its own context (steno.ts).
   'steno',
 ]);
 

@@ -19,6 +19,7 @@ import { createRuntimeContext, type RuntimeContext } from './context.ts';
 import { lintRuntime } from './lint.ts';
 import { observeAudit } from './observe-audit.ts';
 import { observeSqlite } from './observe-sqlite.ts';
+import { stenoInstrumentation } from './steno.ts';
 import { undiciInstrumentation } from './undici.ts';
 import { wrapChildProcess } from './wrap-child.ts';
 import { wrapDnsResolver } from './wrap-dns-resolver.ts';
@@ -31,7 +32,10 @@ const scopeKind = literalKind({ name: 'scope', child: () => packageKind });
 
 /** The packages the runtime module patches on the instrumentation layer. */
 export function runtimeInstrumentations(context: Pick<RuntimeContext, 'check'>): Instrumentation[] {
-  return [undiciInstrumentation((to) => context.check('net.connect', to))];
+  return [
+    undiciInstrumentation((to) => context.check('net.connect', to)),
+    stenoInstrumentation((file) => context.check('fs.write', file)),
+  ];
 }
 
 export const runtimeModule = defineModule({
