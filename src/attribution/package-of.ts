@@ -67,6 +67,11 @@ const FS_SHIMS = new Set(['graceful-fs']);
  */
 const QUEUED_WRITERS = new Set(['steno']);
 
+/** Whether `pkg` is a write queue whose writes are the process's (see QUEUED_WRITERS). */
+export function isQueuedWriter(pkg: string): boolean {
+  return QUEUED_WRITERS.has(pkg);
+}
+
 /** What a walk over some frames found; see walk. */
 type Walked = Caller & { readonly found: boolean; readonly open?: boolean };
 

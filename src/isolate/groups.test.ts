@@ -298,3 +298,49 @@ test('login routes run apart from every other route, never merged, with what tog
   assert.notEqual(grouping.groupOf.get('GET /a'), grouping.groupOf.get('POST /login'));
   assert.deepEqual(grouping.groups[1]!.grants, ['app fs.read /srv/x']);
 });
+
+/** json-server's shape: steno's queue under @pool, the routes that ask it to write, one that reads. */
+const JSON_SERVER: Runtime = {
+  '@startup': { lowdb: { 'fs.read': ['/srv/app/data/db.json'] } },
+  '@pool': { steno: { 'fs.write': ['/srv/app/data/.~db.json', '/srv/app/data/db.json'] } },
+  'POST /posts': { pify: { 'fs.write': ['/srv/app/data/db.json'] } },
+  'PATCH /notes/:id': { pify: { 'fs.write': ['/srv/app/data/*.json'] } },
+  'GET /posts': { send: { 'fs.read': ['/srv/app/public/posts'] } },
+};
+
+/** The @pool rules of each group's policy, by group name. */
+function poolRules(runtime: Runtime): Record<string, string[]> {
+  const p = policy(runtime);
+  return Object.fromEntries(
+    groupRoutes(p).groups.map((g) => [
+      g.routes.join(', ') || g.name,
+      rules(groupPolicy(p, g).modules.get('runtime')!)
+        .filter((r) => r[0] === '@pool')
+        .map((r) => r.slice(1).join(' ')),
+    ]),
+  );
+}
+
+test('a write queue’s files are a group’s only when one of its routes asks to write the data file', () => {
+  const queue = ['steno fs.write /srv/app/data/.~db.json', 'steno fs.write /srv/app/data/db.json'];
+  assert.deepEqual(poolRules(JSON_SERVER), {
+    'GET /posts': [],
+    // A pattern the route was learned with asks for the data file too.
+    'PATCH /notes/:id': queue,
+    'POST /posts': queue,
+    [UNPRIVILEGED]: [],
+  });
+  // An ask in a process scope (a fresh install writes its empty database at start-up) is in
+  // every worker, and so is the queue.
+  const fresh = {
+    ...JSON_SERVER,
+    '@startup': { lowdb: { 'fs.write': ['/srv/app/data/db.json'] } },
+  };
+  assert.deepEqual(Object.values(poolRules(fresh)), [queue, queue, queue, queue]);
+  // Another @pool package's rules are not a write queue's: every worker keeps them.
+  const pg = { ...JSON_SERVER, '@pool': { pg: { 'net.connect': ['127.0.0.1:5432'] } } };
+  assert.deepEqual(
+    Object.values(poolRules(pg)).map((r) => r.length),
+    [1, 1, 1, 1],
+  );
+});

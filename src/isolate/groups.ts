@@ -14,6 +14,7 @@ import { BACKGROUND, LOADER, POOL, STARTUP } from '../attribution/scope.ts';
 import type { Policy } from '../core/policy.ts';
 import * as policy from '../core/policy.ts';
 import * as tree from '../core/tree.ts';
+import { unaskedQueueWrites } from './queued-writes.ts';
 
 export const UNPRIVILEGED = 'unprivileged';
 /** The group of `isolate.loginRoutes`. */
@@ -160,7 +161,8 @@ export function groupRoutes(
 /**
  * The policy a group's worker runs under at the kernel: the process scopes and the group's routes,
  * runtime section only, minus what `drop` says (rules reaching the database file, which only the
- * supervisor may open).
+ * supervisor may open) and minus a write queue's `@pool` rules for a file none of them asks to
+ * write (queued-writes.ts).
  */
 export function groupPolicy(
   p: Policy,
@@ -170,9 +172,10 @@ export function groupPolicy(
   const t = p.modules.get('runtime');
   if (t === undefined) return policy.emptyPolicy();
   const scopes = new Set([...PROCESS_SCOPES, ...group.routes]);
+  const own = tree.createTree(t.kind);
+  for (const rule of tree.rules(t)) if (scopes.has(rule[0]!)) tree.addRule(own, rule);
+  const unasked = unaskedQueueWrites(own);
   const out = tree.createTree(t.kind);
-  for (const rule of tree.rules(t)) {
-    if (scopes.has(rule[0]!) && !drop(rule)) tree.addRule(out, rule);
-  }
+  for (const rule of tree.rules(own)) if (!unasked(rule) && !drop(rule)) tree.addRule(out, rule);
   return policy.policyOf([['runtime', out]]);
 }

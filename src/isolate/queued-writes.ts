@@ -1,0 +1,34 @@
+/**
+ * @module
+ * Which of a write queue's rules a group's workers get. steno's own writes (lowdb's JSON file and
+ * its `.~` copy, json-server's database) are `@pool` rules, and `@pool` is a process scope every
+ * worker holds; but a write reaches the queue only when a route asks for it, and that ask is a
+ * rule of the route's own (`fs.write` of the data file, src/modules/runtime/steno.ts). So a
+ * group's workers get the queue's rules for a data file only when their own rules ask to write
+ * it (one of the group's routes, or a process scope such as `@startup`, which every worker holds
+ * anyway); the kernel keeps both files from every other worker.
+ */
+import { isQueuedWriter } from '../attribution/package-of.ts';
+import { POOL } from '../attribution/scope.ts';
+import { coversRule, type PolicyTree, type Rule, rules } from '../core/tree.ts';
+import { stenoDataFile } from '../modules/runtime/steno.ts';
+
+/**
+ * The predicate over a group's runtime rules (`own`: the process scopes and the group's routes)
+ * that is true for a write queue's `@pool` file rule no other rule of `own` asks for.
+ */
+export function unaskedQueueWrites(own: PolicyTree): (rule: Rule) => boolean {
+  // The scope and package pairs that write some file, outside @pool: where an ask can be.
+  const writers = new Map<string, Rule>();
+  for (const [scope, pkg, capability] of rules(own))
+    if (scope !== POOL && capability === 'fs.write' && scope !== undefined && pkg !== undefined)
+      writers.set(`${scope}\n${pkg}`, [scope, pkg]);
+  const asked = (file: string): boolean =>
+    [...writers.values()].some((writer) => coversRule(own, [...writer, 'fs.write', file]));
+  return (rule) => {
+    const [scope, pkg, capability, resource] = rule;
+    if (scope !== POOL || pkg === undefined || !isQueuedWriter(pkg)) return false;
+    if (resource === undefined || capability?.startsWith('fs.') !== true) return false;
+    return !asked(stenoDataFile(resource));
+  };
+}
