@@ -337,6 +337,9 @@ test('a write queue’s files are a group’s only when one of its routes asks t
     '@startup': { lowdb: { 'fs.write': ['/srv/app/data/db.json'] } },
   };
   assert.deepEqual(Object.values(poolRules(fresh)), [queue, queue, queue, queue]);
+  // A policy in which no rule asks (learned before the asks were): every worker, as before.
+  const unasked = { ...JSON_SERVER, 'POST /posts': {}, 'PATCH /notes/:id': {} };
+  assert.deepEqual(Object.values(poolRules(unasked)), [queue, queue]);
   // Another @pool package's rules are not a write queue's: every worker keeps them.
   const pg = { ...JSON_SERVER, '@pool': { pg: { 'net.connect': ['127.0.0.1:5432'] } } };
   assert.deepEqual(

@@ -162,7 +162,7 @@ export function groupRoutes(
  * The policy a group's worker runs under at the kernel: the process scopes and the group's routes,
  * runtime section only, minus what `drop` says (rules reaching the database file, which only the
  * supervisor may open) and minus a write queue's `@pool` rules for a file none of them asks to
- * write (queued-writes.ts).
+ * write while another route does (queued-writes.ts).
  */
 export function groupPolicy(
   p: Policy,
@@ -174,7 +174,7 @@ export function groupPolicy(
   const scopes = new Set([...PROCESS_SCOPES, ...group.routes]);
   const own = tree.createTree(t.kind);
   for (const rule of tree.rules(t)) if (scopes.has(rule[0]!)) tree.addRule(own, rule);
-  const unasked = unaskedQueueWrites(own);
+  const unasked = unaskedQueueWrites(own, t);
   const out = tree.createTree(t.kind);
   for (const rule of tree.rules(own)) if (!unasked(rule) && !drop(rule)) tree.addRule(out, rule);
   return policy.policyOf([['runtime', out]]);

@@ -6,29 +6,39 @@
  * rule of the route's own (`fs.write` of the data file, src/modules/runtime/steno.ts). So a
  * group's workers get the queue's rules for a data file only when their own rules ask to write
  * it (one of the group's routes, or a process scope such as `@startup`, which every worker holds
- * anyway); the kernel keeps both files from every other worker.
+ * anyway); the kernel keeps both files from every other worker. A policy in which nothing asks
+ * for the file (learned before the asks were, or with a steno leash does not patch) keeps the
+ * queue's rules in every worker: nothing tells which workers need them.
  */
 import { isQueuedWriter } from '../attribution/package-of.ts';
 import { POOL } from '../attribution/scope.ts';
 import { coversRule, type PolicyTree, type Rule, rules } from '../core/tree.ts';
 import { stenoDataFile } from '../modules/runtime/steno.ts';
 
-/**
- * The predicate over a group's runtime rules (`own`: the process scopes and the group's routes)
- * that is true for a write queue's `@pool` file rule no other rule of `own` asks for.
- */
-export function unaskedQueueWrites(own: PolicyTree): (rule: Rule) => boolean {
+/** Whether a rule of `t` outside `@pool` grants writing `file` (a path or a pattern). */
+function asksToWrite(t: PolicyTree): (file: string) => boolean {
   // The scope and package pairs that write some file, outside @pool: where an ask can be.
   const writers = new Map<string, Rule>();
-  for (const [scope, pkg, capability] of rules(own))
+  for (const [scope, pkg, capability] of rules(t))
     if (scope !== POOL && capability === 'fs.write' && scope !== undefined && pkg !== undefined)
       writers.set(`${scope}\n${pkg}`, [scope, pkg]);
-  const asked = (file: string): boolean =>
-    [...writers.values()].some((writer) => coversRule(own, [...writer, 'fs.write', file]));
+  return (file) =>
+    [...writers.values()].some((writer) => coversRule(t, [...writer, 'fs.write', file]));
+}
+
+/**
+ * The predicate over a group's runtime rules that is true for a write queue's `@pool` file rule
+ * whose data file `all` (the policy's runtime tree) asks to write and `own` (the process scopes
+ * and the group's routes) does not.
+ */
+export function unaskedQueueWrites(own: PolicyTree, all: PolicyTree): (rule: Rule) => boolean {
+  const ownAsks = asksToWrite(own);
+  const anyAsks = asksToWrite(all);
   return (rule) => {
     const [scope, pkg, capability, resource] = rule;
     if (scope !== POOL || pkg === undefined || !isQueuedWriter(pkg)) return false;
     if (resource === undefined || capability?.startsWith('fs.') !== true) return false;
-    return !asked(stenoDataFile(resource));
+    const file = stenoDataFile(resource);
+    return !ownAsks(file) && anyAsks(file);
   };
 }
