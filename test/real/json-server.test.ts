@@ -274,7 +274,7 @@ before(async () => {
 
 after(() => target?.close());
 
-test('the learned policy is one to approve: no secrets, writes only to the data file, a portable port', () => {
+test('the learned policy is one to approve: no secrets, writes only to the data file, a portable port', (t) => {
   const text = readFileSync(policy, 'utf8');
   for (const user of [...returning])
     for (const value of [email(user), password(user), user.token!])
@@ -289,6 +289,20 @@ test('the learned policy is one to approve: no secrets, writes only to the data 
   );
   for (const path of writes)
     assert.match(path, /^\{app\}\/data\/(\.~)?db\.json$|^\{tmp\}\/routes-from-app\.json$/, path);
+  // steno's queue writes the data file for the process; each route that changes the data asks
+  // for the write in its own scope (lowdb calls steno through pify).
+  assert.deepEqual(runtime['@pool']!.steno!['fs.write'], [
+    '{app}/data/.~db.json',
+    '{app}/data/db.json',
+  ]);
+  for (const route of ['POST /posts/', 'PATCH /posts/:id', 'DELETE /posts/:id', 'POST /notes/'])
+    assert.deepEqual(runtime[route]?.pify?.['fs.write'], ['{app}/data/db.json'], route);
+  for (const route of ['GET /posts/', 'GET /posts/:id'])
+    assert.equal(runtime[route]?.pify, undefined, route);
+  const rules = Object.values(runtime).flatMap((byPackage) =>
+    Object.values(byPackage).flatMap((caps) => Object.values(caps).flat()),
+  );
+  t.diagnostic(`${rules.length} runtime rules`);
   assert.deepEqual(runtime['@startup']!.express!['net.listen'], ['127.0.0.1:{env:PORT}']);
   assert.ok(learned.requests >= 40, `${learned.requests} requests`);
 });
