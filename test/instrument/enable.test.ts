@@ -81,6 +81,11 @@ const PROBES: Record<string, { file: string; patched: (exports: never) => boolea
     file: 'undici/lib/dispatcher/dispatcher-base.js',
     patched: (Base: { prototype: { dispatch: unknown } }) => isWrapped(Base.prototype.dispatch),
   },
+  steno: {
+    file: 'steno',
+    patched: (steno: { writeFile: unknown; writeFileSync: unknown }) =>
+      isWrapped(steno.writeFile) && isWrapped(steno.writeFileSync),
+  },
   mysql2: {
     // By path: mysql2's package.json `exports` hides its lib/ from require('mysql2/lib/…').
     file: join(dirname(require.resolve('mysql2')), 'lib', 'base', 'connection.js'),
