@@ -12,19 +12,8 @@
  */
 import { isQueuedWriter } from '../attribution/package-of.ts';
 import { POOL } from '../attribution/scope.ts';
-import { coversRule, type PolicyTree, type Rule, rules } from '../core/tree.ts';
-import { stenoDataFile } from '../modules/runtime/steno.ts';
-
-/** Whether a rule of `t` outside `@pool` grants writing `file` (a path or a pattern). */
-function asksToWrite(t: PolicyTree): (file: string) => boolean {
-  // The scope and package pairs that write some file, outside @pool: where an ask can be.
-  const writers = new Map<string, Rule>();
-  for (const [scope, pkg, capability] of rules(t))
-    if (scope !== POOL && capability === 'fs.write' && scope !== undefined && pkg !== undefined)
-      writers.set(`${scope}\n${pkg}`, [scope, pkg]);
-  return (file) =>
-    [...writers.values()].some((writer) => coversRule(t, [...writer, 'fs.write', file]));
-}
+import type { PolicyTree, Rule } from '../core/tree.ts';
+import { asksToWrite, stenoDataFile } from '../modules/runtime/steno.ts';
 
 /**
  * The predicate over a group's runtime rules that is true for a write queue's `@pool` file rule

@@ -89,4 +89,22 @@ test('a steno write is the asking route’s to make, whichever request’s conti
   }
   for (const route of ['POST /c', 'POST /sync-c'])
     assert.match(enforcing.stderr(), new RegExp(`${route}.*fs\\.write`), enforcing.stderr());
+
+  // A policy learned before the asks were checked holds only the queue's @pool rules: every
+  // route's ask is allowed, as it was then, and the queue still writes nothing but its files.
+  const policyFile = join(dir, 'leash.policy.json');
+  const learned = JSON.parse(readFileSync(policyFile, 'utf8'));
+  for (const route of ['POST /a', 'POST /b', 'POST /sync-a']) {
+    delete learned.runtime[route].app['fs.write'];
+    if (Object.keys(learned.runtime[route].app).length === 0) delete learned.runtime[route].app;
+    if (Object.keys(learned.runtime[route]).length === 0) delete learned.runtime[route];
+  }
+  writeFileSync(policyFile, JSON.stringify(learned, null, 2));
+  const legacy = await startUnder(['enforce', '--layer=process', ...command], { cwd: dir, env });
+  try {
+    assert.equal(await call(legacy, 'POST', '/c?tag=legacy&wait=1'), 'ok');
+    assert.equal(readFileSync(data, 'utf8'), 'c:legacy');
+  } finally {
+    await legacy.stop();
+  }
 });

@@ -19,7 +19,7 @@ import { createRuntimeContext, type RuntimeContext } from './context.ts';
 import { lintRuntime } from './lint.ts';
 import { observeAudit } from './observe-audit.ts';
 import { observeSqlite } from './observe-sqlite.ts';
-import { stenoInstrumentation } from './steno.ts';
+import { asksToWrite, stenoInstrumentation } from './steno.ts';
 import { undiciInstrumentation } from './undici.ts';
 import { wrapChildProcess } from './wrap-child.ts';
 import { wrapDnsResolver } from './wrap-dns-resolver.ts';
@@ -31,10 +31,17 @@ const packageKind = literalKind({ name: 'package', child: () => capabilityKind }
 const scopeKind = literalKind({ name: 'scope', child: () => packageKind });
 
 /** The packages the runtime module patches on the instrumentation layer. */
-export function runtimeInstrumentations(context: Pick<RuntimeContext, 'check'>): Instrumentation[] {
+export function runtimeInstrumentations(
+  context: Pick<RuntimeContext, 'check'> & Partial<Pick<RuntimeContext, 'host'>>,
+): Instrumentation[] {
+  const { host } = context;
+  // A policy learned before steno's asks were checked names none: its asks are excused, as they
+  // were allowed then (what the queue itself may write is still its @pool rules').
+  const unlearned =
+    host === undefined ? undefined : (file: string) => () => !asksToWrite(host.tree)(file);
   return [
     undiciInstrumentation((to) => context.check('net.connect', to)),
-    stenoInstrumentation((file) => context.check('fs.write', file)),
+    stenoInstrumentation((file) => context.check('fs.write', file, unlearned?.(file))),
   ];
 }
 

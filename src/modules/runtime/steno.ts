@@ -15,6 +15,8 @@
  * write the data file (queued-writes.ts in src/isolate).
  */
 import { basename, dirname, join, resolve } from 'node:path';
+import { POOL } from '../../attribution/scope.ts';
+import { coversRule, type PolicyTree, type Rule, rules } from '../../core/tree.ts';
 import { defineInstrumentation, type Instrumentation } from '../../instrument/instrumentation.ts';
 import { wrap } from '../../instrument/shimmer.ts';
 
@@ -34,6 +36,21 @@ export function stenoDataFile(path: string): string {
   const name = basename(path);
   if (!name.startsWith(TEMP_PREFIX) || name.length === TEMP_PREFIX.length) return path;
   return join(dirname(path), name.slice(TEMP_PREFIX.length));
+}
+
+/**
+ * Whether a rule of `t` outside `@pool` grants writing `file` (a path or a pattern): a route's ask
+ * of the queue, or a write of its own. A policy with none for a queue's data file was learned
+ * before asks were (or with a steno leash does not patch): every route may ask then, as before.
+ */
+export function asksToWrite(t: PolicyTree): (file: string) => boolean {
+  // The scope and package pairs that write some file, outside @pool: where an ask can be.
+  const writers = new Map<string, Rule>();
+  for (const [scope, pkg, capability] of rules(t))
+    if (scope !== POOL && capability === 'fs.write' && scope !== undefined && pkg !== undefined)
+      writers.set(`${scope}\n${pkg}`, [scope, pkg]);
+  return (file) =>
+    [...writers.values()].some((writer) => coversRule(t, [...writer, 'fs.write', file]));
 }
 
 function patchExports(exports: unknown, check: WriteIntentCheck): () => void {
