@@ -65,18 +65,22 @@ function matchV4(layer: Layer, path: string): Matched | undefined {
   }
   const match = indexed.exec(path);
   if (match === null) return undefined;
-  const text = match[0];
+  // Express consumes as much of the path as the match is long, from its start, even where the
+  // match starts later: path-to-regexp 0.1 leaves a top-level `|` unanchored, so json-server-auth's
+  // `/users|register|signup` matches `/register` as `register`. The template is written over the
+  // path from its start, so that it is the path as requested (`/register`), as a route must be.
+  const end = match.index + match[0].length;
   let template = '';
   let at = 0;
   const keys = layer.keys ?? [];
   for (let i = 1; i < match.length; i++) {
     const span = match.indices?.[i];
     if (span === undefined || span[0] < at) continue;
-    template += `${text.slice(at, span[0])}:${keys[i - 1]?.name ?? i - 1}`;
+    template += `${path.slice(at, span[0])}:${keys[i - 1]?.name ?? i - 1}`;
     at = span[1];
   }
-  template += text.slice(at);
-  return { path: text, template: template === '/' ? '' : template };
+  template += path.slice(at, end);
+  return { path: match[0], template: template === '/' ? '' : template };
 }
 
 function handlesMethod(layer: Layer, method: string): boolean {
