@@ -82,7 +82,7 @@ type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boole
 interface Binding {
   readonly state: RequestState;
   readonly emit: Emit;
-  readonly see: ((event: string | symbol, args: unknown[]) => void) | undefined;
+  readonly see: ((event: string | symbol, first: unknown) => void) | undefined;
 }
 
 const bindings = privateSlot<Binding>();
@@ -93,16 +93,26 @@ const bindings = privateSlot<Binding>();
  * objects alive through V8's young-generation collections (promoted, then freed only by a full
  * collection: issue 14, the service's peak memory under load).
  */
-function boundEmit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+function boundEmit(this: unknown, event: string | symbol): boolean {
+  // `arguments`, not rest parameters: handed on whole with `Reflect.apply`, no array is made per
+  // event (a request emits half a dozen; issue 14, what a request allocates).
+  // biome-ignore lint/complexity/noArguments: the allocation-free way to pass every argument on
+  const args = arguments;
   const binding = bindingOf(this);
   // Copied onto an object that is not a bound emitter: it emits as any emitter does.
-  if (binding === undefined) return EventEmitter.prototype.emit.call(this, event, ...args);
+  if (binding === undefined) return Reflect.apply(EventEmitter.prototype.emit, this, args);
   const { state, emit, see } = binding;
-  see?.(event, args);
+  see?.(event, args[1]);
   // Most events are emitted by the request's own code: entering its state again would only
-  // allocate a new context frame.
-  if (currentRequest() === state) return emit.call(this, event, ...args);
-  return runInRequest(state, () => emit.call(this, event, ...args));
+  // allocate a new context frame. An event no listener hears runs nothing that could ask for a
+  // privilege either, when the emitter's `emit` is Node's own (one of its own may do more).
+  if (
+    currentRequest() === state ||
+    (emit === EventEmitter.prototype.emit && (this as EventEmitter).listenerCount(event) === 0)
+  ) {
+    return Reflect.apply(emit, this, args);
+  }
+  return runInRequest(state, () => Reflect.apply(emit, this, args));
 }
 
 /** The binding of `target`, or of the bound emitter it inherits from (`Object.create(request)`). */
@@ -125,7 +135,7 @@ function bindingOf(target: unknown): Binding | undefined {
 function bindEmitter(
   emitter: unknown,
   state: RequestState,
-  see?: (event: string | symbol, args: unknown[]) => void,
+  see?: (event: string | symbol, first: unknown) => void,
 ): void {
   if (typeof emitter !== 'object' || emitter === null) return;
   const target = emitter as { emit?: Emit };
@@ -139,9 +149,9 @@ function bindEmitter(
     const both =
       first === undefined || see === undefined
         ? (first ?? see)
-        : (event: string | symbol, args: unknown[]) => {
-            see(event, args);
-            first(event, args);
+        : (event: string | symbol, argument: unknown) => {
+            see(event, argument);
+            first(event, argument);
           };
     bindings.set(emitter, { state: bound.state, emit: bound.emit, see: both });
     return;
@@ -214,13 +224,16 @@ export function installHttpAdapter(): () => void {
   }>) {
     const hadOwn = Object.hasOwn(proto, 'emit');
     const original = proto.emit;
-    proto.emit = function (this: http.Server, event, ...args) {
-      if (event !== 'request') return original.call(this, event, ...args);
-      const request = args[0] as http.IncomingMessage;
+    proto.emit = function (this: http.Server, event) {
+      // biome-ignore lint/complexity/noArguments: handed on whole, as boundEmit does
+      const args = arguments;
+      if (event !== 'request') return Reflect.apply(original, this, args);
+      const request = args[1] as http.IncomingMessage;
+      const response: unknown = args[2];
       const state: RequestState =
         resolvers.length === 0
-          ? new PathState(request, args[1])
-          : { scope: routeOf(this, request), request, response: args[1] };
+          ? new PathState(request, response)
+          : { scope: routeOf(this, request), request, response };
       const token = takeToken(request);
       if (token !== undefined) state.token = token;
       const params = state instanceof PathState ? undefined : pathParams(request.url);
@@ -229,10 +242,10 @@ export function installHttpAdapter(): () => void {
         state.body = parsed;
       });
       bindEmitter(request, state, body?.see);
-      bindEmitter(args[1], state);
+      bindEmitter(response, state);
       return runInRequest(state, () => {
         for (const intercept of interceptors) if (intercept(state, this)) return true;
-        return original.call(this, event, ...args);
+        return Reflect.apply(original, this, args);
       });
     } as Emit;
     restore.push(() => {

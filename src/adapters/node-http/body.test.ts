@@ -8,8 +8,8 @@ function feed(headers: Record<string, string>, chunks: Array<string | Buffer>): 
     body = parsed;
   });
   if (watcher === undefined) return 'not watched';
-  for (const chunk of chunks) watcher.see('data', [chunk]);
-  watcher.see('end', []);
+  for (const chunk of chunks) watcher.see('data', chunk);
+  watcher.see('end', undefined);
   return body;
 }
 

@@ -18,8 +18,8 @@ const PARSERS: ReadonlyArray<[RegExp, Parse]> = [
 ];
 
 export interface BodyWatcher {
-  /** Called with each event the request emits. */
-  see(event: string | symbol, args: readonly unknown[]): void;
+  /** Called with each event the request emits and its first argument (a `data` event's chunk). */
+  see(event: string | symbol, first: unknown): void;
 }
 
 /** A watcher for this request, or undefined when its body is not one leash reads. */
@@ -36,10 +36,9 @@ export function watchBody(
   let chunks: Buffer[] | undefined = [];
   let size = 0;
   return {
-    see(event, args) {
+    see(event, chunk) {
       if (chunks === undefined) return;
       if (event === 'data') {
-        const chunk = args[0];
         const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
         size += buffer.length;
         if (size > MAX_BYTES) chunks = undefined;
