@@ -14,10 +14,7 @@
  * (`LEASH_MODE=off,runtime=enforce`, …); every module in the mode. The service is pinned to CPU
  * 0 and the load generator to CPU 1 where the machine allows; each round measures every
  * configuration once, in an order rotated each round, after a warm-up: `--requests` requests
- * (4 connections, items 1–100 in turn) and the service's CPU time (user + system) over them,
- * and the bytes V8 allocated over them (bench/lib/memory-probe.cjs, loaded into every
- * configuration): unlike CPU time, what a request allocates does not change with how busy the
- * machine is, so a change that allocates less shows even where the CPU figures are noise.
+ * (4 connections, items 1–100 in turn) and the service's CPU time (user + system) over them.
  *
  * Options:
  *   --route html|json       which route (default html: GET /items/:id)
@@ -42,7 +39,6 @@ import { canPin, cpuSeconds, cpuTime, pin, pinTree } from './lib/proc.ts';
 import { runLoad } from './load.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const PROBE = join(HERE, 'lib', 'memory-probe.cjs');
 const REPO = dirname(HERE);
 
 const { values: args } = parseArgs({
@@ -85,18 +81,6 @@ function registerPath(): string {
   return join(packageCopy(REPO), 'dist', 'register.js');
 }
 
-/** The bytes V8 has allocated in `service` since it started, as its memory probe answers. */
-async function allocated(service: Started): Promise<number> {
-  const from = service.output.stderr.length;
-  process.kill(service.child.pid!, 'SIGUSR2');
-  for (let i = 0; i < 500; i++) {
-    const line = /memory-probe (\{.*\})\n/.exec(service.output.stderr.slice(from))?.[1];
-    if (line !== undefined) return (JSON.parse(line) as { allocated: number }).allocated;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`pid ${service.child.pid}: no answer from the memory probe`);
-}
-
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -116,7 +100,6 @@ async function main(): Promise<void> {
   mkdirSync(dirname(learned), { recursive: true });
   const mix = Array.from({ length: ITEMS }, (_, i) => ({ method: 'GET', path: route(i + 1) }));
   const cpu: number[][] = CONFIGS.map(() => []);
-  const bytes: number[][] = CONFIGS.map(() => []);
   const started: Started[] = [];
   try {
     await learnLightPolicy(bin, learned, lightEnv(dataDir, learnPort!));
@@ -133,12 +116,7 @@ async function main(): Promise<void> {
           LEASH_POLICY: policy,
         });
       }
-      const service = await launchAndWait(
-        [process.execPath, '--require', PROBE, 'server.ts'],
-        env,
-        90_000,
-        LIGHT_DIR,
-      );
+      const service = await launchAndWait([process.execPath, 'server.ts'], env, 90_000, LIGHT_DIR);
       started.push(service);
       if (pinned) pinTree(service.child.pid!, '0');
     }
@@ -154,17 +132,14 @@ async function main(): Promise<void> {
         const at = (k + round) % CONFIGS.length;
         await load(at, 1000);
         const pid = started[at]!.child.pid!;
-        const allocatedBefore = await allocated(started[at]!);
         const before = cpuSeconds(cpuTime(pid));
         const result = await load(at, requests);
         const used = cpuSeconds(cpuTime(pid)) - before;
-        const allocatedBytes = (await allocated(started[at]!)) - allocatedBefore;
         if (result.non2xx > 0 || result.errors > 0)
           throw new Error(
             `${CONFIGS[at]!.name}: ${result.non2xx} non-2xx, ${result.errors} errors`,
           );
         cpu[at]!.push((used * 1e6) / result.responses);
-        bytes[at]!.push(allocatedBytes / result.responses);
       }
       process.stderr.write(`round ${round + 1}/${rounds}\n`);
     }
@@ -177,7 +152,6 @@ async function main(): Promise<void> {
     configuration: config.name,
     leashMode: config.leashMode ?? null,
     microsecondsPerRequest: median(cpu[i]!),
-    bytesPerRequest: median(bytes[i]!),
     ratio: median(cpu[i]!) / base,
     rounds: cpu[i]!,
   }));
@@ -186,11 +160,11 @@ async function main(): Promise<void> {
     return;
   }
   const lines = [
-    '| configuration | LEASH_MODE | CPU µs/request (median) | × plain | + µs | rounds (µs) | bytes allocated/request | + bytes |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| configuration | LEASH_MODE | CPU µs/request (median) | × plain | + µs | rounds (µs) |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.configuration} | ${r.leashMode === null ? '–' : `\`${r.leashMode}\``} | ${r.microsecondsPerRequest.toFixed(1)} | ${r.ratio.toFixed(3)} | ${(r.microsecondsPerRequest - base).toFixed(1)} | ${r.rounds.map((x) => x.toFixed(0)).join(' ')} | ${r.bytesPerRequest.toFixed(0)} | ${(r.bytesPerRequest - rows[0]!.bytesPerRequest).toFixed(0)} |`,
+        `| ${r.configuration} | ${r.leashMode === null ? '–' : `\`${r.leashMode}\``} | ${r.microsecondsPerRequest.toFixed(1)} | ${r.ratio.toFixed(3)} | ${(r.microsecondsPerRequest - base).toFixed(1)} | ${r.rounds.map((x) => x.toFixed(0)).join(' ')} |`,
     ),
   ];
   process.stdout.write(
