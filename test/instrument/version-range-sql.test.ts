@@ -4,6 +4,7 @@
 // passes, and an injection is refused before the database runs it. Versions other than the main
 // devDependency are installed under npm aliases (`pg-lowest`) and laid out under their real
 // names (test/support/aliases.ts); native addons are built for them by scripts/native-addons.mjs.
+// PostgreSQL and MariaDB servers are the tests' own, on loopback ports.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startUnder } from '../runtime/helpers.ts';
 import { aliasedLayout, resolveIn } from '../support/aliases.ts';
+import { type RunningMariaDB, startMariaDB } from '../support/mariadb.ts';
 import { type RunningPostgres, startPostgres } from '../support/postgres.ts';
 
 const MODULES = fileURLToPath(new URL('../../node_modules/', import.meta.url));
@@ -23,8 +25,29 @@ interface DriverCase {
   /** Copies of aliased packages under their real names, and the entry variable's package. */
   readonly layout?: ReadonlyArray<readonly [string, string]>;
   readonly entry?: readonly [variable: string, pkg: string];
-  readonly postgres?: true;
+  readonly database?: 'postgres' | 'mariadb';
+  /** The path of a user's own notes (the `i`th user), and the statement it learns (NOTES). */
+  readonly notes?: {
+    readonly path: (user: string, i: number) => string;
+    readonly statement: string;
+    readonly slots: Readonly<Record<string, readonly string[]>>;
+  };
 }
+
+/** The fixtures of the SQLite drivers and pg: GET /notes, the user's notes by the principal. */
+const NOTES: NonNullable<DriverCase['notes']> = {
+  path: () => '/notes',
+  statement: 'SELECT id, title FROM notes WHERE owner = $1',
+  slots: { $1: ['=principal'] },
+};
+
+/** The postgres.js fixture: GET /notes/:id, a note by its id (ann's is 1, as both PostgreSQL
+ * fixtures seed them) and owner. */
+const NOTES_BY_ID: NonNullable<DriverCase['notes']> = {
+  path: (_user, i) => `/notes/${i + 1}`,
+  statement: 'SELECT title FROM notes WHERE id = $1 AND owner = $2',
+  slots: { $1: ['=request.params.id'], $2: ['=principal'] },
+};
 
 const DRIVERS: readonly DriverCase[] = [
   {
@@ -54,16 +77,43 @@ const DRIVERS: readonly DriverCase[] = [
       ['pg-pool', 'pg-pool-lowest'],
     ],
     entry: ['PG_ENTRY', 'pg'],
-    postgres: true,
+    database: 'postgres',
   },
-  { versions: { pg: '8.23.1', 'pg-pool': '3.14.0' }, fixture: 'pg-service.mjs', postgres: true },
+  {
+    versions: { pg: '8.23.1', 'pg-pool': '3.14.0' },
+    fixture: 'pg-service.mjs',
+    database: 'postgres',
+  },
+  {
+    versions: { mysql2: '3.11.5' },
+    fixture: 'mysql2-service.mjs',
+    layout: [['mysql2', 'mysql2-lowest']],
+    entry: ['MYSQL2_ENTRY', 'mysql2'],
+    database: 'mariadb',
+  },
+  { versions: { mysql2: '3.26.1' }, fixture: 'mysql2-service.mjs', database: 'mariadb' },
+  {
+    versions: { postgres: '3.4.0' },
+    fixture: 'postgres-js-service.mjs',
+    layout: [['postgres', 'postgres-lowest']],
+    entry: ['POSTGRES_ENTRY', 'postgres'],
+    database: 'postgres',
+    notes: NOTES_BY_ID,
+  },
+  {
+    versions: { postgres: '3.4.10' },
+    fixture: 'postgres-js-service.mjs',
+    database: 'postgres',
+    notes: NOTES_BY_ID,
+  },
 ];
 
 let postgres: RunningPostgres | undefined;
+let mariadb: RunningMariaDB | undefined;
 before(async () => {
-  postgres = await startPostgres();
+  [postgres, mariadb] = await Promise.all([startPostgres(), startMariaDB()]);
 });
-after(() => postgres?.stop());
+after(() => Promise.all([postgres?.stop(), mariadb?.stop()]));
 
 async function call(base: string, user: string, path: string) {
   const response = await fetch(new URL(path, base), { headers: { 'x-user': user } });
@@ -91,16 +141,18 @@ for (const driver of DRIVERS) {
     );
     const env: NodeJS.ProcessEnv = { DATA_DIR: dataDir };
     if (driver.entry !== undefined) env[driver.entry[0]] = resolveIn(modules, driver.entry[1]);
-    // Both pg versions use the same table (the fixture adds its rows when it is empty).
-    if (driver.postgres === true) env.DATABASE_URL = postgres!.url;
+    // Each server's drivers share one table (a fixture adds its rows when it is empty).
+    if (driver.database === 'postgres') env.DATABASE_URL = postgres!.url;
+    if (driver.database === 'mariadb') env.MYSQL_URL = mariadb!.url;
+    const notes = driver.notes ?? NOTES;
     const start = (mode: string[]) =>
       startUnder([...mode, '--', process.execPath, service], { cwd: dir, env });
 
     const learning = await start(['learn']);
     try {
-      for (const user of ['ann', 'bob', 'cy']) {
+      for (const [i, user] of ['ann', 'bob', 'cy'].entries()) {
         assert.match(
-          (await call(learning.base, user, '/notes')).body,
+          (await call(learning.base, user, notes.path(user, i))).body,
           new RegExp(`${user}'s note`),
         );
         assert.equal((await call(learning.base, user, `/find?title=plans-of-${user}`)).status, 200);
@@ -110,16 +162,13 @@ for (const driver of DRIVERS) {
     }
     assert.doesNotMatch(learning.stderr(), /is not supported|was loaded before leash/);
     const sql = JSON.parse(readFileSync(join(dir, 'leash.policy.json'), 'utf8')).sql;
-    assert.deepEqual(
-      sql['GET /notes']?.['SELECT id, title FROM notes WHERE owner = $1'],
-      { $1: ['=principal'] },
-      JSON.stringify(sql, null, 2),
-    );
+    const scope = `GET ${notes.path('ann', 0).replace(/\/\d+$/, '/:id')}`;
+    assert.deepEqual(sql[scope]?.[notes.statement], notes.slots, JSON.stringify(sql, null, 2));
 
     const enforcing = await start(['enforce', '--layer=process']);
     try {
       assert.match(
-        (await call(enforcing.base, 'dee', '/notes')).body,
+        (await call(enforcing.base, 'dee', notes.path('dee', 3))).body,
         /dee's note/,
         'a user never seen while learning',
       );
