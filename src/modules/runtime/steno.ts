@@ -102,7 +102,7 @@ export function stenoInstrumentation(check: WriteIntentCheck): Instrumentation {
     files: [
       {
         file: '',
-        versions: '>=0.4.0 <0.5',
+        versions: '>=0.4.3 <0.5',
         patch: (exports) => patchExports(exports, check),
       },
     ],
