@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { evaluate, parse as parseJson } from '@humanwhocodes/momoa';
 import type { z as Z } from 'zod';
@@ -236,24 +236,16 @@ export function resolveConfig(
 
   const dataDirs = (config.dataDirs ?? []).map((dir) => resolve(root, dir));
   for (const dir of dataDirs) checkRoot(dir, where);
-  // The temp directory is a root only when the app is not inside it: an app checked out in /tmp
-  // would otherwise generalise its writes into the whole temp directory (`/tmp/**`).
+  // The temp directory is a root wherever the app is; for an app checked out in it, the path kind
+  // places no wildcard in a directory above the app (`/tmp/**` would cover the app's own code),
+  // while its data in a directory of its own there (mkdtemp) still generalises.
   const tmp = tmpdir();
-  const appInTmp = root.startsWith(tmp.endsWith(sep) ? tmp : `${tmp}${sep}`);
   const envRoots = config.envRoots ?? [];
   const envDirs = envRoots
     .map((name) => env[name])
     .filter((dir): dir is string => typeof dir === 'string' && isAbsolute(dir));
   for (const dir of envDirs) checkRoot(dir, where);
-  const roots = [
-    ...new Set([
-      root,
-      join(root, 'node_modules'),
-      ...(appInTmp ? [] : [tmp]),
-      ...dataDirs,
-      ...envDirs,
-    ]),
-  ];
+  const roots = [...new Set([root, join(root, 'node_modules'), tmp, ...dataDirs, ...envDirs])];
 
   return {
     file,
@@ -262,7 +254,12 @@ export function resolveConfig(
     modes,
     defaultMode,
     modeOf: (module) => modes[module] ?? defaultMode,
-    simplify: Object.freeze({ threshold: config.threshold ?? 3, roots, homes: [homedir()] }),
+    simplify: Object.freeze({
+      threshold: config.threshold ?? 3,
+      roots,
+      homes: [homedir()],
+      app: root,
+    }),
     flushIntervalMs: config.flushIntervalMs ?? 5000,
     principal: config.principal as ResolvedConfig['principal'],
     inputHeaders: (config.inputHeaders ?? []).map((h) => h.toLowerCase()),

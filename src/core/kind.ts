@@ -20,6 +20,12 @@ export interface SimplifyOptions {
   readonly roots: readonly string[];
   /** Home directories (besides `/home/*` and `/Users/*`) in which a wildcard is never produced. */
   readonly homes: readonly string[];
+  /**
+   * The app's own directory, when known: no wildcard is produced in a directory above it, where a
+   * pattern would also cover the app's code (an app checked out in the temp directory, whose data
+   * lives in the temp directory too).
+   */
+  readonly app?: string;
 }
 
 export const DEFAULT_SIMPLIFY_OPTIONS: SimplifyOptions = Object.freeze({

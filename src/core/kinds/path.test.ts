@@ -85,6 +85,30 @@ test('never /, /* or /**, whatever the roots', () => {
   assert.equal(wildcardAllowedIn('/', options(['/'])), false);
 });
 
+test('never a wildcard above the app: an app checked out in the temp directory keeps it, its data there generalises', () => {
+  const opts = options(['/tmp/co/app', '/tmp'], { app: '/tmp/co/app' });
+  // Above the app: a pattern would cover its own code.
+  for (const dir of ['/tmp', '/tmp/co']) assert.equal(wildcardAllowedIn(dir, opts), false, dir);
+  const beside = ['/tmp/a.txt', '/tmp/b.txt', '/tmp/c.txt'];
+  assert.deepEqual(collapse(beside, opts), beside);
+  const depths = ['/tmp/co/app/x.js', '/tmp/data-1/u/a', '/tmp/data-2/b'];
+  assert.deepEqual(collapse(depths, opts), depths);
+  // The app's own directory and its data directory elsewhere in the temp directory.
+  assert.deepEqual(
+    collapse(['/tmp/co/app/v/1.html', '/tmp/co/app/v/2.html', '/tmp/co/app/v/3.html'], opts),
+    ['/tmp/co/app/v/*.html'],
+  );
+  assert.deepEqual(
+    collapse(
+      ['/tmp/run-Ab3xYz/uploads/ann', '/tmp/run-Ab3xYz/uploads/bob', '/tmp/run-Ab3xYz/uploads/cy'],
+      opts,
+    ),
+    ['/tmp/run-Ab3xYz/uploads/*'],
+  );
+  // Without an app, the temp directory's entries generalise as before.
+  assert.deepEqual(collapse(beside, options(['/tmp'])), ['/tmp/*.txt']);
+});
+
 test('never a wildcard in the superuser home or a home directory, but inside a project root within one', () => {
   const home = ['/home/ann/a', '/home/ann/b', '/home/ann/c'];
   assert.deepEqual(collapse(home, options(['/home/ann', '/home'])), home);

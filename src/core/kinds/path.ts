@@ -7,7 +7,8 @@
  * - files at mixed depths below one directory become `dir/**` (or `dir/**\/*.ext`);
  * - a wildcard is placed only at or below a configured root, never in `/`, never anywhere in
  *   `/etc`, `/proc`, `/sys`, `/dev`, `/boot`, and in `/root` or a home directory only strictly
- *   inside a root that is itself inside that home (a project checked out in `~/src/app`).
+ *   inside a root that is itself inside that home (a project checked out in `~/src/app`), and
+ *   never in a directory above the app's own (`/tmp/*` would cover an app checked out in `/tmp`).
  */
 import { BoundedCache, KEY_CACHE_LIMIT } from '../bounded-cache.ts';
 import type { Collapse, Kind, SimplifyOptions } from '../kind.ts';
@@ -51,6 +52,7 @@ function homeOf(path: string, extraHomes: readonly string[]): string | undefined
 export function wildcardAllowedIn(dir: string, options: SimplifyOptions): boolean {
   if (dir === '/' || dir === '') return false;
   if (SYSTEM_DIRS.some((sys) => isUnder(dir, sys))) return false;
+  if (options.app !== undefined && options.app !== dir && isUnder(options.app, dir)) return false;
   const roots = options.roots.filter((root) => root !== '/' && isUnder(dir, root));
   if (roots.length === 0) return false;
   const home = homeOf(dir, options.homes);
