@@ -77,4 +77,9 @@ test('LEASHWRN011: a @background grant that covers what many routes each do', ()
 test('an app checked out inside the temp directory: its own writes are not the temp root', () => {
   const inTmp = { appRoot: '/tmp/app', tmpDir: '/tmp', policyFile: '/tmp/app/leash.policy.json' };
   assert.deepEqual(lint([['POST /x', 'app', 'fs.write', '/tmp/app/data/*']], inTmp), []);
+  // A write anywhere in the temp directory's root is one there too (written by hand: learning
+  // places no wildcard above the app).
+  assert.deepEqual(lint([['POST /x', 'app', 'fs.write', '/tmp/*']], inTmp), [
+    'LEASHWRN007 POST /x › app › fs.write › /tmp/*',
+  ]);
 });

@@ -35,9 +35,6 @@ function probes(dir: string, names: readonly string[]): string[] {
 const grants = (key: string, candidates: readonly string[]): boolean =>
   candidates.some((candidate) => path.matches(key, candidate));
 
-const isUnder = (file: string, dir: string): boolean =>
-  file === dir || file.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
-
 function isSecretFile(file: string): boolean {
   const base = posix.basename(file);
   return base === '.env' || base.startsWith('.env.') || /\.(key|pem)$/.test(base);
@@ -59,8 +56,6 @@ export function lintRuntime(tree: PolicyTree, context: LintContext): ModuleLintF
   const warn = (rule: readonly string[], code: WarningCode, message: string) =>
     out.push({ path: rule, message: coded(code, message), warning: true });
   const all = rules(tree).filter((rule) => PATH_CAPABILITIES.has(rule[2] ?? ''));
-  // The app inside the temp directory (a checkout in /tmp): the app's rules say enough.
-  const tmpIsApp = isUnder(context.appRoot, context.tmpDir);
 
   for (const rule of all) {
     const [scope, pkg, capability, key] = rule as [string, string, string, string];
@@ -68,7 +63,8 @@ export function lintRuntime(tree: PolicyTree, context: LintContext): ModuleLintF
     const pattern = path.isPattern(key);
     const loader = scope === LOADER || pkg === 'node';
 
-    if (write && pattern && !tmpIsApp) {
+    // Wherever the app is: an app checked out in the temp directory has its own rules below it.
+    if (write && pattern) {
       const dir = literalDir(key);
       if (dir === context.tmpDir || grants(key, probes(context.tmpDir, [PROBE]))) {
         warn(
