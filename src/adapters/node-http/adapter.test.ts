@@ -64,3 +64,25 @@ test('an object made from a bound request emits in the request state', async () 
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('listeners of a request whose listenerCount the service replaced still run in its state', async () => {
+  // An event no listener hears is emitted without entering the request; whether one hears it is
+  // Node's answer, not the emitter's own method, or a route could move its listeners out of its
+  // scope into the connection's.
+  const server = http.createServer((req, res) => {
+    req.listenerCount = () => 0;
+    const scopes: string[] = [];
+    req.on('data', () => scopes.push(currentScope()));
+    req.on('end', () => res.end(JSON.stringify([...scopes, currentScope()])));
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${port}/upload`, { method: 'POST', body: 'x' });
+    assert.deepEqual(await response.json(), ['POST /upload', 'POST /upload']);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -87,6 +87,10 @@ interface Binding {
 
 const bindings = privateSlot<Binding>();
 
+// Node's own, kept here: an emitter's own `listenerCount`, which the service can replace, would
+// decide whether its listeners run in the request.
+const { emit: nodeEmit, listenerCount } = EventEmitter.prototype;
+
 /**
  * The `emit` of every bound emitter: one function for all of them, its request in a private slot
  * of the emitter. A function made per request and set on the request object kept each request's
@@ -100,7 +104,7 @@ function boundEmit(this: unknown, event: string | symbol): boolean {
   const args = arguments;
   const binding = bindingOf(this);
   // Copied onto an object that is not a bound emitter: it emits as any emitter does.
-  if (binding === undefined) return Reflect.apply(EventEmitter.prototype.emit, this, args);
+  if (binding === undefined) return Reflect.apply(nodeEmit, this, args);
   const { state, emit, see } = binding;
   see?.(event, args[1]);
   // Most events are emitted by the request's own code: entering its state again would only
@@ -108,7 +112,7 @@ function boundEmit(this: unknown, event: string | symbol): boolean {
   // privilege either, when the emitter's `emit` is Node's own (one of its own may do more).
   if (
     currentRequest() === state ||
-    (emit === EventEmitter.prototype.emit && (this as EventEmitter).listenerCount(event) === 0)
+    (emit === nodeEmit && listenerCount.call(this, event) === 0)
   ) {
     return Reflect.apply(emit, this, args);
   }
