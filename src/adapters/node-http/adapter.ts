@@ -110,10 +110,7 @@ function boundEmit(this: unknown, event: string | symbol): boolean {
   // Most events are emitted by the request's own code: entering its state again would only
   // allocate a new context frame. An event no listener hears runs nothing that could ask for a
   // privilege either, when the emitter's `emit` is Node's own (one of its own may do more).
-  if (
-    currentRequest() === state ||
-    (emit === nodeEmit && listenerCount.call(this, event) === 0)
-  ) {
+  if (currentRequest() === state || (emit === nodeEmit && listenerCount.call(this, event) === 0)) {
     return Reflect.apply(emit, this, args);
   }
   return runInRequest(state, () => Reflect.apply(emit, this, args));
